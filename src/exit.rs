@@ -1,0 +1,17 @@
+//! Exit codes, as pytest uses them (plus leaks, which count as failures).
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Every test passed (or was skipped or inconclusive).
+    Clean = 0,
+    /// A test failed, errored or leaked, or a file could not be collected.
+    Failures = 1,
+    /// Ctrl-C or SIGTERM stopped the session.
+    Interrupted = 2,
+    /// leakhunt itself failed.
+    Internal = 3,
+    /// The command line was wrong.
+    Usage = 4,
+    /// No tests were collected.
+    NoTests = 5,
+}

@@ -1,0 +1,92 @@
+//! Starting the embedded CPython and talking to it.
+
+use std::ffi::CString;
+
+use anyhow::{anyhow, Context, Result};
+use pyo3::exceptions::PyKeyboardInterrupt;
+use pyo3::prelude::*;
+use pyo3::types::PyModule;
+
+/// The interpreter actually in use, for the header of every run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterpreterInfo {
+    pub version: String,
+    pub prefix: String,
+}
+
+/// Starts CPython once for the process, with its signal handlers installed so
+/// that Ctrl-C raises KeyboardInterrupt inside the test that is running and the
+/// session can still write what it gathered.
+pub fn start() -> Result<InterpreterInfo> {
+    // SAFETY: called once, from the main thread, before any other Python API.
+    unsafe {
+        if pyo3::ffi::Py_IsInitialized() == 0 {
+            pyo3::ffi::Py_InitializeEx(1);
+            // pyo3 attaches per call; release the GIL the initialisation took.
+            pyo3::ffi::PyEval_SaveThread();
+        }
+    }
+    Python::attach(|py| {
+        let sys = py.import("sys")?;
+        let version: String = sys
+            .getattr("version")?
+            .extract::<String>()?
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let prefix: String = sys.getattr("prefix")?.extract()?;
+        Ok(InterpreterInfo { version, prefix })
+    })
+    .map_err(|e: PyErr| anyhow!("cannot start the embedded Python: {e}"))
+}
+
+/// Loads one of the harness's embedded `.py` files as a module.
+pub fn load_module<'py>(py: Python<'py>, source: &str, name: &str) -> Result<Bound<'py, PyModule>> {
+    let code = CString::new(source).context("harness source holds a NUL byte")?;
+    let file = CString::new(format!("<leakhunt {name}>"))?;
+    let module = CString::new(name)?;
+    PyModule::from_code(py, &code, &file, &module)
+        .map_err(|e| anyhow!("cannot load leakhunt's {name}: {}", format_error(py, &e)))
+}
+
+/// The Python traceback of an error, formatted by `traceback` (never
+/// `PyErr::print`, which exits the process on SystemExit).
+pub fn format_error(py: Python<'_>, error: &PyErr) -> String {
+    let formatted = (|| -> PyResult<String> {
+        let traceback = py.import("traceback")?;
+        let lines = traceback.call_method1(
+            "format_exception",
+            (error.get_type(py), error.value(py), error.traceback(py)),
+        )?;
+        let parts: Vec<String> = lines.extract()?;
+        Ok(parts.concat())
+    })();
+    formatted.unwrap_or_else(|_| error.to_string())
+}
+
+/// Did the user press Ctrl-C while Python code ran?
+pub fn is_interrupt(py: Python<'_>, error: &PyErr) -> bool {
+    error.is_instance_of::<PyKeyboardInterrupt>(py)
+}
+
+/// Ctrl-C reached Python code run by leakhunt itself (not a test).
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Turns an error raised by leakhunt's own Python code into an error that
+/// names what failed, keeping Ctrl-C recognisable.
+pub fn harness_error(py: Python<'_>, error: &PyErr, what: &str) -> anyhow::Error {
+    if is_interrupt(py, error) {
+        return anyhow::Error::new(Interrupted);
+    }
+    anyhow!("leakhunt's {what} failed: {}", format_error(py, error))
+}

@@ -1,0 +1,154 @@
+//! What running one test produced: the data every report is written from.
+
+use std::time::Duration;
+
+use crate::signal::{Sample, Signal};
+
+/// A collected test, as the engine describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestItem {
+    /// pytest's node id, relative to the rootdir: `dir/test_x.py::TestC::test_y`.
+    pub nodeid: String,
+    /// The file, relative to the rootdir with `/` separators.
+    pub path: String,
+    /// 1-based line of the test's definition (0 when unknown).
+    pub line: u32,
+    /// The test's own name (`test_y`, with a parametrize id if any).
+    pub name: String,
+    /// JUnit classname: dotted module path plus classes (`dir.test_x.TestC`).
+    pub classname: String,
+    /// Names `-k` matches against: the test, its classes, module file, folders.
+    pub keywords: Vec<String>,
+}
+
+/// How a test ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Verdict {
+    Passed,
+    Failed,
+    Error,
+    Skipped,
+    Leaked,
+    /// Growth that was still ambiguous when the run cap was reached.
+    Inconclusive,
+}
+
+impl Verdict {
+    /// The word pytest prints with `-v`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Passed => "PASSED",
+            Verdict::Failed => "FAILED",
+            Verdict::Error => "ERROR",
+            Verdict::Skipped => "SKIPPED",
+            Verdict::Leaked => "LEAKED",
+            Verdict::Inconclusive => "INCONCLUSIVE",
+        }
+    }
+
+    /// The progress character.
+    pub fn letter(self) -> char {
+        match self {
+            Verdict::Passed => '.',
+            Verdict::Failed => 'F',
+            Verdict::Error => 'E',
+            Verdict::Skipped => 's',
+            Verdict::Leaked => 'L',
+            Verdict::Inconclusive => '?',
+        }
+    }
+
+    /// Does this verdict make the run exit non-zero?
+    pub fn is_bad(self) -> bool {
+        matches!(self, Verdict::Failed | Verdict::Error | Verdict::Leaked)
+    }
+}
+
+/// An exception raised by a test (or its setup/teardown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Exception class name, e.g. `AssertionError`.
+    pub kind: String,
+    /// `str(exception)`.
+    pub message: String,
+    /// The formatted traceback.
+    pub traceback: String,
+    /// 1-based run on which it happened.
+    pub run: usize,
+    /// Where it happened: `call`, `setup` or `teardown`.
+    pub phase: String,
+}
+
+impl Failure {
+    /// `passed run 1, failed run 3: KeyError: 'x'`, or just `KeyError: 'x'` on run 1.
+    pub fn summary(&self) -> String {
+        let message = first_line(&self.message);
+        let error = match (self.kind.is_empty(), message.is_empty()) {
+            (true, _) => message.to_string(),
+            (false, true) => self.kind.clone(),
+            (false, false) => format!("{}: {message}", self.kind),
+        };
+        match self.run {
+            0 | 1 => error,
+            2 => format!("passed run 1, failed run 2: {error}"),
+            n => format!("passed runs 1-{}, failed run {n}: {error}", n - 1),
+        }
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}
+
+/// A signal that kept growing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Growth {
+    pub signal: Signal,
+    /// Average growth per judged run.
+    pub per_run: f64,
+}
+
+/// Everything known about one test once it is done.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestReport {
+    pub item: TestItem,
+    pub verdict: Verdict,
+    /// Runs executed, warm-ups included.
+    pub runs: usize,
+    /// Warm-up runs among them.
+    pub warmup: usize,
+    pub duration: Duration,
+    pub failure: Option<Failure>,
+    pub skip_reason: Option<String>,
+    /// Signals that grew (for leaked and inconclusive tests).
+    pub growth: Vec<Growth>,
+    /// Samples taken after the warm-ups: the baseline, then one per judged run.
+    pub series: Vec<Sample>,
+    /// stdout and stderr the test wrote on the run that failed.
+    pub captured: String,
+}
+
+/// A file that could not be imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionError {
+    /// The file, relative to the rootdir.
+    pub path: String,
+    /// The formatted traceback or reason.
+    pub message: String,
+}
+
+/// The result of a whole session, in collection order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SessionReport {
+    pub tests: Vec<TestReport>,
+    pub collection_errors: Vec<CollectionError>,
+    pub duration: Duration,
+    /// Set when the session was stopped before every test ran.
+    pub interrupted: bool,
+}
+
+impl SessionReport {
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.tests.iter().filter(|t| t.verdict == verdict).count()
+    }
+}

@@ -1,0 +1,394 @@
+//! The pytest-style terminal report: header, progress, failure and leak
+//! sections, short summary, final line.
+
+use std::io::Write;
+
+use crate::interpreter::InterpreterInfo;
+use crate::outcome::{SessionReport, TestReport, Verdict};
+use crate::report::format::{rates, series_lines};
+use crate::report::sanitize::strip_ansi;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+    /// Also prints every test's series.
+    Series,
+}
+
+#[derive(Clone, Copy)]
+enum Color {
+    Red,
+    Green,
+    Yellow,
+    Bold,
+}
+
+/// What the header says about the session.
+pub struct Header<'a> {
+    pub interpreter: &'a InterpreterInfo,
+    pub rootdir: &'a str,
+    pub engine: &'a str,
+    pub warmup: usize,
+    pub iterations: usize,
+    pub max_iterations: usize,
+}
+
+pub struct Terminal {
+    out: Box<dyn Write>,
+    verbosity: Verbosity,
+    color: bool,
+    width: usize,
+    total: usize,
+    done: usize,
+    /// The file whose progress characters the current line holds.
+    line_file: Option<String>,
+    line_len: usize,
+}
+
+impl Terminal {
+    pub fn new(out: Box<dyn Write>, verbosity: Verbosity, color: bool) -> Terminal {
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .filter(|&w: &usize| w >= 40)
+            .unwrap_or(80);
+        Terminal {
+            out,
+            verbosity,
+            color,
+            width,
+            total: 0,
+            done: 0,
+            line_file: None,
+            line_len: 0,
+        }
+    }
+
+    fn paint(&self, text: &str, color: Color) -> String {
+        if !self.color {
+            return text.to_string();
+        }
+        let code = match color {
+            Color::Red => "31",
+            Color::Green => "32",
+            Color::Yellow => "33",
+            Color::Bold => "1",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+
+    fn write(&mut self, text: &str) {
+        // A closed stdout must not take the results with it: reports are written anyway.
+        let _ = self.out.write_all(text.as_bytes());
+        let _ = self.out.flush();
+    }
+
+    fn line(&mut self, text: &str) {
+        self.write(&format!("{text}\n"));
+    }
+
+    /// `===== title =====` across the width.
+    fn rule(&self, title: &str, fill: char) -> String {
+        if title.is_empty() {
+            return fill.to_string().repeat(self.width);
+        }
+        let inner = format!(" {title} ");
+        let side = self.width.saturating_sub(inner.chars().count()) / 2;
+        let left = fill.to_string().repeat(side.max(1));
+        let right = fill.to_string().repeat(
+            self.width
+                .saturating_sub(side + inner.chars().count())
+                .max(1),
+        );
+        format!("{left}{inner}{right}")
+    }
+
+    pub fn header(&mut self, header: &Header<'_>) {
+        if self.verbosity == Verbosity::Quiet {
+            return;
+        }
+        let title = self.rule("leakhunt session starts", '=');
+        let title = self.paint(&title, Color::Bold);
+        self.line(&title);
+        self.line(&format!(
+            "platform {} -- Python {}, leakhunt {}",
+            std::env::consts::OS,
+            header.interpreter.version,
+            env!("CARGO_PKG_VERSION")
+        ));
+        self.line(&format!("python: {}", header.interpreter.prefix));
+        self.line(&format!("rootdir: {}", header.rootdir));
+        self.line(&format!(
+            "engine: {}, warm-up {}, iterations {} (up to {})",
+            header.engine, header.warmup, header.iterations, header.max_iterations
+        ));
+    }
+
+    pub fn collected(&mut self, collected: usize, selected: usize, errors: usize) {
+        self.total = selected;
+        if self.verbosity == Verbosity::Quiet {
+            return;
+        }
+        let noun = if collected == 1 { "item" } else { "items" };
+        let mut text = format!("collected {collected} {noun}");
+        if errors > 0 {
+            text.push_str(&format!(" / {errors} {}", plural(errors, "error")));
+        }
+        if selected < collected {
+            text = format!(
+                "{text} / {} deselected / {selected} selected",
+                collected - selected
+            );
+        }
+        self.line(&self.paint(&text, Color::Bold));
+        self.line("");
+    }
+
+    fn percent(&self) -> String {
+        let pct = (self.done * 100).checked_div(self.total).unwrap_or(100);
+        format!("[{pct:>3}%]")
+    }
+
+    fn end_progress_line(&mut self) {
+        if self.line_file.is_none() {
+            return;
+        }
+        let percent = self.percent();
+        let pad = self
+            .width
+            .saturating_sub(self.line_len + percent.len())
+            .max(1);
+        self.line(&format!("{}{percent}", " ".repeat(pad)));
+        self.line_file = None;
+        self.line_len = 0;
+    }
+
+    /// Progress for one finished test.
+    pub fn test_done(&mut self, report: &TestReport) {
+        self.done += 1;
+        let color = verdict_color(report.verdict);
+        match self.verbosity {
+            Verbosity::Quiet | Verbosity::Normal => {
+                if self.verbosity == Verbosity::Normal
+                    && self.line_file.as_deref() != Some(report.item.path.as_str())
+                {
+                    self.end_progress_line();
+                    let path = format!("{} ", report.item.path);
+                    self.line_len = path.chars().count();
+                    self.write(&path);
+                    self.line_file = Some(report.item.path.clone());
+                }
+                if self.verbosity == Verbosity::Quiet && self.line_file.is_none() {
+                    self.line_file = Some(String::new());
+                }
+                let letter = self.paint(&report.verdict.letter().to_string(), color);
+                self.line_len += 1;
+                self.write(&letter);
+            }
+            Verbosity::Verbose | Verbosity::Series => {
+                let word = report.verdict.word();
+                let percent = self.percent();
+                let used = report.item.nodeid.chars().count() + 1 + word.len();
+                let pad = self.width.saturating_sub(used + percent.len()).max(1);
+                let text = format!(
+                    "{} {}{}{percent}",
+                    report.item.nodeid,
+                    self.paint(word, color),
+                    " ".repeat(pad)
+                );
+                self.line(&text);
+                if self.verbosity == Verbosity::Series {
+                    for line in series_lines(&report.series) {
+                        self.line(&format!("    {line}"));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Failure and leak sections, the short summary and the final line.
+    pub fn finish(&mut self, session: &SessionReport, deselected: usize) {
+        self.end_progress_line();
+        let failures: Vec<&TestReport> = session
+            .tests
+            .iter()
+            .filter(|t| matches!(t.verdict, Verdict::Failed | Verdict::Error))
+            .collect();
+        if !session.collection_errors.is_empty() {
+            self.line("");
+            self.line(&self.rule("ERRORS", '='));
+            for error in &session.collection_errors {
+                self.line(&self.rule(&format!("ERROR collecting {}", error.path), '_'));
+                self.line(error.message.trim_end());
+            }
+        }
+        if !failures.is_empty() {
+            self.line("");
+            self.line(&self.rule("FAILURES", '='));
+            for test in failures {
+                self.failure_section(test);
+            }
+        }
+        let leaks: Vec<&TestReport> = session
+            .tests
+            .iter()
+            .filter(|t| matches!(t.verdict, Verdict::Leaked | Verdict::Inconclusive))
+            .collect();
+        if !leaks.is_empty() {
+            self.line("");
+            self.line(&self.paint(&self.rule("LEAKS", '='), Color::Red));
+            for test in leaks {
+                self.leak_section(test);
+            }
+        }
+        self.short_summary(session);
+        if session.interrupted {
+            self.line(&self.rule("interrupted: not every test ran", '!'));
+        }
+        self.final_line(session, deselected);
+    }
+
+    fn failure_section(&mut self, test: &TestReport) {
+        let title = match test.failure.as_ref().map(|f| f.phase.as_str()) {
+            Some("setup") => format!("ERROR at setup of {}", test.item.name),
+            Some("teardown") => format!("ERROR at teardown of {}", test.item.name),
+            _ => test.item.name.clone(),
+        };
+        self.line(&self.rule(&title, '_'));
+        if let Some(failure) = &test.failure {
+            if !failure.traceback.is_empty() {
+                self.line(failure.traceback.trim_end());
+            }
+            self.line(&format!(
+                "{}: {}",
+                test.item.nodeid,
+                self.paint(&failure.summary(), Color::Red)
+            ));
+        }
+        if !test.captured.is_empty() {
+            self.line(&self.rule("Captured output", '-'));
+            let text = strip_ansi(test.captured.trim_end());
+            self.line(&text);
+        }
+    }
+
+    fn leak_section(&mut self, test: &TestReport) {
+        self.line(&self.rule(&test.item.name, '_'));
+        let what = if test.verdict == Verdict::Leaked {
+            "leaked"
+        } else {
+            "still ambiguous (inconclusive)"
+        };
+        self.line(&format!(
+            "{}:{}: {} {what} after {} runs ({} warm-up): {}",
+            test.item.path,
+            test.item.line,
+            test.item.nodeid,
+            test.runs,
+            test.warmup,
+            rates(&test.growth)
+        ));
+        for line in series_lines(&test.series) {
+            let grew = test
+                .growth
+                .iter()
+                .any(|g| line.starts_with(g.signal.name()));
+            let marker = if grew { "> " } else { "  " };
+            self.line(&format!("{marker}{line}"));
+        }
+    }
+
+    fn short_summary(&mut self, session: &SessionReport) {
+        let mut lines = Vec::new();
+        for error in &session.collection_errors {
+            lines.push(format!(
+                "{} {}",
+                self.paint("ERROR", Color::Red),
+                error.path
+            ));
+        }
+        for test in &session.tests {
+            let detail = match test.verdict {
+                Verdict::Failed | Verdict::Error => test.failure.as_ref().map(|f| f.summary()),
+                Verdict::Leaked | Verdict::Inconclusive => Some(rates(&test.growth)),
+                _ => continue,
+            };
+            let word = self.paint(test.verdict.word(), verdict_color(test.verdict));
+            lines.push(match detail {
+                Some(detail) => format!("{word} {} - {detail}", test.item.nodeid),
+                None => format!("{word} {}", test.item.nodeid),
+            });
+        }
+        if lines.is_empty() {
+            return;
+        }
+        self.line(&self.rule("short test summary info", '='));
+        for line in lines {
+            self.line(&line);
+        }
+    }
+
+    fn final_line(&mut self, session: &SessionReport, deselected: usize) {
+        let summary = summary_counts(session, deselected);
+        let text = format!("{summary} in {:.2}s", session.duration.as_secs_f64());
+        let color = if session.tests.iter().any(|t| t.verdict.is_bad())
+            || !session.collection_errors.is_empty()
+        {
+            Color::Red
+        } else if session.count(Verdict::Inconclusive) > 0 || session.tests.is_empty() {
+            Color::Yellow
+        } else {
+            Color::Green
+        };
+        let text = if self.verbosity == Verbosity::Quiet {
+            text
+        } else {
+            self.rule(&text, '=')
+        };
+        self.line(&self.paint(&text, color));
+    }
+}
+
+/// `1 failed, 20 passed, 5 leaked, 2 skipped, 1 error`, or `no tests ran`.
+pub fn summary_counts(session: &SessionReport, deselected: usize) -> String {
+    let errors = session.count(Verdict::Error) + session.collection_errors.len();
+    let parts: Vec<String> = [
+        (session.count(Verdict::Failed), "failed".to_string()),
+        (session.count(Verdict::Passed), "passed".to_string()),
+        (session.count(Verdict::Leaked), "leaked".to_string()),
+        (session.count(Verdict::Skipped), "skipped".to_string()),
+        (
+            session.count(Verdict::Inconclusive),
+            "inconclusive".to_string(),
+        ),
+        (deselected, "deselected".to_string()),
+        (errors, plural(errors, "error")),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, word)| format!("{n} {word}"))
+    .collect();
+    if parts.is_empty() {
+        "no tests ran".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        word.to_string()
+    } else {
+        format!("{word}s")
+    }
+}
+
+fn verdict_color(verdict: Verdict) -> Color {
+    match verdict {
+        Verdict::Passed => Color::Green,
+        Verdict::Skipped | Verdict::Inconclusive => Color::Yellow,
+        Verdict::Failed | Verdict::Error | Verdict::Leaked => Color::Red,
+    }
+}

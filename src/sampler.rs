@@ -1,0 +1,143 @@
+//! Takes one sample between runs: Python's own counters through the embedded
+//! `sampler.py`, and the process's fds, threads and memory read from /proc in
+//! Rust, where reading them allocates nothing in the interpreter.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use pyo3::prelude::*;
+use pyo3::types::PyModule;
+
+use crate::interpreter::{harness_error, load_module};
+use crate::signal::{Sample, Signal};
+
+const SAMPLER: &str = include_str!("python/sampler.py");
+
+/// How long a finished thread may take to leave /proc after `join()` returned.
+const THREAD_SETTLE: Duration = Duration::from_millis(20);
+
+/// Tests measured between two full collections. Frozen objects are never
+/// collected, so cyclic garbage among them waits for the next unfreeze; a full
+/// collection per test would cost a heap walk each (30 ms at 300,000 objects).
+const TESTS_PER_FULL_COLLECTION: usize = 50;
+
+pub struct Sampler {
+    module: Py<PyModule>,
+    tests_since_unfreeze: std::cell::Cell<usize>,
+}
+
+impl Sampler {
+    /// Loads the sampler and starts tracemalloc.
+    pub fn start(py: Python<'_>) -> Result<Sampler> {
+        let module = load_module(py, SAMPLER, "_leakhunt_sampler")?.unbind();
+        let sampler = Sampler {
+            module,
+            tests_since_unfreeze: std::cell::Cell::new(0),
+        };
+        sampler.call(py, "start")?;
+        Ok(sampler)
+    }
+
+    fn call<'py>(&self, py: Python<'py>, function: &str) -> Result<Bound<'py, PyAny>> {
+        self.module
+            .bind(py)
+            .call_method0(function)
+            .map_err(|e| harness_error(py, &e, &format!("sampler ({function})")))
+    }
+
+    /// After the warm-ups: everything alive so far stops being walked by the gc,
+    /// so each later collection only looks at what the judged runs create.
+    pub fn freeze(&self, py: Python<'_>) -> Result<()> {
+        self.call(py, "freeze").map(drop)
+    }
+
+    /// After a test: now and then, hand the whole heap back to the gc.
+    pub fn test_done(&self, py: Python<'_>) -> Result<()> {
+        let done = self.tests_since_unfreeze.get() + 1;
+        if done < TESTS_PER_FULL_COLLECTION {
+            self.tests_since_unfreeze.set(done);
+            return Ok(());
+        }
+        self.tests_since_unfreeze.set(0);
+        self.call(py, "unfreeze").map(drop)
+    }
+
+    /// Re-enables what a test may have switched off (the gc, tracemalloc).
+    pub fn restore(&self, py: Python<'_>) -> Result<()> {
+        self.call(py, "restore").map(drop)
+    }
+
+    /// One sample. `previous` lets a thread that is ending leave first, so
+    /// that what it frees on its way out is not counted either.
+    pub fn sample(&self, py: Python<'_>, previous: Option<&Sample>) -> Result<Sample> {
+        let mut threads = count_threads();
+        if let Some(previous) = previous {
+            let limit = previous.get(Signal::Threads);
+            threads = py.detach(|| settle_threads(threads, limit));
+        }
+        let (objects, blocks, bytes): (i64, i64, i64) = self.call(py, "sample")?.extract()?;
+        Ok(Sample([
+            objects,
+            blocks,
+            bytes,
+            count_fds(),
+            threads,
+            resident_bytes(),
+        ]))
+    }
+}
+
+/// Waits (briefly, without the GIL so Python threads can finish) while there are
+/// more threads than before.
+fn settle_threads(mut threads: i64, limit: i64) -> i64 {
+    let deadline = std::time::Instant::now() + THREAD_SETTLE;
+    while threads > limit && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+        threads = count_threads();
+    }
+    threads
+}
+
+fn count_entries(dir: &str) -> i64 {
+    std::fs::read_dir(dir)
+        .map(|d| d.count() as i64)
+        .unwrap_or(0)
+}
+
+/// Open file descriptors (the one reading /proc/self/fd is counted every time).
+pub fn count_fds() -> i64 {
+    count_entries("/proc/self/fd")
+}
+
+pub fn count_threads() -> i64 {
+    count_entries("/proc/self/task")
+}
+
+/// Resident set size in bytes, from /proc/self/statm.
+pub fn resident_bytes() -> i64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<i64>().ok())
+        })
+        .unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc_page_size() };
+    pages * page
+}
+
+extern "C" {
+    fn sysconf(name: i32) -> i64;
+}
+
+/// `sysconf(_SC_PAGESIZE)`; _SC_PAGESIZE is 30 on Linux.
+unsafe fn libc_page_size() -> i64 {
+    let size = unsafe { sysconf(30) };
+    if size > 0 {
+        size
+    } else {
+        4096
+    }
+}

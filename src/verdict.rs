@@ -1,0 +1,512 @@
+//! The verdict engine: from the samples of one test, decide "need more runs",
+//! "clean" or "leaks". Pure Rust, no Python, so it can be tested on recorded series.
+//!
+//! A leak is growth that persists across the judged window and is not explained
+//! by a one-time fill or by noise of the same size:
+//!
+//! * Every signal's series is split into thirds; its *floor* (the lowest value it
+//!   still reaches from a point on) must rise within each third. This accepts
+//!   growth every run, every second or third run, and amortised jumps, and rejects
+//!   growth that stopped (a cache that filled up).
+//! * A series that never goes down is noise-free: persistent growth is a leak.
+//!   A series that goes down is noisy: the upward trend must also be significant
+//!   (Mann–Kendall test) before it counts.
+//! * A suspected leak is confirmed over a longer window before it is reported, so
+//!   a cache that is still filling when the judged runs start is seen to saturate.
+//! * File descriptors and threads leak on any net increase.
+//! * Anything still ambiguous gets more runs, up to the cap; then "inconclusive".
+
+use crate::outcome::Growth;
+use crate::signal::{Sample, Signal};
+
+/// How many judged runs to look at and how sure to be.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Policy {
+    /// Judged runs before the first decision.
+    pub min_runs: usize,
+    /// Judged runs a leak must persist over before it is reported.
+    pub confirm_runs: usize,
+    /// Judged runs at most; at the cap an ambiguous series is inconclusive.
+    pub max_runs: usize,
+    /// The smallest average growth of resident memory, in bytes per run, that counts.
+    pub min_rss_per_run: f64,
+}
+
+impl Policy {
+    pub fn new(min_runs: usize, max_runs: usize) -> Policy {
+        let max_runs = max_runs.max(min_runs);
+        Policy {
+            min_runs,
+            confirm_runs: (2 * min_runs).min(max_runs),
+            max_runs,
+            min_rss_per_run: 64.0 * 1024.0,
+        }
+    }
+}
+
+/// What the engine says about a test after some judged runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Judgement {
+    /// Every signal is flat, or its growth stopped: the test is clean.
+    Clean,
+    /// Run more iterations before deciding.
+    NeedMore,
+    /// These signals keep growing.
+    Leak(Vec<Growth>),
+    /// The cap was reached with these signals still ambiguous.
+    Inconclusive(Vec<Growth>),
+}
+
+/// What one signal's series looks like.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Trend {
+    /// No growth worth a look.
+    Flat,
+    /// It grew, then stopped for longer than it grew: a fill, not a leak.
+    Stopped,
+    /// Persistent, significant growth of this much per run.
+    Growing(f64),
+    /// Growth that more runs must confirm or refute.
+    Ambiguous(f64),
+}
+
+/// Mann–Kendall z above which a noisy upward trend counts as real (p < 0.0003).
+const Z_LEAK: f64 = 3.5;
+/// Below this z a noisy series shows no upward tendency at all.
+const Z_NO_TREND: f64 = 1.0;
+/// At the cap, a noisy trend above this z is reported as inconclusive.
+const Z_INCONCLUSIVE: f64 = 3.0;
+
+/// Judges the series of one test: the baseline sample, then one per judged run.
+pub fn judge(series: &[Sample], policy: &Policy) -> Judgement {
+    let runs = series.len().saturating_sub(1);
+    if runs < policy.min_runs {
+        return Judgement::NeedMore;
+    }
+    let at_cap = runs >= policy.max_runs;
+    let mut growing = Vec::new();
+    let mut ambiguous = Vec::new();
+    for signal in Signal::ALL {
+        let values: Vec<i64> = series.iter().map(|s| s.get(signal)).collect();
+        match assess(&values, signal, policy) {
+            Trend::Flat | Trend::Stopped => {}
+            Trend::Growing(per_run) => growing.push(Growth { signal, per_run }),
+            Trend::Ambiguous(per_run) => ambiguous.push(Growth { signal, per_run }),
+        }
+    }
+    let confirmed = runs >= policy.confirm_runs;
+    if !growing.is_empty() && (confirmed || at_cap) {
+        return Judgement::Leak(growing);
+    }
+    if growing.is_empty() && ambiguous.is_empty() {
+        return Judgement::Clean;
+    }
+    if !at_cap {
+        return Judgement::NeedMore;
+    }
+    let undecided: Vec<Growth> = series_still_trending(series, ambiguous);
+    if undecided.is_empty() {
+        Judgement::Clean
+    } else {
+        Judgement::Inconclusive(undecided)
+    }
+}
+
+/// At the cap, keeps the ambiguous signals whose trend is still strong enough
+/// that calling them clean would be a guess: a series that never went down,
+/// or a noisy one that still rises in every third of the window.
+fn series_still_trending(series: &[Sample], ambiguous: Vec<Growth>) -> Vec<Growth> {
+    ambiguous
+        .into_iter()
+        .filter(|g| {
+            let values: Vec<i64> = series.iter().map(|s| s.get(g.signal)).collect();
+            is_monotone(&values)
+                || (mann_kendall_z(&values) >= Z_INCONCLUSIVE && rises_in_every_third(&values))
+        })
+        .collect()
+}
+
+fn assess(values: &[i64], signal: Signal, policy: &Policy) -> Trend {
+    let runs = values.len() - 1;
+    let total = values[runs] - values[0];
+    let per_run = total as f64 / runs as f64;
+    if signal.is_resource() {
+        return if total > 0 {
+            Trend::Growing(per_run)
+        } else {
+            Trend::Flat
+        };
+    }
+    let highest = values.iter().copied().max().unwrap_or(values[0]);
+    if highest <= values[0] || total <= 0 {
+        return Trend::Flat;
+    }
+    if signal == Signal::Rss && per_run < policy.min_rss_per_run {
+        return Trend::Flat;
+    }
+    let persistent = rises_in_every_third(values);
+    if is_monotone(values) {
+        if persistent {
+            return Trend::Growing(per_run);
+        }
+        return if stopped_growing(values) {
+            Trend::Stopped
+        } else {
+            Trend::Ambiguous(per_run)
+        };
+    }
+    let z = mann_kendall_z(values);
+    if persistent && z >= Z_LEAK {
+        Trend::Growing(per_run)
+    } else if z < Z_NO_TREND {
+        Trend::Flat
+    } else {
+        Trend::Ambiguous(per_run)
+    }
+}
+
+fn is_monotone(values: &[i64]) -> bool {
+    values.windows(2).all(|w| w[1] >= w[0])
+}
+
+/// The floor (suffix minimum) rises within each third of the window.
+fn rises_in_every_third(values: &[i64]) -> bool {
+    let runs = values.len() - 1;
+    if runs < 3 {
+        return false;
+    }
+    let mut floor = values.to_vec();
+    for i in (0..runs).rev() {
+        floor[i] = floor[i].min(floor[i + 1]);
+    }
+    let cuts = [0, runs / 3, (2 * runs) / 3, runs];
+    cuts.windows(2).all(|w| floor[w[1]] > floor[w[0]])
+}
+
+/// In a series that never goes down: the flat tail since the last rise is longer
+/// than the stretch over which it rose, and than twice the longest wait between
+/// rises (amortised growth waits longer each time, but not twice as long).
+fn stopped_growing(values: &[i64]) -> bool {
+    let rises: Vec<usize> = (1..values.len())
+        .filter(|&i| values[i] > values[i - 1])
+        .collect();
+    let (Some(&first), Some(&last)) = (rises.first(), rises.last()) else {
+        return true;
+    };
+    let longest_wait = rises
+        .iter()
+        .scan(0, |previous, &rise| {
+            let wait = rise - *previous;
+            *previous = rise;
+            Some(wait)
+        })
+        .max()
+        .unwrap_or(0);
+    let tail = values.len() - 1 - last;
+    let span = last - first + 1;
+    tail >= span.max(3).max(2 * longest_wait)
+}
+
+/// The Mann–Kendall trend statistic, normalised (ties corrected): about N(0, 1)
+/// for a series without trend, large and positive for a rising one.
+fn mann_kendall_z(values: &[i64]) -> f64 {
+    let n = values.len();
+    let mut s: i64 = 0;
+    for i in 0..n {
+        for j in i + 1..n {
+            s += (values[j] - values[i]).signum();
+        }
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let mut tie_term = 0.0;
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        while j < n && sorted[j] == sorted[i] {
+            j += 1;
+        }
+        let t = (j - i) as f64;
+        tie_term += t * (t - 1.0) * (2.0 * t + 5.0);
+        i = j;
+    }
+    let nf = n as f64;
+    let variance = (nf * (nf - 1.0) * (2.0 * nf + 5.0) - tie_term) / 18.0;
+    if variance <= 0.0 {
+        return 0.0;
+    }
+    let continuity = if s > 0 {
+        -1.0
+    } else if s < 0 {
+        1.0
+    } else {
+        0.0
+    };
+    (s as f64 + continuity) / variance.sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy::new(10, 60)
+    }
+
+    /// A series where only `signal` moves, along `values`.
+    fn series_of(signal: Signal, values: &[i64]) -> Vec<Sample> {
+        values
+            .iter()
+            .map(|&v| {
+                let mut s = Sample([1000, 5000, 400_000, 7, 1, 30 << 20]);
+                s.0[signal.index()] += v;
+                s
+            })
+            .collect()
+    }
+
+    fn steady(step: i64, runs: usize) -> Vec<i64> {
+        (0..=runs as i64).map(|i| i * step).collect()
+    }
+
+    /// Runs the policy the way the runner does: judge at min, then every min runs.
+    fn run_policy(values_for: impl Fn(usize) -> i64, signal: Signal) -> (Judgement, usize) {
+        let p = policy();
+        let mut runs = p.min_runs;
+        loop {
+            let values: Vec<i64> = (0..=runs).map(&values_for).collect();
+            match judge(&series_of(signal, &values), &p) {
+                Judgement::NeedMore => runs += p.min_runs,
+                other => return (other, runs),
+            }
+        }
+    }
+
+    fn leaked_signals(j: &Judgement) -> Vec<Signal> {
+        match j {
+            Judgement::Leak(g) => g.iter().map(|g| g.signal).collect(),
+            _ => vec![],
+        }
+    }
+
+    #[test]
+    fn flat_series_is_clean_at_the_first_decision() {
+        let (j, runs) = run_policy(|_| 0, Signal::Objects);
+        assert_eq!(j, Judgement::Clean);
+        assert_eq!(runs, 10);
+    }
+
+    #[test]
+    fn too_few_runs_need_more() {
+        let values = steady(1, 5);
+        assert_eq!(
+            judge(&series_of(Signal::Objects, &values), &policy()),
+            Judgement::NeedMore
+        );
+    }
+
+    #[test]
+    fn steady_growth_is_confirmed_then_reported_with_its_rate() {
+        let values = steady(3, 10);
+        assert_eq!(
+            judge(&series_of(Signal::Objects, &values), &policy()),
+            Judgement::NeedMore
+        );
+        let (j, runs) = run_policy(|i| 3 * i as i64, Signal::Objects);
+        assert_eq!(runs, 20);
+        assert_eq!(
+            j,
+            Judgement::Leak(vec![Growth {
+                signal: Signal::Objects,
+                per_run: 3.0
+            }])
+        );
+    }
+
+    #[test]
+    fn one_object_per_run_leaks() {
+        let (j, _) = run_policy(|i| i as i64, Signal::Blocks);
+        assert_eq!(leaked_signals(&j), vec![Signal::Blocks]);
+    }
+
+    #[test]
+    fn growth_every_second_or_third_run_leaks() {
+        for period in [2usize, 3] {
+            for phase in 0..period {
+                let (j, _) = run_policy(|i| ((i + phase) / period) as i64, Signal::Objects);
+                assert_eq!(
+                    leaked_signals(&j),
+                    vec![Signal::Objects],
+                    "period {period} phase {phase}"
+                );
+            }
+        }
+    }
+
+    /// Traced bytes of a list that grows in place: they rise only when CPython's
+    /// list over-allocation runs out (sizes 4, 8, 16, 24, 32, 40, 52, 64, ...).
+    fn list_capacity_bytes(appends: usize) -> i64 {
+        let mut allocated = 0usize;
+        for size in 1..=appends {
+            if size > allocated {
+                allocated = (size + (size >> 3) + 6) & !3;
+            }
+        }
+        8 * allocated as i64
+    }
+
+    #[test]
+    fn amortised_in_place_growth_leaks() {
+        // Warm-up of 5 runs: the judged window starts at 5 appends.
+        let (j, runs) = run_policy(|i| list_capacity_bytes(5 + i), Signal::Bytes);
+        assert_eq!(leaked_signals(&j), vec![Signal::Bytes], "after {runs} runs");
+    }
+
+    #[test]
+    fn bytearray_extended_in_place_leaks() {
+        // bytearray over-allocates by 1/8: jumps come every few runs.
+        let capacity = |runs: usize| {
+            let mut alloc = 0usize;
+            for r in 1..=runs {
+                let size = 1000 * r;
+                if size + 1 > alloc {
+                    alloc = size + (size >> 3) + 6;
+                }
+            }
+            alloc as i64
+        };
+        let (j, _) = run_policy(|i| capacity(5 + i), Signal::Bytes);
+        assert_eq!(leaked_signals(&j), vec![Signal::Bytes]);
+    }
+
+    #[test]
+    fn cache_filling_during_the_window_then_saturating_is_clean() {
+        // lru_cache(maxsize=16) fed one new key per run, 5 of them during warm-up.
+        let (j, runs) = run_policy(|i| (5 + i).min(16) as i64 * 3, Signal::Objects);
+        assert_eq!(j, Judgement::Clean);
+        assert!(runs > 10, "needed more runs to see it saturate, got {runs}");
+    }
+
+    #[test]
+    fn one_time_jump_in_the_window_is_clean() {
+        let (j, _) = run_policy(|i| if i >= 4 { 40 } else { 0 }, Signal::Bytes);
+        assert_eq!(j, Judgement::Clean);
+    }
+
+    /// A small deterministic pseudo-random generator for noise.
+    fn noise(seed: u64, amplitude: i64) -> impl Fn(usize) -> i64 {
+        move |i| {
+            let mut x = seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            x ^= x >> 33;
+            x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+            x ^= x >> 33;
+            (x % (amplitude as u64 + 1)) as i64
+        }
+    }
+
+    #[test]
+    fn pure_noise_of_hundreds_of_objects_is_never_a_leak() {
+        for seed in 0..200u64 {
+            let (j, _) = run_policy(noise(seed, 300), Signal::Objects);
+            assert_eq!(j, Judgement::Clean, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn leak_larger_than_the_noise_is_found() {
+        for seed in 0..50u64 {
+            let n = noise(seed, 300);
+            let (j, _) = run_policy(|i| 100 * i as i64 + n(i), Signal::Objects);
+            assert_eq!(leaked_signals(&j), vec![Signal::Objects], "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn leak_smaller_than_the_noise_takes_more_runs_or_stays_undecided() {
+        // 10 objects/run under noise of 300: never called a leak early.
+        for seed in 0..50u64 {
+            let n = noise(seed, 300);
+            let (j, runs) = run_policy(|i| 10 * i as i64 + n(i), Signal::Objects);
+            if matches!(j, Judgement::Leak(_)) {
+                assert!(runs >= 20, "seed {seed}: leak after only {runs} runs");
+            }
+        }
+    }
+
+    #[test]
+    fn any_net_fd_or_thread_increase_leaks() {
+        for signal in [Signal::Fds, Signal::Threads] {
+            let (j, _) = run_policy(|i| i64::from(i >= 9), signal);
+            assert_eq!(leaked_signals(&j), vec![signal]);
+            let (j, _) = run_policy(|i| i64::from((1..3).contains(&i)), signal);
+            assert_eq!(j, Judgement::Clean);
+        }
+    }
+
+    #[test]
+    fn native_growth_shows_in_rss_only_above_the_page_noise() {
+        let (j, _) = run_policy(|i| 256 * 1024 * i as i64, Signal::Rss);
+        assert_eq!(leaked_signals(&j), vec![Signal::Rss]);
+        // A page now and then is allocator noise, not a native leak.
+        let (j, _) = run_policy(|i| 4096 * (i as i64 / 3), Signal::Rss);
+        assert_eq!(j, Judgement::Clean);
+    }
+
+    #[test]
+    fn noisy_rss_that_goes_up_and_down_is_clean() {
+        for seed in 0..50u64 {
+            let n = noise(seed, 8);
+            let (j, _) = run_policy(|i| n(i) * (1 << 20), Signal::Rss);
+            assert_eq!(j, Judgement::Clean, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn recorded_series_of_a_seed_article_leak() {
+        // 10,000 Person objects appended to a module list per run (objects column).
+        let values: Vec<i64> = (0..=20).map(|i| 41_210 + 10_000 * i).collect();
+        let j = judge(&series_of(Signal::Objects, &values), &policy());
+        assert_eq!(
+            j,
+            Judgement::Leak(vec![Growth {
+                signal: Signal::Objects,
+                per_run: 10_000.0
+            }])
+        );
+    }
+
+    #[test]
+    fn slow_growth_that_never_confirms_is_inconclusive_at_the_cap() {
+        // Rises twice early, then keeps rising too rarely to call it either way.
+        let p = Policy::new(10, 20);
+        let values: Vec<i64> = (0..=20).map(|i| if i < 2 { 0 } else { 8 }).collect();
+        let mut values = values;
+        values[19] = 16;
+        values[20] = 16;
+        let j = judge(&series_of(Signal::Bytes, &values), &p);
+        assert!(matches!(j, Judgement::Inconclusive(_)), "{j:?}");
+    }
+
+    #[test]
+    fn step_early_then_noise_is_clean_at_the_cap() {
+        // A one-time +288 B, then +-360 B of noise (a thread's state freed
+        // while the sample is taken): recorded from a joined-thread test.
+        let noise_at = [5, 9, 12, 17, 23, 30, 31, 36, 41, 44, 50, 53, 57];
+        let (j, runs) = run_policy(
+            |i| {
+                let step = if i >= 2 { 288 } else { 0 };
+                step + if noise_at.contains(&i) { 360 } else { 0 }
+            },
+            Signal::Bytes,
+        );
+        assert_eq!(j, Judgement::Clean, "after {runs} runs");
+    }
+
+    #[test]
+    fn mann_kendall_is_near_zero_without_trend_and_large_with_one() {
+        let flat_noise: Vec<i64> = vec![3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5];
+        assert!(mann_kendall_z(&flat_noise).abs() < 2.0);
+        assert!(mann_kendall_z(&steady(1, 20)) > 6.0);
+        assert_eq!(mann_kendall_z(&[5, 5, 5, 5]), 0.0);
+    }
+}

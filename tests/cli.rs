@@ -1,0 +1,206 @@
+//! The command line: outcomes, selection, exit codes and the JUnit report.
+
+mod common;
+
+use common::{final_counts, fixtures, leakhunt, verdicts};
+
+#[test]
+fn every_outcome_of_the_builtin_engine() {
+    let run = leakhunt(&["outcomes", "-v"]);
+    assert_eq!(
+        verdicts(&run.stdout),
+        [
+            "outcomes/pkg/test_in_package.py::test_package_name PASSED",
+            "outcomes/test_module_setup.py::test_setup_ran_once PASSED",
+            "outcomes/test_module_setup.py::test_still_once PASSED",
+            "outcomes/test_outcomes.py::test_passes PASSED",
+            "outcomes/test_outcomes.py::test_fails FAILED",
+            "outcomes/test_outcomes.py::test_skipped SKIPPED",
+            "outcomes/test_outcomes.py::test_fails_on_second_run FAILED",
+            "outcomes/test_outcomes.py::test_needs_a_fixture ERROR",
+            "outcomes/test_outcomes.py::test_prints_then_fails FAILED",
+            "outcomes/test_outcomes.py::TestPlainClass::test_uses_setup PASSED",
+            "outcomes/test_outcomes.py::TestPlainClass::test_fresh_instance_each_run PASSED",
+            "outcomes/test_unittest_cases.py::CalculatorCase::test_add PASSED",
+            "outcomes/test_unittest_cases.py::CalculatorCase::test_class_setup_ran PASSED",
+            "outcomes/test_unittest_cases.py::CalculatorCase::test_fails FAILED",
+            "outcomes/test_unittest_cases.py::CalculatorCase::test_skipped SKIPPED",
+            "outcomes/test_unittest_cases.py::SkippedCase::test_inside_skipped_class SKIPPED",
+        ],
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        final_counts(&run.stdout),
+        "4 failed, 8 passed, 3 skipped, 3 errors"
+    );
+    assert_eq!(run.code, 1);
+    let out = &run.stdout;
+    for line in [
+        "ERROR outcomes/test_broken_import.py\n",
+        "ERROR outcomes/test_syntax_error.py\n",
+        "FAILED outcomes/test_outcomes.py::test_fails - AssertionError: lists differ\n",
+        "ERROR outcomes/test_outcomes.py::test_needs_a_fixture - test takes arguments (tmp_path): these are pytest fixtures, and the built-in engine cannot provide them; this test needs pytest\n",
+        "FAILED outcomes/test_unittest_cases.py::CalculatorCase::test_fails - AssertionError: 41 != 0\n",
+        "ModuleNotFoundError: No module named 'module_that_does_not_exist'\n",
+        "SyntaxError: invalid syntax\n",
+        "------------------------------- Captured output --------------------------------\nhello from the test\n",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    assert!(
+        out.contains(
+            "FAILED outcomes/test_outcomes.py::test_fails_on_second_run - passed run 1, failed run 2: FileExistsError: [Errno 17] File exists: "
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn node_ids_select_tests_as_pytest_does() {
+    let run = leakhunt(&[
+        "outcomes/test_outcomes.py::test_passes",
+        "outcomes/test_outcomes.py::TestPlainClass",
+        "-v",
+    ]);
+    assert_eq!(
+        verdicts(&run.stdout),
+        [
+            "outcomes/test_outcomes.py::test_passes PASSED",
+            "outcomes/test_outcomes.py::TestPlainClass::test_uses_setup PASSED",
+            "outcomes/test_outcomes.py::TestPlainClass::test_fresh_instance_each_run PASSED",
+        ]
+    );
+    assert!(run.stdout.contains("collected 3 items\n"), "{}", run.stdout);
+    assert_eq!(run.code, 0);
+}
+
+#[test]
+fn keyword_expression_selects_by_name_and_parents() {
+    let run = leakhunt(&["outcomes", "-k", "plainclass or (setup and not once)", "-v"]);
+    assert_eq!(
+        verdicts(&run.stdout),
+        [
+            "outcomes/test_outcomes.py::TestPlainClass::test_uses_setup PASSED",
+            "outcomes/test_outcomes.py::TestPlainClass::test_fresh_instance_each_run PASSED",
+            "outcomes/test_unittest_cases.py::CalculatorCase::test_class_setup_ran PASSED",
+        ],
+        "{}",
+        run.stdout
+    );
+    assert!(run
+        .stdout
+        .contains("collected 16 items / 2 errors / 13 deselected / 3 selected"));
+    assert_eq!(
+        final_counts(&run.stdout),
+        "3 passed, 13 deselected, 2 errors"
+    );
+}
+
+#[test]
+fn exitfirst_stops_at_the_first_failure() {
+    let run = leakhunt(&["outcomes/test_outcomes.py", "-x", "-v"]);
+    assert_eq!(
+        verdicts(&run.stdout),
+        [
+            "outcomes/test_outcomes.py::test_passes PASSED",
+            "outcomes/test_outcomes.py::test_fails FAILED",
+        ]
+    );
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn usage_errors_exit_4_with_one_line() {
+    let run = leakhunt(&["outcomes", "-k", "a and"]);
+    assert_eq!(run.code, 4);
+    assert_eq!(
+        run.stderr,
+        "ERROR: Wrong expression passed to '-k': a and: at column 6: expected not OR left parenthesis OR identifier; got end of input\n"
+    );
+    let run = leakhunt(&["no/such/folder"]);
+    assert_eq!(run.code, 4);
+    assert_eq!(
+        run.stderr,
+        "ERROR: file or directory not found: no/such/folder\n"
+    );
+    let run = leakhunt(&["outcomes/test_outcomes.py::test_nope"]);
+    assert_eq!(run.code, 4);
+    assert_eq!(
+        run.stderr,
+        "ERROR: not found: outcomes/test_outcomes.py::test_nope\n"
+    );
+    let run = leakhunt(&["clean", "--iterations", "2"]);
+    assert_eq!(run.code, 4);
+    assert!(
+        run.stderr.contains("needs at least 3 judged runs"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn no_tests_exit_5() {
+    let empty = tempfile::tempdir().unwrap();
+    let run = leakhunt(&[empty.path().to_str().unwrap()]);
+    assert_eq!(run.code, 5, "{}", run.stdout);
+    assert_eq!(final_counts(&run.stdout), "no tests ran");
+}
+
+#[test]
+fn collect_only_lists_node_ids_and_runs_nothing() {
+    let run = leakhunt(&["outcomes/test_module_setup.py", "--collect-only", "-q"]);
+    assert_eq!(
+        run.stdout,
+        "outcomes/test_module_setup.py::test_setup_ran_once\noutcomes/test_module_setup.py::test_still_once\n"
+    );
+    assert_eq!(run.code, 0);
+}
+
+#[test]
+fn junit_report_validates_and_holds_leaks_as_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("reports/leaks.xml");
+    let run = leakhunt(&[
+        "leaky/test_resources.py",
+        "outcomes",
+        "--junitxml",
+        report.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(run.code, 1);
+    let xml = std::fs::read_to_string(&report).unwrap();
+    let schema = fixtures().join("../../shared/junit-10.xsd");
+    let check = std::process::Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(&schema)
+        .arg(&report)
+        .output()
+        .expect("xmllint is installed (.ci/run installs libxml2-utils)");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(xml.contains(r#"<testcase name="test_fd_leaked_by_os_open" time="#));
+    assert!(xml.contains(
+        r#"<failure type="leak" message="leaked: +1 fds/run"><![CDATA[leaky/test_resources.py:12: leaky/test_resources.py::test_fd_leaked_by_os_open leaked"#
+    ), "{xml}");
+    assert!(
+        xml.contains(r#"<failure type="AssertionError" message="AssertionError: lists differ">"#)
+    );
+    assert!(xml.contains(r#"<error type="" message="collection failure">"#));
+    assert!(
+        xml.contains(r#"<skipped type="pytest.skip" message="not on this platform">"#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"tests="22" errors="3" failures="8""#),
+        "{xml}"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers, [std::ffi::OsString::from("leaks.xml")]);
+}

@@ -1,0 +1,121 @@
+//! leakhunt on the bundled fixtures: every verdict, exactly.
+
+mod common;
+
+use common::{final_counts, leakhunt, verdicts};
+
+const LEAKY: &[&str] = &[
+    "leaky/test_inplace.py::test_bytearray_grows_in_place LEAKED",
+    "leaky/test_inplace.py::test_list_grows_with_cached_int LEAKED",
+    "leaky/test_intermittent.py::test_leak_every_second_run LEAKED",
+    "leaky/test_intermittent.py::test_leak_every_third_run LEAKED",
+    "leaky/test_intermittent.py::test_one_small_object_per_run LEAKED",
+    "leaky/test_native.py::test_malloc_never_freed LEAKED",
+    "leaky/test_native.py::test_incref_leaks_tracked_object LEAKED",
+    "leaky/test_native.py::test_incref_leaks_large_int LEAKED",
+    "leaky/test_native.py::test_incref_leaks_bytes LEAKED",
+    "leaky/test_objects.py::test_instances_kept LEAKED",
+    "leaky/test_objects.py::test_lists_kept LEAKED",
+    "leaky/test_objects.py::test_dicts_kept LEAKED",
+    "leaky/test_objects.py::test_closures_kept LEAKED",
+    "leaky/test_objects.py::test_classes_kept LEAKED",
+    "leaky/test_objects.py::test_generators_kept LEAKED",
+    "leaky/test_objects.py::test_tracebacks_kept LEAKED",
+    "leaky/test_resources.py::test_fd_leaked_by_os_open LEAKED",
+    "leaky/test_resources.py::test_socket_kept LEAKED",
+    "leaky/test_resources.py::test_file_object_kept LEAKED",
+    "leaky/test_resources.py::test_thread_never_ends LEAKED",
+    "leaky/test_seed_article.py::test_people_kept_in_global_list LEAKED",
+    "leaky/test_untracked.py::test_unique_strings_kept LEAKED",
+    "leaky/test_untracked.py::test_unique_bytes_kept LEAKED",
+    "leaky/test_untracked.py::test_large_ints_kept LEAKED",
+    "leaky/test_untracked.py::test_atom_tuples_kept LEAKED",
+    "leaky/test_untracked.py::test_atom_dicts_kept LEAKED",
+];
+
+const CLEAN: &[&str] = &[
+    "clean/test_caches.py::test_lru_cache_saturates PASSED",
+    "clean/test_caches.py::test_regex_cache_with_fresh_patterns PASSED",
+    "clean/test_closed_resources.py::test_thread_started_and_joined PASSED",
+    "clean/test_closed_resources.py::test_socket_created_and_closed PASSED",
+    "clean/test_closed_resources.py::test_file_opened_and_closed PASSED",
+    "clean/test_closed_resources.py::test_os_open_and_close PASSED",
+    "clean/test_noise.py::test_global_replaced_by_random_size PASSED",
+    "clean/test_noise.py::test_pass PASSED",
+    "clean/test_seed_article_clean.py::test_reference_cycle_collected PASSED",
+    "clean/test_seed_article_clean.py::test_people_created_and_dropped PASSED",
+    "clean/test_seed_article_clean.py::test_weakref_registry_does_not_keep_people PASSED",
+    "clean/test_seed_article_clean.py::test_weakset_registry_does_not_keep_people PASSED",
+    "clean/test_seed_article_clean.py::test_with_open_reads_file PASSED",
+    "clean/test_temporaries.py::test_many_short_lived_objects PASSED",
+    "clean/test_temporaries.py::test_large_temporary_bytearray PASSED",
+    "clean/test_temporaries.py::test_large_temporary_int_list PASSED",
+    "clean/test_temporaries.py::test_local_dict_and_list PASSED",
+    "clean/test_warmup.py::test_lazy_singleton PASSED",
+    "clean/test_warmup.py::test_shared_thread_pool PASSED",
+];
+
+#[test]
+fn every_leaky_fixture_leaks() {
+    let run = leakhunt(&["leaky", "clean/test_noise.py::test_pass", "-v"]);
+    let mut expected: Vec<&str> = LEAKY.to_vec();
+    expected.push("clean/test_noise.py::test_pass PASSED");
+    assert_eq!(verdicts(&run.stdout), expected, "{}", run.stdout);
+    assert_eq!(final_counts(&run.stdout), "1 passed, 26 leaked");
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn clean_fixtures_raise_no_alarm_in_five_consecutive_runs() {
+    for attempt in 1..=5 {
+        let run = leakhunt(&["clean", "-v"]);
+        assert_eq!(
+            verdicts(&run.stdout),
+            CLEAN,
+            "attempt {attempt}:\n{}",
+            run.stdout
+        );
+        assert_eq!(final_counts(&run.stdout), "19 passed", "attempt {attempt}");
+        assert_eq!(run.code, 0, "attempt {attempt}");
+    }
+}
+
+#[test]
+fn a_test_that_does_nothing_shows_exactly_zero_growth_in_every_signal() {
+    let run = leakhunt(&["clean/test_noise.py::test_pass", "-vv"]);
+    let series: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("deltas:"))
+        .collect();
+    let signals: Vec<&str> = series
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        signals,
+        ["objects", "blocks", "bytes", "fds", "threads", "rss"]
+    );
+    for line in series {
+        assert!(line.ends_with("deltas: +0 x10"), "{line}");
+    }
+}
+
+#[test]
+fn leak_report_names_signals_rates_and_series() {
+    let run = leakhunt(&["leaky/test_seed_article.py", "leaky/test_resources.py"]);
+    let out = &run.stdout;
+    assert!(
+        out.contains(
+            "LEAKED leaky/test_seed_article.py::test_people_kept_in_global_list - +10000 objects/run, "
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("LEAKED leaky/test_resources.py::test_fd_leaked_by_os_open - +1 fds/run\n"),
+        "{out}"
+    );
+    assert!(out.contains("> objects  "), "{out}");
+    assert!(out.contains("deltas: +10000 x20"), "{out}");
+    assert!(out.contains("leaky/test_resources.py LLLL  "), "{out}");
+}
