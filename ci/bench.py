@@ -2,7 +2,8 @@
 """Benchmark: leakhunt on a generated suite of fast clean tests.
 
 Reports the wall time per test and the overhead per run beyond the test
-bodies (what leakhunt adds: cache clearing, collection, sampling, judging).
+bodies (what leakhunt adds: cache clearing, collection, sampling, judging),
+and the speed-up of `-n 2` over `-n 1`, the two measured alternately.
 Run from the repository root:  python3 ci/bench.py [--tests 200] [--repeat 5]
 It builds the release binary first. Numbers are medians of --repeat runs.
 """
@@ -50,17 +51,18 @@ def main():
     binary = os.path.abspath("target/release/leakhunt")
     with tempfile.TemporaryDirectory() as folder:
         write_suite(folder, args.tests)
-        walls = []
+        walls = {1: [], 2: []}
         for _ in range(args.repeat):
-            start = time.perf_counter()
-            done = subprocess.run(
-                [binary, folder, "-vv", "--color", "no"],
-                capture_output=True,
-                text=True,
-            )
-            walls.append(time.perf_counter() - start)
-            if done.returncode != 0:
-                sys.exit(f"leakhunt failed:\n{done.stdout}\n{done.stderr}")
+            for workers in (1, 2):
+                start = time.perf_counter()
+                done = subprocess.run(
+                    [binary, folder, "-vv", "--color", "no", "-n", str(workers)],
+                    capture_output=True,
+                    text=True,
+                )
+                walls[workers].append(time.perf_counter() - start)
+                if done.returncode != 0:
+                    sys.exit(f"leakhunt failed:\n{done.stdout}\n{done.stderr}")
         judged = [
             int(line.rsplit("x", 1)[1])
             for line in done.stdout.splitlines()
@@ -74,9 +76,12 @@ def main():
         bodies = statistics.median(
             time_bodies(runs_per_test, args.tests) for _ in range(args.repeat)
         )
-    wall = statistics.median(walls)
+    wall = statistics.median(walls[1])
+    wall2 = statistics.median(walls[2])
     print(f"tests: {args.tests}, runs per test: {runs_per_test} ({total_runs} runs)")
-    print(f"leakhunt wall (median of {args.repeat}): {wall:.3f} s")
+    print(f"leakhunt -n 1 wall (median of {args.repeat}): {wall:.3f} s")
+    print(f"leakhunt -n 2 wall (median of {args.repeat}): {wall2:.3f} s")
+    print(f"  speed-up of -n 2 over -n 1: {wall / wall2:.2f}x")
     print(f"  per test: {wall / args.tests * 1e3:.2f} ms")
     print(f"test bodies alone: {bodies:.3f} s ({bodies / total_runs * 1e6:.1f} us per run)")
     print(f"overhead per run beyond the bodies: {(wall - bodies) / total_runs * 1e6:.0f} us")

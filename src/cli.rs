@@ -2,22 +2,22 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
-use pyo3::Python;
 
 use crate::discovery::{find_rootdir, find_test_files, parse_targets};
-use crate::engine::builtin::BuiltinEngine;
-use crate::engine::Engine;
 use crate::exit::ExitCode;
-use crate::interpreter;
+use crate::interpreter::{InterpreterInfo, Interrupted};
 use crate::keyword::KeywordExpr;
+use crate::outcome::TestItem;
+use crate::protocol::WorkerSetup;
 use crate::report::junit::write_junit;
 use crate::report::terminal::{Header, Terminal, Verbosity};
-use crate::runner::{run_session, RunConfig};
-use crate::sampler::Sampler;
 use crate::selection::select;
+use crate::shard::Shard;
+use crate::supervisor::Pool;
 use crate::verdict::Policy;
 
 /// Runs each pytest-style test many times in an embedded CPython and flags the
@@ -64,6 +64,18 @@ pub struct Cli {
     #[arg(long = "max-iterations", value_name = "N", default_value_t = 60)]
     pub max_iterations: usize,
 
+    /// Worker processes running tests side by side (a number, or `auto` for one per CPU).
+    #[arg(short = 'n', long = "workers", value_name = "N", default_value = "1", value_parser = parse_workers)]
+    pub workers: usize,
+
+    /// Seconds a test (all its runs) may take before it is stopped and failed; 0 disables.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    pub timeout: f64,
+
+    /// Run only the K-th of N deterministic slices of the tests (by file), for CI matrices.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+
     /// Colour the output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -74,6 +86,18 @@ pub enum ColorChoice {
     Auto,
     Yes,
     No,
+}
+
+fn parse_workers(text: &str) -> Result<usize, String> {
+    if text == "auto" {
+        return Ok(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    }
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "'{text}' is not a number of workers (1 or more, or auto)"
+        )),
+    }
 }
 
 fn at_least_three(text: &str) -> Result<usize, String> {
@@ -133,87 +157,115 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 .map_err(|e| UsageError(format!("Wrong expression passed to '-k': {k}: {e}")))
         })
         .transpose()?;
+    if !(cli.timeout >= 0.0 && cli.timeout.is_finite()) {
+        return Err(UsageError(format!(
+            "--timeout {}: give seconds, 0 or more",
+            cli.timeout
+        ))
+        .into());
+    }
     let targets = parse_targets(&cli.paths).map_err(usage)?;
     let rootdir = find_rootdir(&targets);
     let files = find_test_files(&targets)?;
     let policy = Policy::new(cli.iterations, cli.max_iterations);
-    let interpreter = interpreter::start()?;
     let mut terminal = Terminal::new(Box::new(std::io::stdout()), cli.verbosity(), cli.color());
 
-    Python::attach(|py| -> Result<ExitCode> {
-        let sampler = Sampler::start(py)?;
-        let mut engine = BuiltinEngine::load(py)?;
-        let collection = engine.collect(py, &rootdir, &files)?;
-        let selection =
-            select(&collection.tests, &targets, &rootdir, keyword.as_ref()).map_err(usage)?;
-        let selected = &selection.selected;
-        let deselected = selection.deselected();
-        terminal.header(&Header {
-            interpreter: &interpreter,
-            rootdir: &rootdir.to_string_lossy(),
-            engine: &engine.describe(),
-            warmup: cli.warmup,
-            iterations: policy.min_runs,
-            max_iterations: policy.max_runs,
-        });
-        terminal.collected(
-            selection.collected.len(),
-            selected.len(),
-            collection.errors.len(),
-        );
-        if cli.collect_only {
-            for &index in selected {
-                println!("{}", collection.tests[index].nodeid);
-            }
-            for error in &collection.errors {
-                println!(
-                    "ERROR collecting {}\n{}",
-                    error.path,
-                    error.message.trim_end()
-                );
-            }
-            return Ok(if !collection.errors.is_empty() {
-                ExitCode::Failures
-            } else if selected.is_empty() {
-                ExitCode::NoTests
-            } else {
-                ExitCode::Clean
-            });
+    let mut pool = Pool::start(WorkerSetup {
+        rootdir: rootdir.clone(),
+        files,
+        warmup: cli.warmup,
+        policy,
+        capture_path: PathBuf::new(),
+    })?;
+    let collected = match pool.collect() {
+        Ok(collected) => collected,
+        Err(error) if error.is::<Interrupted>() => return Ok(ExitCode::Interrupted),
+        Err(error) => return Err(error),
+    };
+    let selection =
+        select(&collected.tests, &targets, &rootdir, keyword.as_ref()).map_err(usage)?;
+    let mut selected = selection.selected.clone();
+    if let Some(shard) = cli.shard {
+        selected.retain(|&i| shard.owns(&collected.tests[i].path));
+    }
+    let deselected = selection.collected.len() - selected.len();
+    let interpreter = InterpreterInfo {
+        version: collected.python_version.clone(),
+        prefix: collected.python_prefix.clone(),
+    };
+    terminal.header(&Header {
+        interpreter: &interpreter,
+        rootdir: &rootdir.to_string_lossy(),
+        engine: &collected.engine,
+        warmup: cli.warmup,
+        iterations: policy.min_runs,
+        max_iterations: policy.max_runs,
+    });
+    terminal.collected(
+        selection.collected.len(),
+        selected.len(),
+        collected.errors.len(),
+    );
+    if cli.collect_only {
+        pool.shutdown();
+        for &index in &selected {
+            println!("{}", collected.tests[index].nodeid);
         }
-        let config = RunConfig {
-            warmup: cli.warmup,
-            policy,
-            exitfirst: cli.exitfirst,
-        };
-        let (mut session, internal_error) = run_session(
-            py,
-            &mut engine,
-            &sampler,
-            &collection.tests,
-            selected,
-            &config,
-            &mut |report| terminal.test_done(report),
-        );
-        session.collection_errors = collection.errors;
-        terminal.finish(&session, deselected);
-        if let Some(path) = &cli.junitxml {
-            write_junit(&session, path)
-                .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
+        for error in &collected.errors {
+            println!(
+                "ERROR collecting {}\n{}",
+                error.path,
+                error.message.trim_end()
+            );
         }
-        if let Some(error) = internal_error {
-            return Err(error);
-        }
-        Ok(if session.interrupted && !cli.exitfirst {
-            ExitCode::Interrupted
-        } else if session.tests.iter().any(|t| t.verdict.is_bad())
-            || !session.collection_errors.is_empty()
-        {
+        return Ok(if !collected.errors.is_empty() {
             ExitCode::Failures
-        } else if session.tests.is_empty() {
+        } else if selected.is_empty() {
             ExitCode::NoTests
         } else {
             ExitCode::Clean
-        })
+        });
+    }
+    let timeout = (cli.timeout > 0.0).then(|| Duration::from_secs_f64(cli.timeout));
+    let finished = pool.run(
+        by_file(&collected.tests, &selected),
+        cli.workers,
+        timeout,
+        cli.exitfirst,
+        &mut |report| terminal.test_done(report),
+    );
+    let mut session = finished.session;
+    session.collection_errors = collected.errors;
+    terminal.finish(&session, deselected);
+    if let Some(path) = &cli.junitxml {
+        write_junit(&session, path)
+            .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
+    }
+    if let Some(error) = finished.internal_error {
+        return Err(error);
+    }
+    Ok(if session.interrupted && !cli.exitfirst {
+        ExitCode::Interrupted
+    } else if session.tests.iter().any(|t| t.verdict.is_bad())
+        || !session.collection_errors.is_empty()
+    {
+        ExitCode::Failures
+    } else if session.tests.is_empty() {
+        ExitCode::NoTests
+    } else {
+        ExitCode::Clean
     })
-    .map_err(|e| anyhow!(e))
+}
+
+/// The selected tests grouped by file, files in collection order: a file is
+/// the unit a worker takes, so module state behaves as under pytest.
+fn by_file(tests: &[TestItem], selected: &[usize]) -> Vec<Vec<usize>> {
+    let mut files: Vec<Vec<usize>> = Vec::new();
+    for &index in selected {
+        match files.last_mut() {
+            Some(file) if tests[file[0]].path == tests[index].path => file.push(index),
+            _ => files.push(vec![index]),
+        }
+    }
+    files
 }

@@ -1,6 +1,7 @@
 //! leakhunt: finds Python tests that leak by running each one many times in an
 //! embedded CPython and judging what stays alive between runs.
 
+pub mod capture;
 pub mod cli;
 pub mod discovery;
 pub mod engine;
@@ -8,9 +9,13 @@ pub mod exit;
 pub mod interpreter;
 pub mod keyword;
 pub mod outcome;
+pub mod protocol;
 pub mod report;
 pub mod runner;
 pub mod sampler;
 pub mod selection;
+pub mod shard;
 pub mod signal;
+pub mod supervisor;
 pub mod verdict;
+pub mod worker;

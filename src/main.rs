@@ -4,6 +4,12 @@ use leakhunt::cli::{run, Cli, UsageError};
 use leakhunt::exit::ExitCode;
 
 fn main() {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == leakhunt::worker::WORKER_ARG)
+    {
+        std::process::exit(leakhunt::worker::main());
+    }
     let code = match Cli::try_parse() {
         Err(error) => {
             let usage = error.use_stderr();

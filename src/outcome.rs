@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::signal::{Sample, Signal};
 
 /// A collected test, as the engine describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestItem {
     /// pytest's node id, relative to the rootdir: `dir/test_x.py::TestC::test_y`.
     pub nodeid: String,
@@ -22,7 +24,8 @@ pub struct TestItem {
 }
 
 /// How a test ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Passed,
     Failed,
@@ -65,7 +68,7 @@ impl Verdict {
 }
 
 /// An exception raised by a test (or its setup/teardown).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
     /// Exception class name, e.g. `AssertionError`.
     pub kind: String,
@@ -101,7 +104,7 @@ fn first_line(text: &str) -> &str {
 }
 
 /// A signal that kept growing.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Growth {
     pub signal: Signal,
     /// Average growth per judged run.
@@ -109,7 +112,7 @@ pub struct Growth {
 }
 
 /// Everything known about one test once it is done.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestReport {
     pub item: TestItem,
     pub verdict: Verdict,
@@ -129,7 +132,7 @@ pub struct TestReport {
 }
 
 /// A file that could not be imported.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CollectionError {
     /// The file, relative to the rootdir.
     pub path: String,

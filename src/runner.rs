@@ -8,7 +8,7 @@ use pyo3::Python;
 
 use crate::engine::{Engine, ProblemKind, RunProblem};
 use crate::interpreter::Interrupted;
-use crate::outcome::{Failure, SessionReport, TestItem, TestReport, Verdict};
+use crate::outcome::{Failure, TestItem, TestReport, Verdict};
 use crate::sampler::Sampler;
 use crate::signal::Sample;
 use crate::verdict::{judge, Judgement, Policy};
@@ -17,8 +17,6 @@ use crate::verdict::{judge, Judgement, Policy};
 pub struct RunConfig {
     pub warmup: usize,
     pub policy: Policy,
-    /// Stop after the first failure, error or leak.
-    pub exitfirst: bool,
 }
 
 /// How one test ended, before it becomes a report.
@@ -27,72 +25,32 @@ enum Ending {
     Problem(RunProblem, usize),
 }
 
-/// Runs the `selected` tests (indices into `tests`) in order and calls
-/// `on_report` as each one finishes. An internal error stops the session but
-/// keeps what was gathered: it comes back beside the partial report.
-pub fn run_session(
-    py: Python<'_>,
-    engine: &mut dyn Engine,
-    sampler: &Sampler,
-    tests: &[TestItem],
-    selected: &[usize],
-    config: &RunConfig,
-    on_report: &mut dyn FnMut(&TestReport),
-) -> (SessionReport, Option<anyhow::Error>) {
-    let started = Instant::now();
-    let mut session = SessionReport::default();
-    let mut internal_error = None;
-    for (position, &index) in selected.iter().enumerate() {
-        let next = selected.get(position + 1).copied();
-        let report = match run_test(py, engine, sampler, &tests[index], index, next, config) {
-            Ok(report) => report,
-            Err(e) => {
-                session.interrupted = true;
-                if !e.is::<Interrupted>() {
-                    internal_error = Some(e);
-                }
-                break;
-            }
-        };
-        on_report(&report);
-        let stop = config.exitfirst && report.verdict.is_bad();
-        session.tests.push(report);
-        if stop {
-            session.interrupted = position + 1 < selected.len();
-            break;
-        }
-    }
-    if session.interrupted {
-        // Scopes still set up get their teardown; its outcome no longer matters.
-        let _ = engine.leave(py, None);
-    }
-    session.duration = started.elapsed();
-    (session, internal_error)
-}
-
-fn run_test(
+/// Runs one test: scope setup, warm-ups, judged runs until the verdict engine
+/// decides. `on_run` hears the number of each run as it starts. The test's
+/// scopes stay set up: the caller tears them down with `Engine::leave` once it
+/// knows the next test (and applies a failure with `apply_teardown`).
+pub fn run_test(
     py: Python<'_>,
     engine: &mut dyn Engine,
     sampler: &Sampler,
     item: &TestItem,
     index: usize,
-    next: Option<usize>,
     config: &RunConfig,
+    on_run: &mut dyn FnMut(usize),
 ) -> Result<TestReport> {
     let started = Instant::now();
     sampler.restore(py)?;
     let mut series = Vec::new();
-    let mut runs = 0;
+    let mut runs = Runs { count: 0, on_run };
     let ending = match engine.enter(py, index)? {
         Some(problem) => Ending::Problem(problem, 0),
         None => repeat(py, engine, sampler, index, config, &mut series, &mut runs)?,
     };
-    let teardown = engine.leave(py, next)?;
     let mut report = TestReport {
         item: item.clone(),
         verdict: Verdict::Passed,
-        runs,
-        warmup: config.warmup.min(runs),
+        runs: runs.count,
+        warmup: config.warmup.min(runs.count),
         duration: Duration::ZERO,
         failure: None,
         skip_reason: None,
@@ -112,13 +70,32 @@ fn run_test(
         Ending::Judged(_) => {}
         Ending::Problem(problem, run) => apply_problem(&mut report, problem, run)?,
     }
-    if let Some(problem) = teardown {
-        if matches!(report.verdict, Verdict::Passed | Verdict::Inconclusive) {
-            apply_problem(&mut report, problem, runs)?;
-        }
-    }
     report.duration = started.elapsed();
     Ok(report)
+}
+
+/// A failed module or class teardown after the test turns a pass into an error
+/// (a failure or leak already says enough).
+pub fn apply_teardown(report: &mut TestReport, failure: Failure) {
+    if matches!(report.verdict, Verdict::Passed | Verdict::Inconclusive) {
+        report.verdict = Verdict::Error;
+        report.growth.clear();
+        report.failure = Some(failure);
+    }
+}
+
+/// Counts runs and tells the caller as each one starts.
+struct Runs<'a> {
+    count: usize,
+    on_run: &'a mut dyn FnMut(usize),
+}
+
+impl Runs<'_> {
+    fn next(&mut self) -> usize {
+        self.count += 1;
+        (self.on_run)(self.count);
+        self.count
+    }
 }
 
 /// Warm-ups, then judged runs until the verdict engine decides.
@@ -129,12 +106,12 @@ fn repeat(
     index: usize,
     config: &RunConfig,
     series: &mut Vec<Sample>,
-    runs: &mut usize,
+    runs: &mut Runs<'_>,
 ) -> Result<Ending> {
     for _ in 0..config.warmup {
-        *runs += 1;
+        let run = runs.next();
         if let Some(problem) = engine.run_once(py, index)? {
-            return Ok(Ending::Problem(problem, *runs));
+            return Ok(Ending::Problem(problem, run));
         }
     }
     sampler.freeze(py)?;
@@ -150,14 +127,14 @@ fn judged_runs(
     index: usize,
     config: &RunConfig,
     series: &mut Vec<Sample>,
-    runs: &mut usize,
+    runs: &mut Runs<'_>,
 ) -> Result<Ending> {
     let policy = &config.policy;
     series.push(sampler.sample(py, None)?);
     loop {
-        *runs += 1;
+        let run = runs.next();
         if let Some(problem) = engine.run_once(py, index)? {
-            return Ok(Ending::Problem(problem, *runs));
+            return Ok(Ending::Problem(problem, run));
         }
         let sample = sampler.sample(py, series.last())?;
         series.push(sample);

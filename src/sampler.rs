@@ -62,6 +62,28 @@ impl Sampler {
         self.call(py, "unfreeze").map(drop)
     }
 
+    /// Notes the working directory and sys.path each test starts from.
+    pub fn remember(&self, py: Python<'_>) -> Result<()> {
+        self.call(py, "remember").map(drop)
+    }
+
+    /// Pushes what Python buffered for stdout and stderr to the file descriptors.
+    pub fn flush_output(&self, py: Python<'_>) -> Result<()> {
+        self.call(py, "flush_output").map(drop)
+    }
+
+    /// Makes `signal` dump every thread's Python stack into `path`.
+    pub fn dump_stack_on(&self, py: Python<'_>, signal: i32, path: &std::path::Path) -> Result<()> {
+        self.module
+            .bind(py)
+            .call_method1(
+                "dump_stack_on",
+                (signal, path.to_string_lossy().to_string()),
+            )
+            .map_err(|e| harness_error(py, &e, "sampler (dump_stack_on)"))
+            .map(drop)
+    }
+
     /// Re-enables what a test may have switched off (the gc, tracemalloc).
     pub fn restore(&self, py: Python<'_>) -> Result<()> {
         self.call(py, "restore").map(drop)

@@ -20,7 +20,7 @@ use crate::outcome::Growth;
 use crate::signal::{Sample, Signal};
 
 /// How many judged runs to look at and how sure to be.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Policy {
     /// Judged runs before the first decision.
     pub min_runs: usize,

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{final_counts, fixtures, leakhunt, verdicts};
+use common::{assert_valid_junit, final_counts, leakhunt, verdicts};
 
 #[test]
 fn every_outcome_of_the_builtin_engine() {
@@ -170,18 +170,7 @@ fn junit_report_validates_and_holds_leaks_as_failures() {
     ]);
     assert_eq!(run.code, 1);
     let xml = std::fs::read_to_string(&report).unwrap();
-    let schema = fixtures().join("../../shared/junit-10.xsd");
-    let check = std::process::Command::new("xmllint")
-        .args(["--noout", "--schema"])
-        .arg(&schema)
-        .arg(&report)
-        .output()
-        .expect("xmllint is installed (.ci/run installs libxml2-utils)");
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    assert_valid_junit(&report);
     assert!(xml.contains(r#"<testcase name="test_fd_leaked_by_os_open" time="#));
     assert!(xml.contains(
         r#"<failure type="leak" message="leaked: +1 fds/run"><![CDATA[leaky/test_resources.py:12: leaky/test_resources.py::test_fd_leaked_by_os_open leaked"#

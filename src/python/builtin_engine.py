@@ -7,7 +7,6 @@ only does what has to happen inside the interpreter.
 
 import importlib
 import inspect
-import io
 import os
 import sys
 import traceback
@@ -346,15 +345,13 @@ def run(index):
 
     Returns None when it passed, else (outcome, exception type, message,
     traceback, phase, captured output) with outcome "failed", "skipped",
-    "error" or "interrupted".
+    "error" or "interrupted". Output goes to the worker's file descriptors,
+    where the worker captures it, so captured output is empty here.
     """
     item = _items[index]
     if item.problem is not None:
         kind, text = item.problem
         return ("skipped" if kind == "skip" else "error", "", text, "", "setup", "")
-    captured = io.StringIO()
-    saved = sys.stdout, sys.stderr
-    sys.stdout = sys.stderr = captured
     try:
         if item.cls is not None and issubclass(item.cls, unittest.TestCase):
             problem = _run_unittest(item)
@@ -362,8 +359,4 @@ def run(index):
             problem = _run_plain(item)
     except BaseException as error:  # noqa: B036 - every outcome goes back to Rust
         problem = _failure(error, "call")
-    finally:
-        sys.stdout, sys.stderr = saved
-    if problem is None:
-        return None
-    return problem[:5] + (captured.getvalue(),)
+    return problem

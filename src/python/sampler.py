@@ -6,6 +6,7 @@ The list of caches follows CPython's refleak hunter (Lib/test/libregrtest).
 """
 
 import gc
+import os
 import sys
 import tracemalloc
 
@@ -101,9 +102,52 @@ def unfreeze():
     gc.unfreeze()
 
 
+_saved_cwd = None
+_saved_path = None
+
+
+def remember():
+    """Notes the working directory and sys.path that every test starts from."""
+    global _saved_cwd, _saved_path
+    _saved_cwd = os.getcwd()
+    _saved_path = list(sys.path)
+
+
 def restore():
-    """Undoes what a test may have done to the measurement itself."""
+    """Undoes what an earlier test may have done to the process and to the
+    measurement itself."""
     if not gc.isenabled():
         gc.enable()
     if not tracemalloc.is_tracing():
         tracemalloc.start()
+    if _saved_cwd is not None:
+        try:
+            moved = os.getcwd() != _saved_cwd
+        except OSError:  # the test removed the folder it moved into
+            moved = True
+        if moved:
+            os.chdir(_saved_cwd)
+    if _saved_path is not None and sys.path != _saved_path:
+        sys.path[:] = _saved_path
+
+
+def flush_output():
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+
+
+_stack_file = None
+
+
+def dump_stack_on(signum, path):
+    """On `signum`, write every thread's Python stack to `path`: what a test
+    that hangs was doing when the supervisor ran out of patience."""
+    import faulthandler
+
+    global _stack_file
+    _stack_file = open(path, "w")
+    faulthandler.register(signum, file=_stack_file, all_threads=True)

@@ -18,7 +18,7 @@ use junit_report::{Duration, Report, TestCase, TestSuite};
 
 use crate::outcome::{CollectionError, Failure, SessionReport, TestItem, TestReport, Verdict};
 use crate::report::format::rates;
-use crate::report::sanitize::{for_xml, for_xml_attr};
+use crate::report::sanitize::{for_xml, printable};
 
 const SUITE_NAME: &str = "leakhunt";
 const INTERRUPTED: &str = "interrupted: not every test ran";
@@ -60,7 +60,7 @@ pub fn write_junit(session: &SessionReport, path: &Path) -> anyhow::Result<()> {
 /// The JUnit XML for `session`.
 pub fn render_junit(session: &SessionReport) -> anyhow::Result<String> {
     let mut suite = TestSuite::new(SUITE_NAME);
-    suite.hostname = for_xml_attr(&hostname());
+    suite.hostname = printable(&hostname());
     let mut extras = Vec::new();
     // pytest collects before it runs, so its collection errors come first.
     for error in &session.collection_errors {
@@ -104,7 +104,7 @@ struct SuitePatch {
 }
 
 fn test_case(test: &TestReport) -> (TestCase, Extra) {
-    let name = for_xml_attr(&test.item.name);
+    let name = printable(&test.item.name);
     let time = case_time(test.duration);
     let mut extra = Extra::default();
     let mut case = match test.verdict {
@@ -120,8 +120,7 @@ fn test_case(test: &TestReport) -> (TestCase, Extra) {
                 None => ("failed".to_owned(), ""),
             };
             let kind = test.failure.as_ref().map_or("", |f| f.kind.as_str());
-            let mut case =
-                TestCase::failure(&name, time, &for_xml_attr(kind), &for_xml_attr(&message));
+            let mut case = TestCase::failure(&name, time, &printable(kind), &printable(&message));
             case.set_system_out(&failure_body(traceback));
             case
         }
@@ -131,14 +130,12 @@ fn test_case(test: &TestReport) -> (TestCase, Extra) {
                 None => ("error".to_owned(), ""),
             };
             let kind = test.failure.as_ref().map_or("", |f| f.kind.as_str());
-            let mut case =
-                TestCase::error(&name, time, &for_xml_attr(kind), &for_xml_attr(&message));
+            let mut case = TestCase::error(&name, time, &printable(kind), &printable(&message));
             case.set_system_out(&failure_body(traceback));
             case
         }
         Verdict::Leaked => {
-            let mut case =
-                TestCase::failure(&name, time, "leak", &for_xml_attr(&leak_message(test)));
+            let mut case = TestCase::failure(&name, time, "leak", &printable(&leak_message(test)));
             case.set_system_out(&failure_body(&leak_body(test)));
             case
         }
@@ -149,7 +146,7 @@ fn test_case(test: &TestReport) -> (TestCase, Extra) {
             case
         }
     };
-    case.set_classname(&for_xml_attr(&test.item.classname));
+    case.set_classname(&printable(&test.item.classname));
     if !test.captured.is_empty() {
         if case.is_success() {
             // junit-report writes this one itself, and closes the testcase as
@@ -172,7 +169,7 @@ fn test_case(test: &TestReport) -> (TestCase, Extra) {
 fn collection_case(error: &CollectionError) -> TestCase {
     // junit-report always writes `type`; pytest writes none, so it stays empty.
     let mut case = TestCase::error(
-        &for_xml_attr(&dotted_module(&error.path)),
+        &printable(&dotted_module(&error.path)),
         Duration::ZERO,
         "",
         "collection failure",
@@ -283,7 +280,7 @@ fn skipped_element(test: &TestReport) -> String {
     };
     format!(
         "<skipped type=\"pytest.skip\" message=\"{}\">{}</skipped>",
-        escape_attr(&for_xml_attr(reason)),
+        escape_attr(&printable(reason)),
         cdata(&for_xml(&details))
     )
 }

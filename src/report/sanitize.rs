@@ -14,16 +14,18 @@
 /// JUnit writer puts bodies in CDATA, so the reader still sees `]]>`.
 ///
 /// `<`, `>`, `&` and quotes are left alone: the writer escapes them. For attribute
-/// values use [`for_xml_attr`], which does not split `]]>`.
+/// values use [`printable`], which does not split `]]>`.
 pub fn for_xml(text: &str) -> String {
-    for_xml_attr(text).replace("]]>", "]]]]><![CDATA[>")
+    printable(text).replace("]]>", "]]]]><![CDATA[>")
 }
 
-/// [`for_xml`] for attribute values.
+/// [`for_xml`] for attribute values and terminals: ANSI escapes removed,
+/// control characters made visible, `]]>` left as it is.
 ///
 /// Attribute values are escaped by the writer rather than put in CDATA, so a
-/// split `]]>` would show up literally there.
-pub fn for_xml_attr(text: &str) -> String {
+/// split `]]>` would show up literally there; on a terminal a test's own escape
+/// sequences would repaint leakhunt's output.
+pub fn printable(text: &str) -> String {
     let stripped = strip_ansi(text);
     let mut out = String::with_capacity(stripped.len());
     for c in stripped.chars() {
@@ -227,7 +229,7 @@ mod tests {
 
     #[test]
     fn attribute_form_keeps_cdata_end() {
-        assert_eq!(for_xml_attr("x]]>y"), "x]]>y");
+        assert_eq!(printable("x]]>y"), "x]]>y");
     }
 
     #[test]

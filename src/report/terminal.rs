@@ -6,7 +6,7 @@ use std::io::Write;
 use crate::interpreter::InterpreterInfo;
 use crate::outcome::{SessionReport, TestReport, Verdict};
 use crate::report::format::{rates, series_lines};
-use crate::report::sanitize::strip_ansi;
+use crate::report::sanitize::printable;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {
@@ -221,7 +221,7 @@ impl Terminal {
             self.line(&self.rule("ERRORS", '='));
             for error in &session.collection_errors {
                 self.line(&self.rule(&format!("ERROR collecting {}", error.path), '_'));
-                self.line(error.message.trim_end());
+                self.line(&printable(error.message.trim_end()));
             }
         }
         if !failures.is_empty() {
@@ -259,18 +259,17 @@ impl Terminal {
         self.line(&self.rule(&title, '_'));
         if let Some(failure) = &test.failure {
             if !failure.traceback.is_empty() {
-                self.line(failure.traceback.trim_end());
+                self.line(&printable(failure.traceback.trim_end()));
             }
             self.line(&format!(
                 "{}: {}",
                 test.item.nodeid,
-                self.paint(&failure.summary(), Color::Red)
+                self.paint(&printable(&failure.summary()), Color::Red)
             ));
         }
         if !test.captured.is_empty() {
             self.line(&self.rule("Captured output", '-'));
-            let text = strip_ansi(test.captured.trim_end());
-            self.line(&text);
+            self.line(&printable(test.captured.trim_end()));
         }
     }
 
@@ -311,7 +310,9 @@ impl Terminal {
         }
         for test in &session.tests {
             let detail = match test.verdict {
-                Verdict::Failed | Verdict::Error => test.failure.as_ref().map(|f| f.summary()),
+                Verdict::Failed | Verdict::Error => {
+                    test.failure.as_ref().map(|f| printable(&f.summary()))
+                }
                 Verdict::Leaked | Verdict::Inconclusive => Some(rates(&test.growth)),
                 _ => continue,
             };

@@ -64,3 +64,19 @@ pub fn final_counts(stdout: &str) -> String {
         None => last.to_string(),
     }
 }
+
+/// Checks a JUnit file against the schema CI dashboards use.
+pub fn assert_valid_junit(path: &std::path::Path) {
+    let schema = fixtures().join("../../shared/junit-10.xsd");
+    let check = Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(&schema)
+        .arg(path)
+        .output()
+        .expect("xmllint is installed (.ci/run installs libxml2-utils)");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}

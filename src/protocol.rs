@@ -1,0 +1,100 @@
+//! What the supervisor and its workers say to each other: one JSON object per
+//! line, over two pipes that are not the worker's stdin, stdout or stderr
+//! (test code may read, write, redirect or close those).
+
+use std::io::{BufRead, Write};
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::outcome::{CollectionError, TestItem, TestReport};
+use crate::verdict::Policy;
+
+/// The worker reads commands from this descriptor...
+pub const COMMAND_FD: RawFd = 3;
+/// ...and writes messages to this one.
+pub const MESSAGE_FD: RawFd = 4;
+
+/// Everything a worker needs to collect and run tests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerSetup {
+    pub rootdir: PathBuf,
+    /// Test files to collect, absolute.
+    pub files: Vec<PathBuf>,
+    pub warmup: usize,
+    pub policy: Policy,
+    /// Where the worker sends fds 1 and 2, so test output can be shown later
+    /// (also by the supervisor, when the worker died).
+    pub capture_path: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Command {
+    Setup(WorkerSetup),
+    /// Run the test at this index of the collection.
+    Run(usize),
+    /// Finish the last test's teardown and exit.
+    Exit,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Message {
+    /// The interpreter is up.
+    Hello {
+        python_version: String,
+        python_prefix: String,
+        engine: String,
+    },
+    Collected {
+        tests: Vec<TestItem>,
+        errors: Vec<CollectionError>,
+    },
+    /// A test begins; its output starts at this offset of the capture file.
+    Started { index: usize, capture_offset: u64 },
+    /// Run `run` (1-based, warm-ups included) of the current test begins.
+    Run { index: usize, run: usize },
+    /// The test's runs are done; its scopes may still be torn down, which can
+    /// turn a pass into an error (sent as `Teardown`).
+    Report(Box<TestReport>),
+    /// A module or class teardown after test `index` failed.
+    Teardown {
+        index: usize,
+        kind: String,
+        message: String,
+        traceback: String,
+    },
+    /// Ready for the next command.
+    Ready,
+    /// Ctrl-C reached the test: the worker stops.
+    Interrupted,
+    /// leakhunt itself failed inside the worker.
+    InternalError(String),
+}
+
+/// Writes one value as a JSON line and flushes it.
+pub fn send<T: Serialize>(out: &mut impl Write, value: &T) -> Result<()> {
+    let mut line = serde_json::to_vec(value).context("encoding a message")?;
+    line.push(b'\n');
+    out.write_all(&line)
+        .and_then(|()| out.flush())
+        .context("writing to the other process")
+}
+
+/// Reads one JSON line; None at the end of the stream.
+pub fn receive<T: for<'de> Deserialize<'de>>(input: &mut impl BufRead) -> Result<Option<T>> {
+    let mut line = String::new();
+    if input
+        .read_line(&mut line)
+        .context("reading from the other process")?
+        == 0
+    {
+        return Ok(None);
+    }
+    let value = serde_json::from_str(&line)
+        .with_context(|| format!("unreadable message: {}", line.trim_end()))?;
+    Ok(Some(value))
+}
