@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::{Parser, ValueEnum};
+use clap::{ArgMatches, Parser, ValueEnum};
 
+use crate::allow::AllowList;
+use crate::baseline::{self, Baseline};
 use crate::discovery::{find_rootdir, find_test_files, parse_targets};
 use crate::exit::ExitCode;
 use crate::interpreter::{InterpreterInfo, Interrupted};
@@ -16,7 +18,9 @@ use crate::protocol::WorkerSetup;
 use crate::report::junit::write_junit;
 use crate::report::terminal::{Header, Terminal, Verbosity};
 use crate::selection::select;
+use crate::settings;
 use crate::shard::Shard;
+use crate::signal::Signal;
 use crate::supervisor::Pool;
 use crate::verdict::Policy;
 
@@ -76,6 +80,43 @@ pub struct Cli {
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
 
+    /// Skip this file or folder while collecting (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub ignore: Vec<String>,
+
+    /// Smallest growth per run that counts for a signal, e.g. `rss=131072` (repeatable).
+    #[arg(long, value_name = "SIGNAL=N")]
+    pub threshold: Vec<String>,
+
+    /// Fail only on leaks not in this baseline file (or grown beyond the tolerance).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// How much a known leak may grow over its baseline rate before it fails (0.5 = 50 %).
+    #[arg(
+        long = "baseline-tolerance",
+        value_name = "FRACTION",
+        default_value_t = 0.5
+    )]
+    pub baseline_tolerance: f64,
+
+    /// Record the leaks seen in this baseline file (sorted, stable).
+    #[arg(long = "write-baseline", value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+
+    /// Merge these baselines (e.g. of --shard jobs) into --write-baseline FILE; runs no tests.
+    #[arg(long = "merge-baselines", value_name = "FILE", num_args = 1.., requires = "write_baseline")]
+    pub merge_baselines: Vec<PathBuf>,
+
+    /// Read the configuration from this file instead of looking for
+    /// leakhunt.toml or pyproject.toml's [tool.leakhunt] upwards from here.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Print the effective configuration and where each value came from.
+    #[arg(long = "show-config")]
+    pub show_config: bool,
+
     /// Colour the output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -88,7 +129,7 @@ pub enum ColorChoice {
     No,
 }
 
-fn parse_workers(text: &str) -> Result<usize, String> {
+pub fn parse_workers(text: &str) -> Result<usize, String> {
     if text == "auto" {
         return Ok(std::thread::available_parallelism().map_or(1, |n| n.get()));
     }
@@ -148,7 +189,20 @@ fn usage(error: anyhow::Error) -> anyhow::Error {
 }
 
 /// The whole session: returns the exit code, or an error whose kind says which.
-pub fn run(cli: Cli) -> Result<ExitCode> {
+/// `matches` tells which options the command line gave (they beat the file).
+pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
+    let loaded = match &cli.config {
+        Some(path) => Some(settings::read(path).map_err(usage)?),
+        None => settings::find(&std::env::current_dir()?).map_err(usage)?,
+    };
+    let (effective, allow) = settings::merge(&mut cli, matches, loaded.as_ref()).map_err(usage)?;
+    if cli.show_config {
+        print!("{}", settings::render(&effective, loaded.as_ref()));
+        return Ok(ExitCode::Clean);
+    }
+    if !cli.merge_baselines.is_empty() {
+        return merge_baselines(&cli);
+    }
     let keyword = cli
         .keyword
         .as_deref()
@@ -166,8 +220,19 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
     let targets = parse_targets(&cli.paths).map_err(usage)?;
     let rootdir = find_rootdir(&targets);
-    let files = find_test_files(&targets)?;
-    let policy = Policy::new(cli.iterations, cli.max_iterations);
+    let mut files = find_test_files(&targets)?;
+    let ignored = ignored_paths(&cli.ignore)?;
+    files.retain(|file| !ignored.iter().any(|i| file.starts_with(i)));
+    let mut policy = Policy::new(cli.iterations, cli.max_iterations);
+    for threshold in &cli.threshold {
+        let (signal, value) = parse_threshold(threshold).map_err(UsageError)?;
+        policy.min_per_run[signal.index()] = value;
+    }
+    let baseline = cli
+        .baseline
+        .as_ref()
+        .map(|path| Baseline::read(path).map_err(usage))
+        .transpose()?;
     let mut terminal = Terminal::new(Box::new(std::io::stdout()), cli.verbosity(), cli.color());
 
     let mut pool = Pool::start(WorkerSetup {
@@ -227,16 +292,41 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         });
     }
     let timeout = (cli.timeout > 0.0).then(|| Duration::from_secs_f64(cli.timeout));
+    let allow_list = AllowList::new(&allow);
+    let baseline_label = cli
+        .baseline
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let mut recorded = Vec::new();
+    let mut notes = Vec::new();
     let finished = pool.run(
         by_file(&collected.tests, &selected),
         cli.workers,
         timeout,
         cli.exitfirst,
-        &mut |report| terminal.test_done(report),
+        &mut |report| {
+            allow_list.apply(report);
+            recorded.extend(baseline::leaks_of(report));
+            if let Some(baseline) = &baseline {
+                let fixed =
+                    baseline::apply(report, baseline, cli.baseline_tolerance, &baseline_label);
+                notes.extend(fixed.into_iter().map(|f| {
+                    format!(
+                        "FIXED {} - no longer leaks {}: re-write the baseline with --write-baseline {baseline_label}",
+                        f.test, f.signal
+                    )
+                }));
+            }
+            terminal.test_done(report);
+        },
     );
     let mut session = finished.session;
     session.collection_errors = collected.errors;
-    terminal.finish(&session, deselected);
+    if let Some(path) = &cli.write_baseline {
+        Baseline::from_entries(recorded).write(path)?;
+    }
+    terminal.finish(&session, deselected, &notes);
     if let Some(path) = &cli.junitxml {
         write_junit(&session, path)
             .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
@@ -255,6 +345,55 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     } else {
         ExitCode::Clean
     })
+}
+
+/// `--merge-baselines A B --write-baseline OUT`: one baseline from several.
+fn merge_baselines(cli: &Cli) -> Result<ExitCode> {
+    let parts = cli
+        .merge_baselines
+        .iter()
+        .map(|path| Baseline::read(path).map_err(usage))
+        .collect::<Result<Vec<_>>>()?;
+    let merged = Baseline::merge(parts);
+    if let Some(out) = &cli.write_baseline {
+        merged.write(out)?;
+        println!(
+            "merged {} baselines: {} leaks in {}",
+            cli.merge_baselines.len(),
+            merged.leaks.len(),
+            out.display()
+        );
+    }
+    Ok(ExitCode::Clean)
+}
+
+/// `rss=131072` -> (Rss, 131072.0)
+fn parse_threshold(text: &str) -> std::result::Result<(Signal, f64), String> {
+    let usage = || {
+        format!(
+            "threshold {text:?}: write SIGNAL=N with SIGNAL one of objects, blocks, bytes, fds, threads, rss"
+        )
+    };
+    let (name, value) = text.split_once('=').ok_or_else(usage)?;
+    let signal = Signal::ALL
+        .into_iter()
+        .find(|s| s.name() == name.trim())
+        .ok_or_else(usage)?;
+    let value: f64 = value.trim().parse().map_err(|_| usage())?;
+    if !(value >= 0.0 && value.is_finite()) {
+        return Err(usage());
+    }
+    Ok((signal, value))
+}
+
+fn ignored_paths(ignore: &[String]) -> Result<Vec<PathBuf>> {
+    ignore
+        .iter()
+        .map(|path| {
+            std::fs::canonicalize(path)
+                .map_err(|_| UsageError(format!("--ignore {path}: no such file or folder")).into())
+        })
+        .collect()
 }
 
 /// The selected tests grouped by file, files in collection order: a file is

@@ -1,6 +1,8 @@
 //! leakhunt: finds Python tests that leak by running each one many times in an
 //! embedded CPython and judging what stays alive between runs.
 
+pub mod allow;
+pub mod baseline;
 pub mod capture;
 pub mod cli;
 pub mod discovery;
@@ -14,6 +16,7 @@ pub mod report;
 pub mod runner;
 pub mod sampler;
 pub mod selection;
+pub mod settings;
 pub mod shard;
 pub mod signal;
 pub mod supervisor;

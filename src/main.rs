@@ -1,4 +1,4 @@
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use leakhunt::cli::{run, Cli, UsageError};
 use leakhunt::exit::ExitCode;
@@ -10,7 +10,10 @@ fn main() {
     {
         std::process::exit(leakhunt::worker::main());
     }
-    let code = match Cli::try_parse() {
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches).map(|cli| (cli, matches)));
+    let code = match parsed {
         Err(error) => {
             let usage = error.use_stderr();
             let _ = error.print();
@@ -20,7 +23,7 @@ fn main() {
                 ExitCode::Clean
             }
         }
-        Ok(cli) => match run(cli) {
+        Ok((cli, matches)) => match run(cli, &matches) {
             Ok(code) => code,
             Err(error) if error.is::<UsageError>() => {
                 eprintln!("ERROR: {error}");

@@ -34,6 +34,8 @@ pub enum Verdict {
     Leaked,
     /// Growth that was still ambiguous when the run cap was reached.
     Inconclusive,
+    /// A leak an allow-list entry or the baseline accepts.
+    Allowed,
 }
 
 impl Verdict {
@@ -46,6 +48,7 @@ impl Verdict {
             Verdict::Skipped => "SKIPPED",
             Verdict::Leaked => "LEAKED",
             Verdict::Inconclusive => "INCONCLUSIVE",
+            Verdict::Allowed => "ALLOWED",
         }
     }
 
@@ -58,6 +61,7 @@ impl Verdict {
             Verdict::Skipped => 's',
             Verdict::Leaked => 'L',
             Verdict::Inconclusive => '?',
+            Verdict::Allowed => 'a',
         }
     }
 
@@ -129,6 +133,9 @@ pub struct TestReport {
     pub series: Vec<Sample>,
     /// stdout and stderr the test wrote on the run that failed.
     pub captured: String,
+    /// Why a leak is accepted (allow-list reasons, or the baseline).
+    #[serde(default)]
+    pub allowed: Option<String>,
 }
 
 /// A file that could not be imported.

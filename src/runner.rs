@@ -57,6 +57,7 @@ pub fn run_test(
         growth: Vec::new(),
         series,
         captured: String::new(),
+        allowed: None,
     };
     match ending {
         Ending::Judged(Judgement::Leak(growth)) => {

@@ -251,15 +251,16 @@ impl Pool {
     }
 
     /// Runs `files` (each a list of test indices, in collection order) on up
-    /// to `workers` processes. `on_report` hears each final report in the
-    /// order of `files`, whatever order they finish in.
+    /// to `workers` processes. `on_report` gets each final report in the
+    /// order of `files`, whatever order they finish in, and may amend it
+    /// (allow-lists, baseline) before it is kept.
     pub fn run(
         mut self,
         files: Vec<Vec<usize>>,
         workers: usize,
         timeout: Option<Duration>,
         exitfirst: bool,
-        on_report: &mut dyn FnMut(&TestReport),
+        on_report: &mut dyn FnMut(&mut TestReport),
     ) -> Finished {
         let order: Vec<usize> = files.iter().flatten().copied().collect();
         let mut state = RunState {
@@ -520,9 +521,9 @@ impl RunState {
 
     /// Passes on the final reports that are next in collection order; once
     /// the session is over, skips the tests that never ran.
-    fn emit_ready(&mut self, on_report: &mut dyn FnMut(&TestReport), over: bool) {
+    fn emit_ready(&mut self, on_report: &mut dyn FnMut(&mut TestReport), over: bool) {
         while let Some(index) = self.order.get(self.emitted) {
-            match self.final_.get(index) {
+            match self.final_.get_mut(index) {
                 Some(report) => on_report(report),
                 None if over => {}
                 None => return,
@@ -618,6 +619,7 @@ fn crash_report(
         growth: Vec::new(),
         series: Vec::new(),
         captured: read_since(&worker.capture_path, current.capture_offset),
+        allowed: None,
         item,
     }
 }

@@ -28,8 +28,9 @@ pub struct Policy {
     pub confirm_runs: usize,
     /// Judged runs at most; at the cap an ambiguous series is inconclusive.
     pub max_runs: usize,
-    /// The smallest average growth of resident memory, in bytes per run, that counts.
-    pub min_rss_per_run: f64,
+    /// Per signal, the smallest average growth per run that counts: resident
+    /// memory moves by pages, so it only counts from 64 KiB per run by default.
+    pub min_per_run: [f64; 6],
 }
 
 impl Policy {
@@ -39,7 +40,7 @@ impl Policy {
             min_runs,
             confirm_runs: (2 * min_runs).min(max_runs),
             max_runs,
-            min_rss_per_run: 64.0 * 1024.0,
+            min_per_run: [0.0, 0.0, 0.0, 0.0, 0.0, 64.0 * 1024.0],
         }
     }
 }
@@ -130,6 +131,9 @@ fn assess(values: &[i64], signal: Signal, policy: &Policy) -> Trend {
     let runs = values.len() - 1;
     let total = values[runs] - values[0];
     let per_run = total as f64 / runs as f64;
+    if per_run < policy.min_per_run[signal.index()] {
+        return Trend::Flat;
+    }
     if signal.is_resource() {
         return if total > 0 {
             Trend::Growing(per_run)
@@ -139,9 +143,6 @@ fn assess(values: &[i64], signal: Signal, policy: &Policy) -> Trend {
     }
     let highest = values.iter().copied().max().unwrap_or(values[0]);
     if highest <= values[0] || total <= 0 {
-        return Trend::Flat;
-    }
-    if signal == Signal::Rss && per_run < policy.min_rss_per_run {
         return Trend::Flat;
     }
     let persistent = rises_in_every_third(values);
@@ -500,6 +501,22 @@ mod tests {
             Signal::Bytes,
         );
         assert_eq!(j, Judgement::Clean, "after {runs} runs");
+    }
+
+    #[test]
+    fn growth_below_a_signal_threshold_is_not_a_leak() {
+        let mut p = policy();
+        p.min_per_run[Signal::Objects.index()] = 5.0;
+        let values: Vec<i64> = (0..=20).map(|i| 4 * i).collect();
+        assert_eq!(
+            judge(&series_of(Signal::Objects, &values), &p),
+            Judgement::Clean
+        );
+        let values: Vec<i64> = (0..=20).map(|i| 5 * i).collect();
+        assert!(matches!(
+            judge(&series_of(Signal::Objects, &values), &p),
+            Judgement::Leak(_)
+        ));
     }
 
     #[test]

@@ -209,7 +209,8 @@ impl Terminal {
     }
 
     /// Failure and leak sections, the short summary and the final line.
-    pub fn finish(&mut self, session: &SessionReport, deselected: usize) {
+    /// `notes` are printed just before the final line (fixed baseline leaks).
+    pub fn finish(&mut self, session: &SessionReport, deselected: usize, notes: &[String]) {
         self.end_progress_line();
         let failures: Vec<&TestReport> = session
             .tests
@@ -234,7 +235,12 @@ impl Terminal {
         let leaks: Vec<&TestReport> = session
             .tests
             .iter()
-            .filter(|t| matches!(t.verdict, Verdict::Leaked | Verdict::Inconclusive))
+            .filter(|t| {
+                matches!(
+                    t.verdict,
+                    Verdict::Leaked | Verdict::Inconclusive | Verdict::Allowed
+                )
+            })
             .collect();
         if !leaks.is_empty() {
             self.line("");
@@ -244,6 +250,9 @@ impl Terminal {
             }
         }
         self.short_summary(session);
+        for note in notes {
+            self.line(&self.paint(note, Color::Green));
+        }
         if session.interrupted {
             self.line(&self.rule("interrupted: not every test ran", '!'));
         }
@@ -275,10 +284,13 @@ impl Terminal {
 
     fn leak_section(&mut self, test: &TestReport) {
         self.line(&self.rule(&test.item.name, '_'));
-        let what = if test.verdict == Verdict::Leaked {
-            "leaked"
-        } else {
-            "still ambiguous (inconclusive)"
+        let what = match test.verdict {
+            Verdict::Leaked => "leaked".to_string(),
+            Verdict::Allowed => format!(
+                "leaked, allowed ({})",
+                test.allowed.as_deref().unwrap_or("accepted")
+            ),
+            _ => "still ambiguous (inconclusive)".to_string(),
         };
         self.line(&format!(
             "{}:{}: {} {what} after {} runs ({} warm-up): {}",
@@ -314,6 +326,11 @@ impl Terminal {
                     test.failure.as_ref().map(|f| printable(&f.summary()))
                 }
                 Verdict::Leaked | Verdict::Inconclusive => Some(rates(&test.growth)),
+                Verdict::Allowed => Some(format!(
+                    "{} ({})",
+                    rates(&test.growth),
+                    test.allowed.as_deref().unwrap_or("accepted")
+                )),
                 _ => continue,
             };
             let word = self.paint(test.verdict.word(), verdict_color(test.verdict));
@@ -359,6 +376,7 @@ pub fn summary_counts(session: &SessionReport, deselected: usize) -> String {
         (session.count(Verdict::Failed), "failed".to_string()),
         (session.count(Verdict::Passed), "passed".to_string()),
         (session.count(Verdict::Leaked), "leaked".to_string()),
+        (session.count(Verdict::Allowed), "allowed".to_string()),
         (session.count(Verdict::Skipped), "skipped".to_string()),
         (
             session.count(Verdict::Inconclusive),
@@ -389,7 +407,7 @@ fn plural(n: usize, word: &str) -> String {
 fn verdict_color(verdict: Verdict) -> Color {
     match verdict {
         Verdict::Passed => Color::Green,
-        Verdict::Skipped | Verdict::Inconclusive => Color::Yellow,
+        Verdict::Skipped | Verdict::Inconclusive | Verdict::Allowed => Color::Yellow,
         Verdict::Failed | Verdict::Error | Verdict::Leaked => Color::Red,
     }
 }

@@ -17,11 +17,16 @@ pub fn fixtures() -> PathBuf {
 
 /// Runs `leakhunt ARGS` from the fixtures folder, without colour.
 pub fn leakhunt(args: &[&str]) -> Run {
+    leakhunt_in(&fixtures(), args)
+}
+
+/// Runs `leakhunt ARGS` from `dir`, without colour.
+pub fn leakhunt_in(dir: &std::path::Path, args: &[&str]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_leakhunt"))
         .args(args)
         .arg("--color")
         .arg("no")
-        .current_dir(fixtures())
+        .current_dir(dir)
         .env_remove("COLUMNS")
         .output()
         .expect("the leakhunt binary runs");
@@ -41,6 +46,7 @@ pub fn verdicts(stdout: &str) -> Vec<String> {
         "LEAKED",
         "ERROR",
         "INCONCLUSIVE",
+        "ALLOWED",
     ];
     stdout
         .lines()
