@@ -9,19 +9,21 @@ use clap::{ArgMatches, Parser, ValueEnum};
 
 use crate::allow::AllowList;
 use crate::baseline::{self, Baseline};
+use crate::changed;
 use crate::discovery::{find_rootdir, find_test_files, parse_targets};
 use crate::exit::ExitCode;
 use crate::interpreter::{InterpreterInfo, Interrupted};
 use crate::keyword::KeywordExpr;
 use crate::outcome::TestItem;
 use crate::protocol::WorkerSetup;
+use crate::report::annotations;
 use crate::report::junit::write_junit;
 use crate::report::terminal::{Header, Terminal, Verbosity};
 use crate::selection::select;
 use crate::settings;
 use crate::shard::Shard;
 use crate::signal::Signal;
-use crate::supervisor::Pool;
+use crate::supervisor::{Event, Pool};
 use crate::verdict::Policy;
 
 /// Runs each pytest-style test many times in an embedded CPython and flags the
@@ -79,6 +81,11 @@ pub struct Cli {
     /// Run only the K-th of N deterministic slices of the tests (by file), for CI matrices.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
+
+    /// Only test files changed since REF (default: the merge-base with
+    /// origin/main, else HEAD), committed or not: `--changed` or `--changed=REF`.
+    #[arg(long, value_name = "REF", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub changed: Option<String>,
 
     /// Skip this file or folder while collecting (repeatable).
     #[arg(long, value_name = "PATH")]
@@ -223,6 +230,16 @@ pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
     let mut files = find_test_files(&targets)?;
     let ignored = ignored_paths(&cli.ignore)?;
     files.retain(|file| !ignored.iter().any(|i| file.starts_with(i)));
+    if let Some(reference) = &cli.changed {
+        let here = std::env::current_dir()?;
+        let base = changed::base(&here, Some(reference));
+        let changed = changed::changed_test_files(&here, &base).map_err(usage)?;
+        files.retain(|file| changed.contains(file));
+        if files.is_empty() {
+            println!("no test files changed since {base}: nothing to check");
+            return Ok(ExitCode::Clean);
+        }
+    }
     let mut policy = Policy::new(cli.iterations, cli.max_iterations);
     for threshold in &cli.threshold {
         let (signal, value) = parse_threshold(threshold).map_err(UsageError)?;
@@ -233,7 +250,13 @@ pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
         .as_ref()
         .map(|path| Baseline::read(path).map_err(usage))
         .transpose()?;
-    let mut terminal = Terminal::new(Box::new(std::io::stdout()), cli.verbosity(), cli.color());
+    let live = std::io::stdout().is_terminal() && cli.verbosity() != Verbosity::Quiet;
+    let mut terminal = Terminal::new(
+        Box::new(std::io::stdout()),
+        cli.verbosity(),
+        cli.color(),
+        live,
+    );
 
     let mut pool = Pool::start(WorkerSetup {
         rootdir: rootdir.clone(),
@@ -305,7 +328,11 @@ pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
         cli.workers,
         timeout,
         cli.exitfirst,
-        &mut |report| {
+        &mut |event| {
+            let report = match event {
+                Event::Report(report) => report,
+                Event::Progress(progress) => return terminal.progress(progress),
+            };
             allow_list.apply(report);
             recorded.extend(baseline::leaks_of(report));
             if let Some(baseline) = &baseline {
@@ -327,6 +354,16 @@ pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
         Baseline::from_entries(recorded).write(path)?;
     }
     terminal.finish(&session, deselected, &notes);
+    // Workflow commands must start a line: after the report, never inside it.
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        let workspace = std::env::var_os("GITHUB_WORKSPACE")
+            .map(PathBuf::from)
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_default();
+        for line in annotations::github(&session, &rootdir, &workspace) {
+            println!("{line}");
+        }
+    }
     if let Some(path) = &cli.junitxml {
         write_junit(&session, path)
             .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;

@@ -4,6 +4,7 @@
 pub mod allow;
 pub mod baseline;
 pub mod capture;
+pub mod changed;
 pub mod cli;
 pub mod discovery;
 pub mod engine;

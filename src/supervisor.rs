@@ -36,6 +36,28 @@ pub struct Collected {
     pub errors: Vec<CollectionError>,
 }
 
+/// What the session tells its observer as it goes.
+pub enum Event<'a> {
+    /// A final report, in collection order; the observer may amend it
+    /// (allow-lists, baseline) before it is kept.
+    Report(&'a mut TestReport),
+    /// Now and then: where the session is.
+    Progress(&'a Progress),
+}
+
+/// Where the session is, for a live progress line.
+pub struct Progress {
+    pub done: usize,
+    pub total: usize,
+    pub leaked: usize,
+    pub elapsed: Duration,
+    /// Node id and current run of each test running now.
+    pub running: Vec<(String, usize)>,
+}
+
+/// How often the observer hears about progress.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
 /// How the session went; `internal_error` is set when leakhunt itself failed
 /// (the results gathered until then are kept).
 pub struct Finished {
@@ -43,7 +65,8 @@ pub struct Finished {
     pub internal_error: Option<anyhow::Error>,
 }
 
-enum Event {
+/// What the pipe readers hear from the workers.
+enum WorkerEvent {
     Message(usize, Message),
     Closed(usize),
 }
@@ -74,8 +97,8 @@ pub struct Pool {
     setup: WorkerSetup,
     scratch: tempfile::TempDir,
     workers: Vec<Worker>,
-    events: Receiver<Event>,
-    sender: Sender<Event>,
+    events: Receiver<WorkerEvent>,
+    sender: Sender<WorkerEvent>,
     interrupts: Arc<AtomicUsize>,
     tests: Vec<TestItem>,
 }
@@ -155,11 +178,11 @@ impl Pool {
         std::thread::spawn(move || {
             let mut input = BufReader::new(message_read);
             while let Ok(Some(message)) = receive::<Message>(&mut input) {
-                if sender.send(Event::Message(id, message)).is_err() {
+                if sender.send(WorkerEvent::Message(id, message)).is_err() {
                     return;
                 }
             }
-            let _ = sender.send(Event::Closed(id));
+            let _ = sender.send(WorkerEvent::Closed(id));
         });
         let mut setup = self.setup.clone();
         setup.capture_path = capture_path.clone();
@@ -193,7 +216,7 @@ impl Pool {
                 Err(RecvTimeoutError::Disconnected) => return Err(anyhow!("no worker left")),
             };
             match event {
-                Event::Message(
+                WorkerEvent::Message(
                     _,
                     Message::Hello {
                         python_version,
@@ -201,7 +224,7 @@ impl Pool {
                         engine,
                     },
                 ) => hello = Some((python_version, python_prefix, engine)),
-                Event::Message(0, Message::Collected { tests, errors }) => {
+                WorkerEvent::Message(0, Message::Collected { tests, errors }) => {
                     let (python_version, python_prefix, engine) = hello
                         .take()
                         .ok_or_else(|| anyhow!("worker collected before hello"))?;
@@ -215,9 +238,9 @@ impl Pool {
                         errors,
                     });
                 }
-                Event::Message(_, Message::InternalError(text)) => return Err(anyhow!(text)),
-                Event::Message(_, _) => {}
-                Event::Closed(id) => {
+                WorkerEvent::Message(_, Message::InternalError(text)) => return Err(anyhow!(text)),
+                WorkerEvent::Message(_, _) => {}
+                WorkerEvent::Closed(id) => {
                     let status = self.workers[id].child.wait().ok();
                     let output = read_since(&self.workers[id].capture_path, 0);
                     return Err(anyhow!(
@@ -251,16 +274,15 @@ impl Pool {
     }
 
     /// Runs `files` (each a list of test indices, in collection order) on up
-    /// to `workers` processes. `on_report` gets each final report in the
-    /// order of `files`, whatever order they finish in, and may amend it
-    /// (allow-lists, baseline) before it is kept.
+    /// to `workers` processes. `observe` gets each final report in the order
+    /// of `files`, whatever order they finish in, and progress now and then.
     pub fn run(
         mut self,
         files: Vec<Vec<usize>>,
         workers: usize,
         timeout: Option<Duration>,
         exitfirst: bool,
-        on_report: &mut dyn FnMut(&mut TestReport),
+        observe: &mut dyn FnMut(Event<'_>),
     ) -> Finished {
         let order: Vec<usize> = files.iter().flatten().copied().collect();
         let mut state = RunState {
@@ -271,10 +293,12 @@ impl Pool {
             interrupted: false,
             internal_error: None,
             emitted: 0,
+            leaked: 0,
             order,
             grace_until: None,
         };
         let started = Instant::now();
+        let mut last_progress = Instant::now();
         let desired = workers.max(1).min(state.queue.len().max(1));
         self.assign(0, &mut state);
         loop {
@@ -293,22 +317,26 @@ impl Pool {
                 break;
             }
             match self.events.recv_timeout(Duration::from_millis(50)) {
-                Ok(Event::Message(id, message)) => {
+                Ok(WorkerEvent::Message(id, message)) => {
                     self.on_message(id, message, &mut state, exitfirst)
                 }
-                Ok(Event::Closed(id)) => self.on_exit(id, &mut state),
+                Ok(WorkerEvent::Closed(id)) => self.on_exit(id, &mut state),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             if let Some(limit) = timeout {
                 self.enforce_timeout(limit);
             }
-            state.emit_ready(on_report, false);
+            state.emit_ready(observe, false);
+            if last_progress.elapsed() >= PROGRESS_EVERY {
+                last_progress = Instant::now();
+                observe(Event::Progress(&self.progress(&state, started)));
+            }
         }
         for worker in &mut self.workers {
             state.finalize(worker.provisional.take());
         }
-        state.emit_ready(on_report, true);
+        state.emit_ready(observe, true);
         let tests: Vec<TestReport> = state
             .order
             .iter()
@@ -323,6 +351,22 @@ impl Pool {
                 interrupted,
             },
             internal_error: state.internal_error,
+        }
+    }
+
+    fn progress(&self, state: &RunState, started: Instant) -> Progress {
+        Progress {
+            done: state.emitted,
+            total: state.order.len(),
+            leaked: state.leaked,
+            elapsed: started.elapsed(),
+            running: self
+                .workers
+                .iter()
+                .filter(|w| w.live)
+                .filter_map(|w| w.current.as_ref())
+                .map(|c| (self.tests[c.index].nodeid.clone(), c.run))
+                .collect(),
         }
     }
 
@@ -502,6 +546,8 @@ struct RunState {
     internal_error: Option<anyhow::Error>,
     order: Vec<usize>,
     emitted: usize,
+    /// Leaks among the reports passed on so far.
+    leaked: usize,
     grace_until: Option<Instant>,
 }
 
@@ -521,10 +567,15 @@ impl RunState {
 
     /// Passes on the final reports that are next in collection order; once
     /// the session is over, skips the tests that never ran.
-    fn emit_ready(&mut self, on_report: &mut dyn FnMut(&mut TestReport), over: bool) {
+    fn emit_ready(&mut self, observe: &mut dyn FnMut(Event<'_>), over: bool) {
         while let Some(index) = self.order.get(self.emitted) {
             match self.final_.get_mut(index) {
-                Some(report) => on_report(report),
+                Some(report) => {
+                    observe(Event::Report(report));
+                    if report.verdict == Verdict::Leaked {
+                        self.leaked += 1;
+                    }
+                }
                 None if over => {}
                 None => return,
             }

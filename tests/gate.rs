@@ -204,3 +204,108 @@ fn shard_baselines_merge_into_the_whole_suites_baseline() {
     };
     assert_eq!(tests(&read("merged.json")), tests(&read("whole.json")));
 }
+
+#[test]
+fn github_actions_get_annotations_on_the_test_line() {
+    let repo = fixtures().join("..");
+    let repo = repo.canonicalize().unwrap();
+    let run = common::leakhunt_with(
+        &fixtures(),
+        &["leaky/test_resources.py::test_fd_leaked_by_os_open", "-q"],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_WORKSPACE", repo.to_str().unwrap()),
+        ],
+    );
+    assert!(
+        run.stdout.contains(
+            "\n::error file=fixtures/leaky/test_resources.py,line=12,title=leaky/test_resources.py%3A%3Atest_fd_leaked_by_os_open leaked::+1 fds/run\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    let quiet = leakhunt_in(
+        &fixtures(),
+        &["leaky/test_resources.py::test_fd_leaked_by_os_open", "-q"],
+    );
+    assert!(!quiet.stdout.contains("::error"));
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t.invalid"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+        .status;
+    assert!(status.success(), "git {args:?}");
+}
+
+#[test]
+fn changed_selects_the_test_files_changed_since_the_reference() {
+    let dir = project(&[
+        ("test_old.py", "def test_old():\n    pass\n"),
+        ("test_edited.py", "def test_edited():\n    pass\n"),
+    ]);
+    let path = dir.path();
+    let run = leakhunt_in(path, &["--changed"]);
+    assert_eq!(run.code, 4);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "ERROR: --changed needs a git repository: {} is not inside one\n",
+            path.canonicalize().unwrap().display()
+        )
+    );
+    git(path, &["init", "-q"]);
+    git(path, &["add", "."]);
+    git(path, &["commit", "-q", "-m", "tests"]);
+    let run = leakhunt_in(path, &["--changed"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(
+        run.stdout,
+        "no test files changed since HEAD: nothing to check\n"
+    );
+    write(
+        path,
+        "test_edited.py",
+        "def test_edited():\n    assert True\n",
+    );
+    write(path, "test_added.py", "def test_added():\n    pass\n");
+    let run = leakhunt_in(path, &["--changed", "-v"]);
+    assert_eq!(
+        verdicts(&run.stdout),
+        [
+            "test_added.py::test_added PASSED",
+            "test_edited.py::test_edited PASSED"
+        ]
+    );
+    let run = leakhunt_in(path, &["--changed=HEAD~5"]);
+    assert_eq!(run.code, 4);
+    assert_eq!(
+        run.stderr,
+        "ERROR: --changed HEAD~5: git does not know that revision\n"
+    );
+}
+
+#[test]
+fn progress_line_only_on_a_terminal() {
+    let piped = leakhunt_in(&fixtures(), &["slow/test_slow.py::test_slow"]);
+    assert!(!piped.stdout.contains('\r'), "{:?}", piped.stdout);
+    // `script` gives leakhunt a pseudo-terminal, as a developer's shell would.
+    let binary = env!("CARGO_BIN_EXE_leakhunt");
+    let output = std::process::Command::new("script")
+        .args(["-qec"])
+        .arg(format!("{binary} slow/test_slow.py::test_slow --color no"))
+        .arg("/dev/null")
+        .current_dir(fixtures())
+        .output()
+        .expect("script (util-linux) runs");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        shown.contains("\r\u{1b}[K  0/1 tests · 0 leaked · "),
+        "{shown:?}"
+    );
+    assert!(shown.contains("test_slow.py::test_slow run "), "{shown:?}");
+}

@@ -7,6 +7,7 @@ use crate::interpreter::InterpreterInfo;
 use crate::outcome::{SessionReport, TestReport, Verdict};
 use crate::report::format::{rates, series_lines};
 use crate::report::sanitize::printable;
+use crate::supervisor::Progress;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {
@@ -23,6 +24,7 @@ enum Color {
     Green,
     Yellow,
     Bold,
+    Dim,
 }
 
 /// What the header says about the session.
@@ -45,10 +47,16 @@ pub struct Terminal {
     /// The file whose progress characters the current line holds.
     line_file: Option<String>,
     line_len: usize,
+    /// Draw a live progress line (only on a terminal).
+    live: bool,
+    /// What the current, unfinished line holds, to redraw it under the status.
+    partial: String,
+    status_shown: bool,
 }
 
 impl Terminal {
-    pub fn new(out: Box<dyn Write>, verbosity: Verbosity, color: bool) -> Terminal {
+    /// `live`: draw a progress line as tests run (stdout is a terminal).
+    pub fn new(out: Box<dyn Write>, verbosity: Verbosity, color: bool, live: bool) -> Terminal {
         let width = std::env::var("COLUMNS")
             .ok()
             .and_then(|c| c.parse().ok())
@@ -63,6 +71,9 @@ impl Terminal {
             done: 0,
             line_file: None,
             line_len: 0,
+            live,
+            partial: String::new(),
+            status_shown: false,
         }
     }
 
@@ -75,14 +86,62 @@ impl Terminal {
             Color::Green => "32",
             Color::Yellow => "33",
             Color::Bold => "1",
+            Color::Dim => "2",
         };
         format!("\x1b[{code}m{text}\x1b[0m")
     }
 
     fn write(&mut self, text: &str) {
+        let mut bytes = String::new();
+        if self.status_shown {
+            // Wipe the progress line, put back what the line held before it.
+            bytes.push_str("\r\x1b[K");
+            bytes.push_str(&self.partial);
+            self.status_shown = false;
+        }
+        bytes.push_str(text);
+        match text.rfind('\n') {
+            Some(at) => self.partial = text[at + 1..].to_string(),
+            None => self.partial.push_str(text),
+        }
         // A closed stdout must not take the results with it: reports are written anyway.
+        let _ = self.out.write_all(bytes.as_bytes());
+        let _ = self.out.flush();
+    }
+
+    /// The live progress line: tests done, leaks so far, elapsed time and what
+    /// runs now. Drawn after what the current line holds; never when output is
+    /// not a terminal.
+    pub fn progress(&mut self, progress: &Progress) {
+        if !self.live {
+            return;
+        }
+        let running = match progress.running.first() {
+            // The file name and test: folders would crowd out the run number.
+            Some((nodeid, run)) => {
+                let short = nodeid.rsplit_once('/').map_or(nodeid.as_str(), |(_, s)| s);
+                format!(" · {short} run {run}")
+            }
+            None => String::new(),
+        };
+        let status = format!(
+            "{}/{} tests · {} leaked · {:.0}s{running}",
+            progress.done,
+            progress.total,
+            progress.leaked,
+            progress.elapsed.as_secs_f64()
+        );
+        let used = self.partial.chars().count() + 2;
+        let room = self.width.saturating_sub(used + 1);
+        let status: String = status.chars().take(room).collect();
+        let text = format!(
+            "\r\x1b[K{}  {}",
+            self.partial,
+            self.paint(&status, Color::Dim)
+        );
         let _ = self.out.write_all(text.as_bytes());
         let _ = self.out.flush();
+        self.status_shown = true;
     }
 
     fn line(&mut self, text: &str) {

@@ -22,11 +22,18 @@ pub fn leakhunt(args: &[&str]) -> Run {
 
 /// Runs `leakhunt ARGS` from `dir`, without colour.
 pub fn leakhunt_in(dir: &std::path::Path, args: &[&str]) -> Run {
+    leakhunt_with(dir, args, &[])
+}
+
+/// Runs `leakhunt ARGS` from `dir` with extra environment variables.
+pub fn leakhunt_with(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_leakhunt"))
         .args(args)
         .arg("--color")
         .arg("no")
         .current_dir(dir)
+        .env_remove("GITHUB_ACTIONS")
+        .envs(env.iter().copied())
         .env_remove("COLUMNS")
         .output()
         .expect("the leakhunt binary runs");

@@ -1,0 +1,128 @@
+//! GitHub Actions workflow commands: failures and leaks show up on the right
+//! line of the pull request's diff.
+
+use std::path::Path;
+
+use crate::outcome::{SessionReport, Verdict};
+use crate::report::format::rates;
+
+/// One `::error file=…,line=…,title=…::message` line per failed, errored or
+/// leaking test (`::warning` for inconclusive ones). Paths are made relative
+/// to `workspace` (GitHub's checkout), where the test files live under
+/// `rootdir`.
+pub fn github(session: &SessionReport, rootdir: &Path, workspace: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    for error in &session.collection_errors {
+        let file = relative(&rootdir.join(&error.path), workspace);
+        lines.push(format!(
+            "::error file={},title={}::{}",
+            property(&file),
+            property(&format!("collection error in {}", error.path)),
+            data(error.message.trim_end())
+        ));
+    }
+    for test in &session.tests {
+        let (level, what, detail) = match test.verdict {
+            Verdict::Leaked => ("error", "leaked", rates(&test.growth)),
+            Verdict::Inconclusive => ("warning", "inconclusive", rates(&test.growth)),
+            Verdict::Failed | Verdict::Error => (
+                "error",
+                if test.verdict == Verdict::Failed {
+                    "failed"
+                } else {
+                    "error"
+                },
+                test.failure
+                    .as_ref()
+                    .map(|f| f.summary())
+                    .unwrap_or_default(),
+            ),
+            _ => continue,
+        };
+        let file = relative(&rootdir.join(&test.item.path), workspace);
+        lines.push(format!(
+            "::{level} file={},line={},title={}::{}",
+            property(&file),
+            test.item.line.max(1),
+            property(&format!("{} {what}", test.item.nodeid)),
+            data(&detail)
+        ));
+    }
+    lines
+}
+
+fn relative(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// Escapes a message as GitHub's runner expects.
+fn data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a property value (file, title): also `:` and `,`.
+fn property(text: &str) -> String {
+    data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{Failure, Growth, TestItem, TestReport};
+    use crate::signal::Signal;
+
+    fn report(verdict: Verdict) -> TestReport {
+        TestReport {
+            item: TestItem {
+                nodeid: "tests/test_x.py::test_y".to_string(),
+                path: "tests/test_x.py".to_string(),
+                line: 12,
+                name: "test_y".to_string(),
+                classname: "tests.test_x".to_string(),
+                keywords: Vec::new(),
+            },
+            verdict,
+            runs: 23,
+            warmup: 3,
+            duration: std::time::Duration::ZERO,
+            failure: None,
+            skip_reason: None,
+            growth: vec![Growth {
+                signal: Signal::Objects,
+                per_run: 3.0,
+            }],
+            series: Vec::new(),
+            captured: String::new(),
+            allowed: None,
+        }
+    }
+
+    #[test]
+    fn leaks_and_failures_point_at_the_test_line() {
+        let mut failed = report(Verdict::Failed);
+        failed.failure = Some(Failure {
+            kind: "ValueError".into(),
+            message: "50% off, a:b\nsecond line".into(),
+            traceback: String::new(),
+            run: 1,
+            phase: "call".into(),
+        });
+        let session = SessionReport {
+            tests: vec![report(Verdict::Leaked), failed, report(Verdict::Passed)],
+            ..SessionReport::default()
+        };
+        let lines = github(&session, Path::new("/repo/sub"), Path::new("/repo"));
+        assert_eq!(
+            lines,
+            [
+                "::error file=sub/tests/test_x.py,line=12,title=tests/test_x.py%3A%3Atest_y leaked::+3 objects/run",
+                "::error file=sub/tests/test_x.py,line=12,title=tests/test_x.py%3A%3Atest_y failed::ValueError: 50%25 off, a:b",
+            ]
+        );
+    }
+}
