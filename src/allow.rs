@@ -119,35 +119,10 @@ impl AllowList {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::{Growth, TestItem};
 
     fn leaked(nodeid: &str, signals: &[Signal]) -> TestReport {
-        TestReport {
-            item: TestItem {
-                nodeid: nodeid.to_string(),
-                path: String::new(),
-                line: 1,
-                name: String::new(),
-                classname: String::new(),
-                keywords: Vec::new(),
-            },
-            verdict: Verdict::Leaked,
-            runs: 23,
-            warmup: 3,
-            duration: std::time::Duration::ZERO,
-            failure: None,
-            skip_reason: None,
-            growth: signals
-                .iter()
-                .map(|&signal| Growth {
-                    signal,
-                    per_run: 1.0,
-                })
-                .collect(),
-            series: Vec::new(),
-            captured: String::new(),
-            allowed: None,
-        }
+        let growth: Vec<(Signal, f64)> = signals.iter().map(|&s| (s, 1.0)).collect();
+        TestReport::example(nodeid, Verdict::Leaked, &growth)
     }
 
     #[test]

@@ -164,32 +164,9 @@ pub fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::{Growth, TestItem};
 
     fn report(nodeid: &str, verdict: Verdict, growth: &[(Signal, f64)]) -> TestReport {
-        TestReport {
-            item: TestItem {
-                nodeid: nodeid.to_string(),
-                path: String::new(),
-                line: 1,
-                name: String::new(),
-                classname: String::new(),
-                keywords: Vec::new(),
-            },
-            verdict,
-            runs: 23,
-            warmup: 3,
-            duration: std::time::Duration::ZERO,
-            failure: None,
-            skip_reason: None,
-            growth: growth
-                .iter()
-                .map(|&(signal, per_run)| Growth { signal, per_run })
-                .collect(),
-            series: Vec::new(),
-            captured: String::new(),
-            allowed: None,
-        }
+        TestReport::example(nodeid, verdict, growth)
     }
 
     #[test]

@@ -162,3 +162,34 @@ impl SessionReport {
         self.tests.iter().filter(|t| t.verdict == verdict).count()
     }
 }
+
+#[cfg(test)]
+impl TestReport {
+    /// A report for unit tests: `nodeid` in `path` at line 12, with `growth`.
+    pub fn example(nodeid: &str, verdict: Verdict, growth: &[(Signal, f64)]) -> TestReport {
+        let path = nodeid.split("::").next().unwrap_or_default().to_string();
+        TestReport {
+            item: TestItem {
+                nodeid: nodeid.to_string(),
+                name: nodeid.rsplit("::").next().unwrap_or_default().to_string(),
+                classname: path.trim_end_matches(".py").replace('/', "."),
+                path,
+                line: 12,
+                keywords: Vec::new(),
+            },
+            verdict,
+            runs: 23,
+            warmup: 3,
+            duration: Duration::ZERO,
+            failure: None,
+            skip_reason: None,
+            growth: growth
+                .iter()
+                .map(|&(signal, per_run)| Growth { signal, per_run })
+                .collect(),
+            series: Vec::new(),
+            captured: String::new(),
+            allowed: None,
+        }
+    }
+}

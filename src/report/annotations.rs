@@ -73,33 +73,15 @@ fn property(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::{Failure, Growth, TestItem, TestReport};
+    use crate::outcome::{Failure, TestReport};
     use crate::signal::Signal;
 
     fn report(verdict: Verdict) -> TestReport {
-        TestReport {
-            item: TestItem {
-                nodeid: "tests/test_x.py::test_y".to_string(),
-                path: "tests/test_x.py".to_string(),
-                line: 12,
-                name: "test_y".to_string(),
-                classname: "tests.test_x".to_string(),
-                keywords: Vec::new(),
-            },
+        TestReport::example(
+            "tests/test_x.py::test_y",
             verdict,
-            runs: 23,
-            warmup: 3,
-            duration: std::time::Duration::ZERO,
-            failure: None,
-            skip_reason: None,
-            growth: vec![Growth {
-                signal: Signal::Objects,
-                per_run: 3.0,
-            }],
-            series: Vec::new(),
-            captured: String::new(),
-            allowed: None,
-        }
+            &[(Signal::Objects, 3.0)],
+        )
     }
 
     #[test]
