@@ -10,7 +10,7 @@ use clap::{ArgMatches, Parser, ValueEnum};
 use crate::allow::AllowList;
 use crate::baseline::{self, Baseline};
 use crate::changed;
-use crate::discovery::{find_rootdir, find_test_files, parse_targets};
+use crate::discovery::{config_start, find_rootdir, find_test_files, parse_targets};
 use crate::exit::ExitCode;
 use crate::interpreter::{InterpreterInfo, Interrupted};
 use crate::keyword::KeywordExpr;
@@ -200,7 +200,10 @@ fn usage(error: anyhow::Error) -> anyhow::Error {
 pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
     let loaded = match &cli.config {
         Some(path) => Some(settings::read(path).map_err(usage)?),
-        None => settings::find(&std::env::current_dir()?).map_err(usage)?,
+        None => {
+            let cwd = std::env::current_dir()?;
+            settings::find(&config_start(&cli.paths, &cwd)).map_err(usage)?
+        }
     };
     let (effective, allow) = settings::merge(&mut cli, matches, loaded.as_ref()).map_err(usage)?;
     if cli.show_config {

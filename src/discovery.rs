@@ -67,6 +67,21 @@ pub fn find_rootdir(targets: &[Target]) -> PathBuf {
         .unwrap_or(ancestor)
 }
 
+/// Where to look for configuration, as pytest looks for its ini file: the
+/// common folder of the paths given (those that exist), else `cwd`.
+pub fn config_start(paths: &[String], cwd: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = paths
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p.split("::").next().unwrap_or(p)).ok())
+        .map(|p| if p.is_dir() { p } else { p.parent().map(Path::to_path_buf).unwrap_or(p) })
+        .collect();
+    if dirs.is_empty() {
+        cwd.to_path_buf()
+    } else {
+        common_ancestor(&dirs)
+    }
+}
+
 fn common_ancestor(dirs: &[PathBuf]) -> PathBuf {
     let mut common = dirs.first().cloned().unwrap_or_default();
     for dir in &dirs[1..] {

@@ -70,7 +70,8 @@ impl Loaded {
 }
 
 /// Finds the configuration: `leakhunt.toml`, or a pyproject.toml with a
-/// `[tool.leakhunt]` table, in `start` or the nearest folder above it.
+/// `[tool.leakhunt]` table, in `start` (the folder of the paths given, else
+/// the current one) or the nearest folder above it.
 pub fn find(start: &Path) -> Result<Option<Loaded>> {
     for dir in start.ancestors() {
         let own = dir.join("leakhunt.toml");
