@@ -73,7 +73,13 @@ pub fn config_start(paths: &[String], cwd: &Path) -> PathBuf {
     let dirs: Vec<PathBuf> = paths
         .iter()
         .filter_map(|p| std::fs::canonicalize(p.split("::").next().unwrap_or(p)).ok())
-        .map(|p| if p.is_dir() { p } else { p.parent().map(Path::to_path_buf).unwrap_or(p) })
+        .map(|p| {
+            if p.is_dir() {
+                p
+            } else {
+                p.parent().map(Path::to_path_buf).unwrap_or(p)
+            }
+        })
         .collect();
     if dirs.is_empty() {
         cwd.to_path_buf()
