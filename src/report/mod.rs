@@ -2,6 +2,7 @@
 
 pub mod atomic;
 pub mod format;
+pub mod html;
 pub mod junit;
 pub mod sanitize;
 pub mod terminal;
