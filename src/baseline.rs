@@ -83,8 +83,7 @@ impl Baseline {
     pub fn write(&self, path: &Path) -> Result<()> {
         let mut text = serde_json::to_string_pretty(self).context("encoding the baseline")?;
         text.push('\n');
-        write_atomically(path, text.as_bytes())
-            .with_context(|| format!("cannot write the baseline {}", path.display()))
+        write_atomically(path, text.as_bytes(), "baseline")
     }
 }
 

@@ -17,6 +17,7 @@ use crate::keyword::KeywordExpr;
 use crate::outcome::TestItem;
 use crate::protocol::WorkerSetup;
 use crate::report::annotations;
+use crate::report::html::write_html;
 use crate::report::junit::write_junit;
 use crate::report::terminal::{Header, Terminal, Verbosity};
 use crate::selection::select;
@@ -57,6 +58,10 @@ pub struct Cli {
     /// Write a JUnit XML report to this path.
     #[arg(long = "junitxml", value_name = "PATH")]
     pub junitxml: Option<PathBuf>,
+
+    /// Write a self-contained HTML report (table of tests, charts of leaks) to this path.
+    #[arg(long = "html", value_name = "PATH")]
+    pub html: Option<PathBuf>,
 
     /// Runs of each test whose samples are not judged.
     #[arg(long, value_name = "N", default_value_t = 3)]
@@ -370,6 +375,10 @@ pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
     if let Some(path) = &cli.junitxml {
         write_junit(&session, path)
             .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
+    }
+    if let Some(path) = &cli.html {
+        write_html(&session, path)
+            .with_context(|| format!("cannot write the HTML report {}", path.display()))?;
     }
     if let Some(error) = finished.internal_error {
         return Err(error);

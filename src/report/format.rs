@@ -1,7 +1,20 @@
 //! How numbers read in every report: growth rates and series.
 
-use crate::outcome::Growth;
+use crate::outcome::{Growth, TestReport, Verdict};
 use crate::signal::{Sample, Signal};
+
+/// What happened to a test that grew: `leaked`, `leaked, allowed (reason)`,
+/// or `still ambiguous (inconclusive)`.
+pub fn growth_outcome(test: &TestReport) -> String {
+    match test.verdict {
+        Verdict::Allowed => format!(
+            "leaked, allowed ({})",
+            test.allowed.as_deref().unwrap_or("accepted")
+        ),
+        Verdict::Inconclusive => "still ambiguous (inconclusive)".to_string(),
+        _ => "leaked".to_string(),
+    }
+}
 
 /// `+3 objects/run`, `+0.33 fds/run`, `+416 B/run`, `+256.0 KiB/run`.
 pub fn rate(growth: &Growth) -> String {

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use crate::interpreter::InterpreterInfo;
 use crate::outcome::{SessionReport, TestReport, Verdict};
-use crate::report::format::{rates, series_lines};
+use crate::report::format::{growth_outcome, rates, series_lines};
 use crate::report::sanitize::printable;
 use crate::supervisor::Progress;
 
@@ -343,14 +343,7 @@ impl Terminal {
 
     fn leak_section(&mut self, test: &TestReport) {
         self.line(&self.rule(&test.item.name, '_'));
-        let what = match test.verdict {
-            Verdict::Leaked => "leaked".to_string(),
-            Verdict::Allowed => format!(
-                "leaked, allowed ({})",
-                test.allowed.as_deref().unwrap_or("accepted")
-            ),
-            _ => "still ambiguous (inconclusive)".to_string(),
-        };
+        let what = growth_outcome(test);
         self.line(&format!(
             "{}:{}: {} {what} after {} runs ({} warm-up): {}",
             test.item.path,
