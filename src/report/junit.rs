@@ -9,7 +9,6 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::io::Write as _;
 use std::ops::Range;
 use std::path::Path;
 
@@ -17,6 +16,7 @@ use anyhow::{bail, Context};
 use junit_report::{Duration, Report, TestCase, TestSuite};
 
 use crate::outcome::{CollectionError, Failure, SessionReport, TestItem, TestReport, Verdict};
+use crate::report::atomic::write_atomically;
 use crate::report::format::rates;
 use crate::report::sanitize::{for_xml, for_xml_attr};
 
@@ -25,36 +25,10 @@ const INTERRUPTED: &str = "interrupted: not every test ran";
 /// Series longer than this are shown as their head and tail.
 const MAX_SHOWN: usize = 20;
 
-/// Writes the report atomically: to a temp file in the same folder, then
-/// renamed over `path`, so a crash never leaves half a file. Creates the parent
-/// folder if missing.
+/// Writes the report atomically (see [`write_atomically`]).
 pub fn write_junit(session: &SessionReport, path: &Path) -> anyhow::Result<()> {
     let xml = render_junit(session)?;
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    fs::create_dir_all(dir)
-        .with_context(|| format!("creating folder {} for the JUnit report", dir.display()))?;
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".leakhunt-junit-").suffix(".tmp");
-    // A temp file is private (0600) by default; a report is read by CI tools
-    // that may run as another user, so give it a normal file's mode.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(fs::Permissions::from_mode(0o644));
-    }
-    let mut file = builder
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    file.write_all(xml.as_bytes())
-        .and_then(|()| file.as_file().sync_all())
-        .with_context(|| format!("writing JUnit report {}", path.display()))?;
-    file.persist(path)
-        .map_err(|error| error.error)
-        .with_context(|| format!("writing JUnit report {}", path.display()))?;
-    Ok(())
+    write_atomically(path, xml.as_bytes(), "JUnit report")
 }
 
 /// The JUnit XML for `session`.

@@ -1,5 +1,6 @@
 //! Everything leakhunt writes about a session.
 
+pub mod atomic;
 pub mod format;
 pub mod junit;
 pub mod sanitize;
