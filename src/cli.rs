@@ -7,6 +7,7 @@ use anyhow::{anyhow, Context, Result};
 use clap::{Parser, ValueEnum};
 use pyo3::Python;
 
+use crate::diagnosis::DiagnosisOptions;
 use crate::discovery::{find_rootdir, find_test_files, parse_targets};
 use crate::engine::builtin::BuiltinEngine;
 use crate::engine::Engine;
@@ -63,6 +64,10 @@ pub struct Cli {
     /// Judged runs at most, when a series stays ambiguous.
     #[arg(long = "max-iterations", value_name = "N", default_value_t = 60)]
     pub max_iterations: usize,
+
+    /// Fail tests that drop a file, socket or event loop without closing it.
+    #[arg(long = "strict-resources")]
+    pub strict_resources: bool,
 
     /// Colour the output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
@@ -184,6 +189,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             warmup: cli.warmup,
             policy,
             exitfirst: cli.exitfirst,
+            diagnosis: DiagnosisOptions {
+                rootdir: rootdir.clone(),
+                strict_resources: cli.strict_resources,
+            },
         };
         let (mut session, internal_error) = run_session(
             py,

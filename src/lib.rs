@@ -2,6 +2,7 @@
 //! embedded CPython and judging what stays alive between runs.
 
 pub mod cli;
+pub mod diagnosis;
 pub mod discovery;
 pub mod engine;
 pub mod exit;
@@ -9,6 +10,7 @@ pub mod interpreter;
 pub mod keyword;
 pub mod outcome;
 pub mod report;
+pub mod resource_warnings;
 pub mod runner;
 pub mod sampler;
 pub mod selection;

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::diagnosis::Diagnosis;
+use crate::resource_warnings::ResourceWarning;
 use crate::signal::{Sample, Signal};
 
 /// A collected test, as the engine describes it.
@@ -126,6 +128,10 @@ pub struct TestReport {
     pub series: Vec<Sample>,
     /// stdout and stderr the test wrote on the run that failed.
     pub captured: String,
+    /// What the leak is made of (leaked tests only).
+    pub diagnosis: Option<Diagnosis>,
+    /// Resources the test dropped without closing them.
+    pub resource_warnings: Vec<ResourceWarning>,
 }
 
 /// A file that could not be imported.

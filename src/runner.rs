@@ -6,19 +6,22 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use pyo3::Python;
 
+use crate::diagnosis::{diagnose, DiagnosisOptions};
 use crate::engine::{Engine, ProblemKind, RunProblem};
 use crate::interpreter::Interrupted;
 use crate::outcome::{Failure, SessionReport, TestItem, TestReport, Verdict};
+use crate::resource_warnings::{fail_on_resource_warnings, Watched};
 use crate::sampler::Sampler;
 use crate::signal::Sample;
 use crate::verdict::{judge, Judgement, Policy};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RunConfig {
     pub warmup: usize,
     pub policy: Policy,
     /// Stop after the first failure, error or leak.
     pub exitfirst: bool,
+    pub diagnosis: DiagnosisOptions,
 }
 
 /// How one test ended, before it becomes a report.
@@ -83,10 +86,32 @@ fn run_test(
     sampler.restore(py)?;
     let mut series = Vec::new();
     let mut runs = 0;
-    let ending = match engine.enter(py, index)? {
+    let mut watched = Watched::new(engine, &config.diagnosis.rootdir);
+    let ending = match watched.enter(py, index)? {
         Some(problem) => Ending::Problem(problem, 0),
-        None => repeat(py, engine, sampler, index, config, &mut series, &mut runs)?,
+        None => repeat(
+            py,
+            &mut watched,
+            sampler,
+            index,
+            config,
+            &mut series,
+            &mut runs,
+        )?,
     };
+    // A second, deeper pass, only for a leak, while its scopes are still set up.
+    let diagnosis = match &ending {
+        Ending::Judged(Judgement::Leak(growth)) => Some(diagnose(
+            py,
+            &mut watched,
+            sampler,
+            index,
+            growth,
+            &config.diagnosis,
+        )?),
+        _ => None,
+    };
+    let resource_warnings = watched.into_warnings();
     let teardown = engine.leave(py, next)?;
     let mut report = TestReport {
         item: item.clone(),
@@ -99,6 +124,8 @@ fn run_test(
         growth: Vec::new(),
         series,
         captured: String::new(),
+        diagnosis,
+        resource_warnings,
     };
     match ending {
         Ending::Judged(Judgement::Leak(growth)) => {
@@ -116,6 +143,9 @@ fn run_test(
         if matches!(report.verdict, Verdict::Passed | Verdict::Inconclusive) {
             apply_problem(&mut report, problem, runs)?;
         }
+    }
+    if config.diagnosis.strict_resources {
+        fail_on_resource_warnings(&mut report);
     }
     report.duration = started.elapsed();
     Ok(report)

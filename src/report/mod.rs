@@ -1,6 +1,7 @@
 //! Everything leakhunt writes about a session.
 
 pub mod atomic;
+pub mod explain;
 pub mod format;
 pub mod junit;
 pub mod sanitize;
