@@ -14,6 +14,7 @@ use crate::engine::Engine;
 use crate::exit::ExitCode;
 use crate::interpreter;
 use crate::keyword::KeywordExpr;
+use crate::report::json::write_json;
 use crate::report::junit::write_junit;
 use crate::report::terminal::{Header, Terminal, Verbosity};
 use crate::runner::{run_session, RunConfig};
@@ -64,6 +65,10 @@ pub struct Cli {
     /// Judged runs at most, when a series stays ambiguous.
     #[arg(long = "max-iterations", value_name = "N", default_value_t = 60)]
     pub max_iterations: usize,
+
+    /// Write a JSON report (every outcome, series and diagnosis) to this path.
+    #[arg(long = "json", value_name = "PATH")]
+    pub json: Option<PathBuf>,
 
     /// Fail tests that drop a file, socket or event loop without closing it.
     #[arg(long = "strict-resources")]
@@ -208,6 +213,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         if let Some(path) = &cli.junitxml {
             write_junit(&session, path)
                 .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
+        }
+        if let Some(path) = &cli.json {
+            write_json(&session, path)
+                .with_context(|| format!("cannot write the JSON report {}", path.display()))?;
         }
         if let Some(error) = internal_error {
             return Err(error);

@@ -117,26 +117,50 @@ fn leaked_descriptors_and_threads_name_their_target() {
 }
 
 #[test]
-fn junit_points_at_the_allocating_line() {
+fn junit_points_at_the_allocating_line_and_json_holds_the_diagnosis() {
     let dir = tempfile::tempdir().unwrap();
     let xml = dir.path().join("out/junit.xml");
+    let json = dir.path().join("out/report.json");
     let run = leakhunt(&[
         "leaky/test_objects.py::test_instances_kept",
+        "clean/test_noise.py::test_pass",
         "--junitxml",
         xml.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
     ]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     let xml = std::fs::read_to_string(&xml).unwrap();
     assert!(
-        xml.contains(
-            "<![CDATA[leaky/test_objects.py:39: leaky/test_objects.py::test_instances_kept leaked\n"
-        ),
+        xml.contains("<![CDATA[leaky/test_objects.py:39: leaky/test_objects.py::test_instances_kept leaked\n"),
         "{xml}"
     );
     assert!(
         xml.contains("  test_objects.Item: module test_objects -> KEPT_INSTANCES (list) -> [280] -> test_objects.Item\n"),
         "{xml}"
     );
+    let text = std::fs::read_to_string(&json).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(value["schema"], "leakhunt-report/1");
+    assert_eq!(
+        value["summary"],
+        serde_json::json!({"leaked": 1, "passed": 1})
+    );
+    let leak = &value["tests"][0];
+    assert_eq!(leak["outcome"], "leaked");
+    assert_eq!(leak["series"]["objects"].as_array().unwrap().len(), 21);
+    let diagnosis = &leak["diagnosis"];
+    assert_eq!(diagnosis["runs"], 6);
+    assert_eq!(diagnosis["types"][0]["name"], "test_objects.Item");
+    assert_eq!(diagnosis["types"][0]["count_per_run"], 10.0);
+    assert_eq!(
+        diagnosis["sites"][0]["location"],
+        serde_json::json!({"path": "leaky/test_objects.py", "line": 39, "source": "KEPT_INSTANCES.append(Item(i))"})
+    );
+    let clean = &value["tests"][1];
+    assert_eq!(clean["outcome"], "passed");
+    assert_eq!(clean["diagnosis"], serde_json::Value::Null);
+    assert!(fixtures().exists());
 }
 
 #[test]

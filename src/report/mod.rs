@@ -3,6 +3,7 @@
 pub mod atomic;
 pub mod explain;
 pub mod format;
+pub mod json;
 pub mod junit;
 pub mod sanitize;
 pub mod terminal;
