@@ -19,7 +19,7 @@ use pyo3::types::{PyDict, PyModule};
 use serde::Serialize;
 
 use crate::engine::Engine;
-use crate::interpreter::{harness_error, load_module};
+use crate::interpreter::{harness_error, load_module, Interrupted};
 use crate::outcome::Growth;
 use crate::sampler::Sampler;
 use crate::signal::Signal;
@@ -115,7 +115,7 @@ pub struct LeakedThread {
 }
 
 /// The whole diagnosis of one leaking test.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Diagnosis {
     pub runs: usize,
     pub types: Vec<TypeGrowth>,
@@ -164,7 +164,26 @@ fn call<'py>(
 }
 
 /// Runs test `index` RUNS more times and says what its leak is made of.
+/// A failure of the pass itself is a note on the diagnosis, not the end of
+/// the session: the verdict stands without it. Ctrl-C still stops.
 pub fn diagnose(
+    py: Python<'_>,
+    engine: &mut dyn Engine,
+    sampler: &Sampler,
+    index: usize,
+    growth: &[Growth],
+    options: &DiagnosisOptions,
+) -> Result<Diagnosis> {
+    match try_diagnose(py, engine, sampler, index, growth, options) {
+        Err(error) if !error.is::<Interrupted>() => Ok(Diagnosis {
+            note: Some(format!("leakhunt could not diagnose this leak: {error:#}")),
+            ..Diagnosis::default()
+        }),
+        result => result,
+    }
+}
+
+fn try_diagnose(
     py: Python<'_>,
     engine: &mut dyn Engine,
     sampler: &Sampler,
@@ -206,17 +225,7 @@ fn gather(
     fds_before: &BTreeSet<i64>,
     options: &DiagnosisOptions,
 ) -> Result<Diagnosis> {
-    let mut diagnosis = Diagnosis {
-        runs: 0,
-        types: Vec::new(),
-        in_place: Vec::new(),
-        sites: Vec::new(),
-        fds: Vec::new(),
-        threads: Vec::new(),
-        native: false,
-        note: None,
-        seconds: 0.0,
-    };
+    let mut diagnosis = Diagnosis::default();
     let mut previous = sampler.sample(py, None)?;
     for run in 1..=RUNS {
         if let Some(problem) = engine.run_once(py, index)? {
