@@ -18,6 +18,7 @@ use crate::outcome::TestItem;
 use crate::protocol::WorkerSetup;
 use crate::report::annotations;
 use crate::report::html::write_html;
+use crate::report::json::write_json;
 use crate::report::junit::write_junit;
 use crate::report::terminal::{Header, Terminal, Verbosity};
 use crate::selection::select;
@@ -128,6 +129,14 @@ pub struct Cli {
     /// Print the effective configuration and where each value came from.
     #[arg(long = "show-config")]
     pub show_config: bool,
+
+    /// Write a JSON report (every outcome, series and diagnosis) to this path.
+    #[arg(long = "json", value_name = "PATH")]
+    pub json: Option<PathBuf>,
+
+    /// Fail tests that drop a file, socket or event loop without closing it.
+    #[arg(long = "strict-resources")]
+    pub strict_resources: bool,
 
     /// Colour the output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
@@ -271,6 +280,7 @@ pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
         files,
         warmup: cli.warmup,
         policy,
+        strict_resources: cli.strict_resources,
         capture_path: PathBuf::new(),
     })?;
     let collected = match pool.collect() {
@@ -384,6 +394,10 @@ pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
     if let Some(path) = &cli.junitxml {
         write_junit(&session, path)
             .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
+    }
+    if let Some(path) = &cli.json {
+        write_json(&session, path)
+            .with_context(|| format!("cannot write the JSON report {}", path.display()))?;
     }
     if let Some(path) = &cli.html {
         write_html(&session, path)

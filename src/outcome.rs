@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::diagnosis::Diagnosis;
+use crate::resource_warnings::ResourceWarning;
 use crate::signal::{Sample, Signal};
 
 /// A collected test, as the engine describes it.
@@ -136,6 +138,10 @@ pub struct TestReport {
     /// Why a leak is accepted (allow-list reasons, or the baseline).
     #[serde(default)]
     pub allowed: Option<String>,
+    /// What the leak is made of (leaked tests only).
+    pub diagnosis: Option<Diagnosis>,
+    /// Resources the test dropped without closing them.
+    pub resource_warnings: Vec<ResourceWarning>,
 }
 
 /// A file that could not be imported.
@@ -190,6 +196,8 @@ impl TestReport {
             series: Vec::new(),
             captured: String::new(),
             allowed: None,
+            diagnosis: None,
+            resource_warnings: Vec::new(),
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct WorkerSetup {
     pub files: Vec<PathBuf>,
     pub warmup: usize,
     pub policy: Policy,
+    /// ResourceWarnings fail the test.
+    pub strict_resources: bool,
     /// Where the worker sends fds 1 and 2, so test output can be shown later
     /// (also by the supervisor, when the worker died).
     pub capture_path: PathBuf,

@@ -6,17 +6,20 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use pyo3::Python;
 
+use crate::diagnosis::{diagnose, DiagnosisOptions};
 use crate::engine::{Engine, ProblemKind, RunProblem};
 use crate::interpreter::Interrupted;
 use crate::outcome::{Failure, TestItem, TestReport, Verdict};
+use crate::resource_warnings::{fail_on_resource_warnings, Watched};
 use crate::sampler::Sampler;
 use crate::signal::Sample;
 use crate::verdict::{judge, Judgement, Policy};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RunConfig {
     pub warmup: usize,
     pub policy: Policy,
+    pub diagnosis: DiagnosisOptions,
 }
 
 /// How one test ended, before it becomes a report.
@@ -42,10 +45,32 @@ pub fn run_test(
     sampler.restore(py)?;
     let mut series = Vec::new();
     let mut runs = Runs { count: 0, on_run };
-    let ending = match engine.enter(py, index)? {
+    let mut watched = Watched::new(engine, &config.diagnosis.rootdir);
+    let ending = match watched.enter(py, index)? {
         Some(problem) => Ending::Problem(problem, 0),
-        None => repeat(py, engine, sampler, index, config, &mut series, &mut runs)?,
+        None => repeat(
+            py,
+            &mut watched,
+            sampler,
+            index,
+            config,
+            &mut series,
+            &mut runs,
+        )?,
     };
+    // A second, deeper pass, only for a leak, while its scopes are still set up.
+    let diagnosis = match &ending {
+        Ending::Judged(Judgement::Leak(growth)) => Some(diagnose(
+            py,
+            &mut watched,
+            sampler,
+            index,
+            growth,
+            &config.diagnosis,
+        )?),
+        _ => None,
+    };
+    let resource_warnings = watched.into_warnings();
     let mut report = TestReport {
         item: item.clone(),
         verdict: Verdict::Passed,
@@ -58,6 +83,8 @@ pub fn run_test(
         series,
         captured: String::new(),
         allowed: None,
+        diagnosis,
+        resource_warnings,
     };
     match ending {
         Ending::Judged(Judgement::Leak(growth)) => {
@@ -70,6 +97,9 @@ pub fn run_test(
         }
         Ending::Judged(_) => {}
         Ending::Problem(problem, run) => apply_problem(&mut report, problem, run)?,
+    }
+    if config.diagnosis.strict_resources {
+        fail_on_resource_warnings(&mut report);
     }
     report.duration = started.elapsed();
     Ok(report)

@@ -671,6 +671,8 @@ fn crash_report(
         series: Vec::new(),
         captured: read_since(&worker.capture_path, current.capture_offset),
         allowed: None,
+        diagnosis: None,
+        resource_warnings: Vec::new(),
         item,
     }
 }

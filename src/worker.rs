@@ -11,6 +11,7 @@ use anyhow::{anyhow, Context, Result};
 use pyo3::Python;
 
 use crate::capture::read_since;
+use crate::diagnosis::DiagnosisOptions;
 use crate::engine::builtin::BuiltinEngine;
 use crate::engine::Engine;
 use crate::interpreter::{self, Interrupted};
@@ -74,6 +75,10 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
         let config = RunConfig {
             warmup: setup.warmup,
             policy: setup.policy,
+            diagnosis: DiagnosisOptions {
+                rootdir: setup.rootdir.clone(),
+                strict_resources: setup.strict_resources,
+            },
         };
         let mut previous: Option<usize> = None;
         loop {

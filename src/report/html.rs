@@ -416,6 +416,8 @@ mod tests {
             series: Vec::new(),
             captured: String::new(),
             allowed: None,
+            diagnosis: None,
+            resource_warnings: Vec::new(),
         }
     }
 

@@ -17,6 +17,7 @@ use junit_report::{Duration, Report, TestCase, TestSuite};
 
 use crate::outcome::{CollectionError, Failure, SessionReport, TestItem, TestReport, Verdict};
 use crate::report::atomic::write_atomically;
+use crate::report::explain::diagnosis_lines;
 use crate::report::format::rates;
 use crate::report::sanitize::{for_xml, printable};
 
@@ -189,11 +190,18 @@ fn leak_message(test: &TestReport) -> String {
     }
 }
 
-/// The first line is `path:line: ...` so GitHub and GitLab annotate the test.
+/// The first line is `path:line: ...` so GitHub and GitLab annotate the line
+/// that allocated what leaked, else the test.
 fn leak_body(test: &TestReport) -> String {
-    let mut body = format!("{}: {} leaked\n", location(&test.item), test.item.nodeid);
+    let culprit = test.diagnosis.as_ref().and_then(|d| d.culprit());
+    let place = culprit.map_or_else(|| location(&test.item), |at| at.at());
+    let mut body = format!("{place}: {} leaked\n", test.item.nodeid);
     body.push_str(&series_lines(test));
     let _ = writeln!(body, "runs: {} ({} warm-up)", test.runs, test.warmup);
+    for line in diagnosis_lines(test) {
+        body.push_str(&line);
+        body.push('\n');
+    }
     body
 }
 
@@ -478,6 +486,8 @@ mod tests {
             series: Vec::new(),
             captured: String::new(),
             allowed: None,
+            diagnosis: None,
+            resource_warnings: Vec::new(),
         }
     }
 

@@ -5,6 +5,7 @@ use std::io::Write;
 
 use crate::interpreter::InterpreterInfo;
 use crate::outcome::{SessionReport, TestReport, Verdict};
+use crate::report::explain::diagnosis_lines;
 use crate::report::format::{growth_outcome, rates, series_lines};
 use crate::report::sanitize::printable;
 use crate::supervisor::Progress;
@@ -308,6 +309,7 @@ impl Terminal {
                 self.leak_section(test);
             }
         }
+        self.warnings_summary(session);
         self.short_summary(session);
         for note in notes {
             self.line(&self.paint(note, Color::Green));
@@ -360,6 +362,36 @@ impl Terminal {
                 .any(|g| line.starts_with(g.signal.name()));
             let marker = if grew { "> " } else { "  " };
             self.line(&format!("{marker}{line}"));
+        }
+        for line in diagnosis_lines(test) {
+            self.line(&line);
+        }
+    }
+
+    /// pytest's "warnings summary": ResourceWarnings of tests that were not
+    /// failed for them (`--strict-resources` makes them failures instead).
+    fn warnings_summary(&mut self, session: &SessionReport) {
+        let warned: Vec<&TestReport> = session
+            .tests
+            .iter()
+            .filter(|t| !t.resource_warnings.is_empty() && t.verdict != Verdict::Failed)
+            .collect();
+        if warned.is_empty() {
+            return;
+        }
+        self.line("");
+        self.line(&self.paint(&self.rule("warnings summary", '='), Color::Yellow));
+        for test in warned {
+            self.line(&test.item.nodeid);
+            for warning in &test.resource_warnings {
+                self.line(&format!("  {} ({} runs)", warning.line(), warning.runs));
+                if let Some(at) = &warning.opened {
+                    if !at.source.is_empty() {
+                        self.line(&format!("    {}", at.source));
+                    }
+                }
+            }
+            self.line("");
         }
     }
 
@@ -424,6 +456,12 @@ impl Terminal {
 /// `1 failed, 20 passed, 5 leaked, 2 skipped, 1 error`, or `no tests ran`.
 pub fn summary_counts(session: &SessionReport, deselected: usize) -> String {
     let errors = session.count(Verdict::Error) + session.collection_errors.len();
+    let warnings: usize = session
+        .tests
+        .iter()
+        .filter(|t| t.verdict != Verdict::Failed)
+        .map(|t| t.resource_warnings.len())
+        .sum();
     let parts: Vec<String> = [
         (session.count(Verdict::Failed), "failed".to_string()),
         (session.count(Verdict::Passed), "passed".to_string()),
@@ -436,6 +474,7 @@ pub fn summary_counts(session: &SessionReport, deselected: usize) -> String {
         ),
         (deselected, "deselected".to_string()),
         (errors, plural(errors, "error")),
+        (warnings, plural(warnings, "warning")),
     ]
     .into_iter()
     .filter(|(n, _)| *n > 0)

@@ -1,0 +1,196 @@
+//! A leak's diagnosis as text lines, the same in the terminal and in JUnit.
+
+use crate::diagnosis::{native_commands, LeakedFd, LeakedThread, Location};
+use crate::outcome::TestReport;
+use crate::report::format::amount;
+use crate::signal::Signal;
+
+/// The diagnosis of `test`, or nothing when it has none.
+pub fn diagnosis_lines(test: &TestReport) -> Vec<String> {
+    let Some(d) = &test.diagnosis else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    if let Some(note) = &d.note {
+        lines.push(format!("diagnosis incomplete: {note}"));
+    }
+    if !d.types.is_empty() {
+        lines.push(format!("what grows, per run ({} diagnosis runs):", d.runs));
+        for t in &d.types {
+            let untracked = if t.tracked { "" } else { "  (not gc-tracked)" };
+            lines.push(format!(
+                "  {:>8} {:>12}  {}{untracked}",
+                count(t.count_per_run),
+                amount(Signal::Bytes, t.bytes_per_run),
+                t.name
+            ));
+        }
+    }
+    if !d.in_place.is_empty() {
+        lines.push("grown in place, per run (no new objects):".to_string());
+        for g in &d.in_place {
+            lines.push(format!(
+                "  len {:>8} {:>12}  {}",
+                count(g.items_per_run),
+                amount(Signal::Bytes, g.bytes_per_run),
+                g.name
+            ));
+        }
+    }
+    if !d.sites.is_empty() {
+        lines.push("where it was allocated, per run:".to_string());
+        for site in &d.sites {
+            let steady = if site.steady { "" } else { " (not steady)" };
+            lines.push(format!(
+                "  {}: {}, {} blocks{steady}",
+                site.location.at(),
+                amount(Signal::Bytes, site.bytes_per_run),
+                count(site.blocks_per_run)
+            ));
+            push_source(&mut lines, &site.location);
+            for via in &site.via {
+                lines.push(format!("    called from {}", via.at()));
+            }
+        }
+    }
+    let chains: Vec<(&str, &str)> = d
+        .types
+        .iter()
+        .filter_map(|t| Some((t.name.as_str(), t.held_by.as_deref()?)))
+        .chain(
+            d.in_place
+                .iter()
+                .filter_map(|g| Some((g.name.as_str(), g.held_by.as_deref()?))),
+        )
+        .collect();
+    if !chains.is_empty() {
+        lines.push("what keeps it alive:".to_string());
+        for (name, chain) in chains {
+            lines.push(format!("  {name}: {chain}"));
+        }
+    }
+    if d.types.is_empty() && d.in_place.is_empty() && d.sites.iter().any(|s| s.steady) {
+        lines.push(
+            "no container refers to what these lines allocated: a reference was taken and \
+             never released (C code, e.g. a missing Py_DECREF)"
+                .to_string(),
+        );
+    }
+    fd_lines(&mut lines, &d.fds, d.runs);
+    thread_lines(&mut lines, &d.threads, d.runs);
+    if d.native {
+        lines.push(
+            "native: Python's allocators saw none of it (no objects, blocks or traced bytes \
+             grew), so C code allocates it. To see where:"
+                .to_string(),
+        );
+        for command in native_commands(&test.item.nodeid) {
+            lines.push(format!("  {command}"));
+        }
+    }
+    lines
+}
+
+fn push_source(lines: &mut Vec<String>, at: &Location) {
+    if !at.source.is_empty() {
+        lines.push(format!("      {}", at.source));
+    }
+}
+
+/// Descriptors that point to the same thing and were opened at the same place
+/// are one line.
+fn fd_lines(lines: &mut Vec<String>, fds: &[LeakedFd], runs: usize) {
+    let mut groups: Vec<(&LeakedFd, usize)> = Vec::new();
+    for fd in fds {
+        let same = |g: &&mut (&LeakedFd, usize)| {
+            same_target(&g.0.target, &fd.target)
+                && g.0.owner == fd.owner
+                && g.0.created == fd.created
+        };
+        match groups.iter_mut().find(same) {
+            Some(group) => group.1 += 1,
+            None => groups.push((fd, 1)),
+        }
+    }
+    if groups.is_empty() {
+        return;
+    }
+    lines.push("leaked file descriptors, per run:".to_string());
+    for (fd, n) in groups {
+        let owner = match (&fd.owner, &fd.created) {
+            (Some(owner), Some(at)) => format!("{owner} created at {}", at.at()),
+            (Some(owner), None) => owner.clone(),
+            (None, _) => "no Python object owns it (os.open, os.dup or C code)".to_string(),
+        };
+        lines.push(format!(
+            "  {:>8}  {}  {owner}",
+            count(n as f64 / runs.max(1) as f64),
+            display_target(&fd.target)
+        ));
+        if let Some(at) = &fd.created {
+            push_source(lines, at);
+        }
+    }
+}
+
+/// `socket:[123]` and `socket:[456]` are the same kind of thing.
+fn same_target(a: &str, b: &str) -> bool {
+    display_target(a) == display_target(b)
+}
+
+fn display_target(target: &str) -> String {
+    match target.split_once(":[") {
+        Some((kind, _)) if matches!(kind, "socket" | "pipe" | "anon_inode") => {
+            format!("{kind}:[…]")
+        }
+        _ => target.to_string(),
+    }
+}
+
+fn thread_lines(lines: &mut Vec<String>, threads: &[LeakedThread], runs: usize) {
+    let mut groups: Vec<(&LeakedThread, usize)> = Vec::new();
+    for thread in threads {
+        match groups
+            .iter_mut()
+            .find(|g| g.0.target == thread.target && g.0.started == thread.started)
+        {
+            Some(group) => {
+                group.0 = thread;
+                group.1 += 1;
+            }
+            None => groups.push((thread, 1)),
+        }
+    }
+    if groups.is_empty() {
+        return;
+    }
+    lines.push("leaked threads, per run:".to_string());
+    for (thread, n) in groups {
+        let target = if thread.target.is_empty() {
+            String::new()
+        } else {
+            format!(" running {}", thread.target)
+        };
+        let started = thread
+            .started
+            .as_ref()
+            .map_or(String::new(), |at| format!(", started at {}", at.at()));
+        lines.push(format!(
+            "  {:>8}  thread {:?}{target}{started}",
+            count(n as f64 / runs.max(1) as f64),
+            thread.name
+        ));
+        if let Some(at) = &thread.started {
+            push_source(lines, at);
+        }
+    }
+}
+
+/// `+10`, `+1.67`.
+fn count(value: f64) -> String {
+    if (value - value.round()).abs() < 1e-9 {
+        format!("{:+}", value.round() as i64)
+    } else {
+        format!("{value:+.2}")
+    }
+}

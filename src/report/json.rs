@@ -1,0 +1,161 @@
+//! The machine-readable report (`--json PATH`), schema `leakhunt-report/1`,
+//! documented in README.md. The structs here are the schema: a field is only
+//! ever added, and a change in meaning bumps the version.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::diagnosis::{native_commands, Diagnosis};
+use crate::outcome::{SessionReport, TestReport};
+use crate::report::atomic::write_atomically;
+use crate::resource_warnings::ResourceWarning;
+use crate::signal::Signal;
+
+pub const SCHEMA: &str = "leakhunt-report/1";
+
+#[derive(Serialize)]
+struct Report<'a> {
+    schema: &'static str,
+    leakhunt: &'static str,
+    duration: f64,
+    interrupted: bool,
+    /// Tests per outcome (`passed`, `failed`, `error`, `skipped`, `leaked`,
+    /// `inconclusive`, `allowed`).
+    summary: BTreeMap<String, usize>,
+    collection_errors: Vec<CollectionError<'a>>,
+    tests: Vec<Test<'a>>,
+}
+
+#[derive(Serialize)]
+struct CollectionError<'a> {
+    path: &'a str,
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct Test<'a> {
+    nodeid: &'a str,
+    path: &'a str,
+    line: u32,
+    outcome: String,
+    runs: usize,
+    warmup: usize,
+    duration: f64,
+    failure: Option<Failure<'a>>,
+    skip_reason: Option<&'a str>,
+    /// Why an allowed leak is accepted (allow-list reasons or the baseline).
+    allowed: Option<&'a str>,
+    growth: Vec<Growth>,
+    /// Signal name -> its value at the baseline, then after each judged run.
+    series: BTreeMap<&'static str, Vec<i64>>,
+    resource_warnings: &'a [ResourceWarning],
+    diagnosis: Option<&'a Diagnosis>,
+    /// For a native leak: commands that show where C code allocates.
+    native_commands: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Failure<'a> {
+    kind: &'a str,
+    message: &'a str,
+    traceback: &'a str,
+    run: usize,
+    phase: &'a str,
+}
+
+#[derive(Serialize)]
+struct Growth {
+    signal: &'static str,
+    per_run: f64,
+}
+
+fn test(report: &TestReport) -> Test<'_> {
+    let series = Signal::ALL
+        .iter()
+        .map(|&s| (s.name(), report.series.iter().map(|x| x.get(s)).collect()))
+        .collect();
+    let native = report.diagnosis.as_ref().is_some_and(|d| d.native);
+    Test {
+        nodeid: &report.item.nodeid,
+        path: &report.item.path,
+        line: report.item.line,
+        outcome: report.verdict.word().to_lowercase(),
+        runs: report.runs,
+        warmup: report.warmup,
+        duration: report.duration.as_secs_f64(),
+        failure: report.failure.as_ref().map(|f| Failure {
+            kind: &f.kind,
+            message: &f.message,
+            traceback: &f.traceback,
+            run: f.run,
+            phase: &f.phase,
+        }),
+        skip_reason: report.skip_reason.as_deref(),
+        allowed: report.allowed.as_deref(),
+        growth: report
+            .growth
+            .iter()
+            .map(|g| Growth {
+                signal: g.signal.name(),
+                per_run: g.per_run,
+            })
+            .collect(),
+        series,
+        resource_warnings: &report.resource_warnings,
+        diagnosis: report.diagnosis.as_ref(),
+        native_commands: if native {
+            native_commands(&report.item.nodeid)
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// The JSON text for `session`.
+pub fn render_json(session: &SessionReport) -> anyhow::Result<String> {
+    let mut summary = BTreeMap::new();
+    for t in &session.tests {
+        *summary.entry(t.verdict.word().to_lowercase()).or_insert(0) += 1;
+    }
+    let report = Report {
+        schema: SCHEMA,
+        leakhunt: env!("CARGO_PKG_VERSION"),
+        duration: session.duration.as_secs_f64(),
+        interrupted: session.interrupted,
+        summary,
+        collection_errors: session
+            .collection_errors
+            .iter()
+            .map(|e| CollectionError {
+                path: &e.path,
+                message: &e.message,
+            })
+            .collect(),
+        tests: session.tests.iter().map(test).collect(),
+    };
+    let mut text = serde_json::to_string_pretty(&report).context("serialising the JSON report")?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// Writes the report atomically, like the JUnit one.
+pub fn write_json(session: &SessionReport, path: &Path) -> anyhow::Result<()> {
+    write_atomically(path, render_json(session)?.as_bytes(), "JSON report")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_session_names_its_schema() {
+        let text = render_json(&SessionReport::default()).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["schema"], "leakhunt-report/1");
+        assert_eq!(value["tests"], serde_json::json!([]));
+        assert_eq!(value["summary"], serde_json::json!({}));
+    }
+}

@@ -1,0 +1,193 @@
+//! The diagnosis of each kind of leak in fixtures/leaky: the growing type,
+//! the allocating line and the root that holds it, exactly.
+
+mod common;
+
+use common::{final_counts, fixtures, leakhunt};
+
+/// Every line of `expected` appears, whole, in `out`.
+fn assert_lines(out: &str, expected: &[&str]) {
+    let lines: Vec<&str> = out.lines().collect();
+    for line in expected {
+        assert!(lines.contains(line), "missing line {line:?} in:\n{out}");
+    }
+}
+
+/// Some line of `out` starts with each of `expected` (for amounts that move
+/// by a few bytes with the interpreter's free lists).
+fn assert_starts(out: &str, expected: &[&str]) {
+    for start in expected {
+        assert!(
+            out.lines().any(|l| l.starts_with(start)),
+            "no line starts with {start:?} in:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn gc_tracked_objects_name_type_line_and_global() {
+    let run = leakhunt(&["leaky/test_objects.py", "leaky/test_seed_article.py"]);
+    assert_lines(
+        &run.stdout,
+        &[
+            "       +10       +560 B  test_objects.Item",
+            "  leaky/test_objects.py:39: +1.2 KiB, +20.17 blocks",
+            "      KEPT_INSTANCES.append(Item(i))",
+            "  test_objects.Item: module test_objects -> KEPT_INSTANCES (list) -> [280] -> test_objects.Item",
+            "  list: module test_objects -> KEPT_LISTS (list) -> [280] -> list",
+            "  dict: module test_objects -> KEPT_DICTS (list) -> [280] -> dict",
+            "  cell: module test_objects -> KEPT_CLOSURES (list) -> [280] (function) -> .__closure__ (tuple) -> [0] -> cell",
+            "  generator: module test_objects -> KEPT_GENERATORS (list) -> [280] -> generator",
+            "  traceback: module test_objects -> KEPT_TRACEBACKS (list) -> [28] -> traceback",
+            "    +10000   +546.9 KiB  test_seed_article.Person",
+            "  leaky/test_seed_article.py:20: +1.3 MiB, +20000.17 blocks",
+            "  test_seed_article.Person: module test_seed_article -> PEOPLE (list) -> [280000] -> test_seed_article.Person",
+        ],
+    );
+    assert_starts(&run.stdout, &["  leaky/test_objects.py:73: +4."]);
+}
+
+#[test]
+fn untracked_objects_are_found_through_their_containers() {
+    let run = leakhunt(&["leaky/test_untracked.py"]);
+    assert_lines(
+        &run.stdout,
+        &[
+            "       +10       +570 B  str  (not gc-tracked)",
+            "  leaky/test_untracked.py:24: +570 B, +10 blocks",
+            "      STRINGS.add(f\"key-{n}-{i}\")",
+            "  str: module test_untracked -> STRINGS (set) -> str",
+            "       +10     +1.3 KiB  bytes  (not gc-tracked)",
+            "  bytes: module test_untracked -> BLOBS (set) -> bytes",
+            "       +10       +280 B  int  (not gc-tracked)",
+            "  int: module test_untracked -> BIG_INTS (set) -> int",
+            "  tuple: module test_untracked -> TUPLES (set) -> tuple",
+            "       +10     +1.8 KiB  dict  (not gc-tracked)",
+            "  int: module test_untracked -> ATOM_DICTS (dict) -> (key) -> int",
+        ],
+    );
+    assert_starts(&run.stdout, &["  leaky/test_untracked.py:45: +"]);
+}
+
+#[test]
+fn in_place_intermittent_and_native_leaks() {
+    let run = leakhunt(&[
+        "leaky/test_inplace.py",
+        "leaky/test_intermittent.py",
+        "leaky/test_native.py",
+    ]);
+    assert_lines(
+        &run.stdout,
+        &[
+            "grown in place, per run (no new objects):",
+            "  len    +1000    +562.50 B  bytearray",
+            "  leaky/test_inplace.py:9: +4.8 KiB, +0.17 blocks (not steady)",
+            "  bytearray: module test_inplace -> BUF -> bytearray",
+            "  len       +1         +0 B  list",
+            "  list: module test_inplace -> CACHED -> list",
+            "  test_intermittent.Item: module test_intermittent -> EVERY_SECOND (list) -> [69] -> test_intermittent.Item",
+            "  leaky/test_intermittent.py:27: +133.33 B, +3.33 blocks",
+            "  object: module test_intermittent -> SMALL (list) -> [23] -> object",
+            "native: Python's allocators saw none of it (no objects, blocks or traced bytes grew), so C code allocates it. To see where:",
+            "  PYTHONMALLOC=malloc valgrind --leak-check=full --show-leak-kinds=definite python -m pytest leaky/test_native.py::test_malloc_never_freed",
+            "  list: nothing refers to it: a reference was taken and never released (C code, e.g. a missing Py_DECREF)",
+            "  leaky/test_native.py:31: +36 B, +1 blocks",
+            "no container refers to what these lines allocated: a reference was taken and never released (C code, e.g. a missing Py_DECREF)",
+        ],
+    );
+}
+
+#[test]
+fn leaked_descriptors_and_threads_name_their_target() {
+    let run = leakhunt(&["leaky/test_resources.py"]);
+    assert_lines(
+        &run.stdout,
+        &[
+            "leaked file descriptors, per run:",
+            "        +1  leaky/test_resources.py  no Python object owns it (os.open, os.dup or C code)",
+            "        +1  socket:[…]  socket.socket created at leaky/test_resources.py:19",
+            "  socket.socket: module test_resources -> SOCKETS (list) -> [28] -> socket.socket",
+            "        +1  leaky/test_resources.py  _io.TextIOWrapper created at leaky/test_resources.py:24",
+            "  _io.TextIOWrapper: module test_resources -> FILES (list) -> [28] -> _io.TextIOWrapper",
+            "leaked threads, per run:",
+            "        +1  thread \"Thread-29 (wait)\" running threading.Event.wait, started at leaky/test_resources.py:29",
+            "      threading.Thread(target=NEVER_SET.wait, daemon=True).start()",
+        ],
+    );
+}
+
+#[test]
+fn junit_points_at_the_allocating_line_and_json_holds_the_diagnosis() {
+    let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("out/junit.xml");
+    let json = dir.path().join("out/report.json");
+    let run = leakhunt(&[
+        "leaky/test_objects.py::test_instances_kept",
+        "clean/test_noise.py::test_pass",
+        "--junitxml",
+        xml.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let xml = std::fs::read_to_string(&xml).unwrap();
+    assert!(
+        xml.contains("<![CDATA[leaky/test_objects.py:39: leaky/test_objects.py::test_instances_kept leaked\n"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("  test_objects.Item: module test_objects -> KEPT_INSTANCES (list) -> [280] -> test_objects.Item\n"),
+        "{xml}"
+    );
+    let text = std::fs::read_to_string(&json).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(value["schema"], "leakhunt-report/1");
+    assert_eq!(
+        value["summary"],
+        serde_json::json!({"leaked": 1, "passed": 1})
+    );
+    let leak = &value["tests"][0];
+    assert_eq!(leak["outcome"], "leaked");
+    assert_eq!(leak["series"]["objects"].as_array().unwrap().len(), 21);
+    let diagnosis = &leak["diagnosis"];
+    assert_eq!(diagnosis["runs"], 6);
+    assert_eq!(diagnosis["types"][0]["name"], "test_objects.Item");
+    assert_eq!(diagnosis["types"][0]["count_per_run"], 10.0);
+    assert_eq!(
+        diagnosis["sites"][0]["location"],
+        serde_json::json!({"path": "leaky/test_objects.py", "line": 39, "source": "KEPT_INSTANCES.append(Item(i))"})
+    );
+    let clean = &value["tests"][1];
+    assert_eq!(clean["outcome"], "passed");
+    assert_eq!(clean["diagnosis"], serde_json::Value::Null);
+    assert!(fixtures().exists());
+}
+
+#[test]
+fn resource_warnings_are_warnings_unless_strict() {
+    let run = leakhunt(&["unclosed", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let file = fixtures().join("unclosed/test_unclosed.py");
+    let opened = format!(
+        "  unclosed/test_unclosed.py:10: ResourceWarning: unclosed file <_io.TextIOWrapper name='{}' mode='r' encoding='utf-8'>",
+        file.display()
+    );
+    assert!(run.stdout.contains(&opened), "{}", run.stdout);
+    assert_lines(
+        &run.stdout,
+        &[
+            "unclosed/test_unclosed.py::test_file_never_closed",
+            "    assert open(__file__, encoding=\"utf-8\").read(3) == '\"\"\"'",
+            "  ResourceWarning: unclosed event loop <_UnixSelectorEventLoop running=False closed=False debug=False> (13 runs)",
+        ],
+    );
+    assert_eq!(final_counts(&run.stdout), "4 passed, 3 warnings");
+    let run = leakhunt(&["unclosed", "-q", "--strict-resources"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("FAILED unclosed/test_unclosed.py::test_socket_never_closed - ResourceWarning: unclosed <socket.socket fd="),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(final_counts(&run.stdout), "3 failed, 1 passed");
+}
