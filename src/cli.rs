@@ -1,7 +1,7 @@
 //! Command-line options, and the session they describe from start to exit code.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Parser, ValueEnum};
@@ -9,9 +9,11 @@ use pyo3::Python;
 
 use crate::discovery::{find_rootdir, find_test_files, parse_targets};
 use crate::engine::builtin::BuiltinEngine;
-use crate::engine::Engine;
+use crate::engine::pytest::{pytest_version, PytestEngine, PytestUsageError};
+use crate::engine::{Collection, Engine};
+use crate::environment;
 use crate::exit::ExitCode;
-use crate::interpreter;
+use crate::interpreter::{self, InterpreterInfo};
 use crate::keyword::KeywordExpr;
 use crate::report::junit::write_junit;
 use crate::report::terminal::{Header, Terminal, Verbosity};
@@ -67,6 +69,27 @@ pub struct Cli {
     /// Colour the output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+
+    /// Which engine collects and runs the tests: pytest if importable (auto),
+    /// the built-in one, or pytest.
+    #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+    pub engine: EngineChoice,
+
+    /// The Python (a virtualenv folder or a python executable) to run the tests
+    /// in; default $VIRTUAL_ENV, else ./.venv, else the one leakhunt was built with.
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+
+    /// Arguments after `--` go to pytest as they are (pytest engine only).
+    #[arg(last = true, value_name = "PYTEST_ARGS")]
+    pub pytest_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineChoice {
+    Auto,
+    Builtin,
+    Pytest,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -125,42 +148,28 @@ fn usage(error: anyhow::Error) -> anyhow::Error {
 
 /// The whole session: returns the exit code, or an error whose kind says which.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let keyword = cli
-        .keyword
-        .as_deref()
-        .map(|k| {
-            KeywordExpr::parse(k)
-                .map_err(|e| UsageError(format!("Wrong expression passed to '-k': {k}: {e}")))
-        })
-        .transpose()?;
-    let targets = parse_targets(&cli.paths).map_err(usage)?;
-    let rootdir = find_rootdir(&targets);
-    let files = find_test_files(&targets)?;
+    let cwd = std::env::current_dir().context("cannot read the current folder")?;
+    let python = environment::resolve(cli.python.as_deref(), &cwd).map_err(usage)?;
     let policy = Policy::new(cli.iterations, cli.max_iterations);
-    let interpreter = interpreter::start()?;
+    let interpreter = interpreter::start(python.executable.as_deref())?;
     let mut terminal = Terminal::new(Box::new(std::io::stdout()), cli.verbosity(), cli.color());
 
     Python::attach(|py| -> Result<ExitCode> {
         let sampler = Sampler::start(py)?;
-        let mut engine = BuiltinEngine::load(py)?;
-        let collection = engine.collect(py, &rootdir, &files)?;
-        let selection =
-            select(&collection.tests, &targets, &rootdir, keyword.as_ref()).map_err(usage)?;
-        let selected = &selection.selected;
-        let deselected = selection.deselected();
+        let mut engine = load_engine(py, &cli, &interpreter)?;
+        let plan = plan(py, engine.as_mut(), &cli)?;
+        let collection = plan.collection;
+        let selected = &plan.selected;
+        let deselected = plan.collected - selected.len();
         terminal.header(&Header {
             interpreter: &interpreter,
-            rootdir: &rootdir.to_string_lossy(),
+            rootdir: &plan.rootdir.to_string_lossy(),
             engine: &engine.describe(),
             warmup: cli.warmup,
             iterations: policy.min_runs,
             max_iterations: policy.max_runs,
         });
-        terminal.collected(
-            selection.collected.len(),
-            selected.len(),
-            collection.errors.len(),
-        );
+        terminal.collected(plan.collected, selected.len(), collection.errors.len());
         if cli.collect_only {
             for &index in selected {
                 println!("{}", collection.tests[index].nodeid);
@@ -172,6 +181,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     error.message.trim_end()
                 );
             }
+            engine.finish(py)?;
             return Ok(if !collection.errors.is_empty() {
                 ExitCode::Failures
             } else if selected.is_empty() {
@@ -187,7 +197,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         };
         let (mut session, internal_error) = run_session(
             py,
-            &mut engine,
+            engine.as_mut(),
             &sampler,
             &collection.tests,
             selected,
@@ -195,6 +205,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             &mut |report| terminal.test_done(report),
         );
         session.collection_errors = collection.errors;
+        let finished = engine.finish(py);
         terminal.finish(&session, deselected);
         if let Some(path) = &cli.junitxml {
             write_junit(&session, path)
@@ -203,6 +214,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         if let Some(error) = internal_error {
             return Err(error);
         }
+        finished?;
         Ok(if session.interrupted && !cli.exitfirst {
             ExitCode::Interrupted
         } else if session.tests.iter().any(|t| t.verdict.is_bad())
@@ -216,4 +228,88 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         })
     })
     .map_err(|e| anyhow!(e))
+}
+
+/// The engine `--engine` asks for: pytest when it can be imported (auto).
+fn load_engine(
+    py: Python<'_>,
+    cli: &Cli,
+    interpreter: &InterpreterInfo,
+) -> Result<Box<dyn Engine>> {
+    let version = match cli.engine {
+        EngineChoice::Builtin => None,
+        EngineChoice::Auto | EngineChoice::Pytest => pytest_version(py)?,
+    };
+    match (cli.engine, version) {
+        (EngineChoice::Pytest, None) => Err(anyhow::Error::new(UsageError(format!(
+            "--engine pytest: pytest cannot be imported in the Python at {}; \
+             install it there (python -m pip install pytest) or use --engine builtin",
+            interpreter.prefix
+        )))),
+        (_, Some(version)) => Ok(Box::new(PytestEngine::load(
+            py,
+            version,
+            &cli.paths,
+            cli.keyword.as_deref(),
+            &cli.pytest_args,
+        )?)),
+        (_, None) if !cli.pytest_args.is_empty() => Err(anyhow::Error::new(UsageError(format!(
+            "arguments after -- go to pytest, but the builtin engine runs this session \
+             (pytest is not importable in {}, or --engine builtin): install pytest or drop them",
+            interpreter.prefix
+        )))),
+        (_, None) => Ok(Box::new(BuiltinEngine::load(py)?)),
+    }
+}
+
+/// What runs: the engine's collection, and which of its tests are selected.
+struct Plan {
+    collection: Collection,
+    rootdir: PathBuf,
+    /// Tests the paths and node ids name, before `-k`.
+    collected: usize,
+    selected: Vec<usize>,
+}
+
+/// Collects. The built-in engine gets the files and leakhunt applies node ids
+/// and `-k`; pytest does all of that itself, exactly as it would alone.
+fn plan(py: Python<'_>, engine: &mut dyn Engine, cli: &Cli) -> Result<Plan> {
+    if engine.selects_tests() {
+        // pytest finds its files and rootdir from the arguments it was loaded with.
+        let mut collection = match engine.collect(py, Path::new("."), &[]) {
+            Err(error) if error.is::<PytestUsageError>() => return Err(usage(error)),
+            result => result?,
+        };
+        let by_engine = collection
+            .selected_by_engine
+            .take()
+            .context("the pytest engine did not report its selection")?;
+        let selected: Vec<usize> = (0..collection.tests.len()).collect();
+        return Ok(Plan {
+            collected: selected.len() + by_engine.deselected,
+            rootdir: by_engine.rootdir,
+            selected,
+            collection,
+        });
+    }
+    let keyword = cli
+        .keyword
+        .as_deref()
+        .map(|k| {
+            KeywordExpr::parse(k)
+                .map_err(|e| UsageError(format!("Wrong expression passed to '-k': {k}: {e}")))
+        })
+        .transpose()?;
+    let targets = parse_targets(&cli.paths).map_err(usage)?;
+    let rootdir = find_rootdir(&targets);
+    let files = find_test_files(&targets)?;
+    let collection = engine.collect(py, &rootdir, &files)?;
+    let selection =
+        select(&collection.tests, &targets, &rootdir, keyword.as_ref()).map_err(usage)?;
+    Ok(Plan {
+        collected: selection.collected.len(),
+        selected: selection.selected,
+        collection,
+        rootdir,
+    })
 }

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod discovery;
 pub mod engine;
+pub mod environment;
 pub mod exit;
 pub mod interpreter;
 pub mod keyword;

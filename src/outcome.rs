@@ -31,6 +31,10 @@ pub enum Verdict {
     Leaked,
     /// Growth that was still ambiguous when the run cap was reached.
     Inconclusive,
+    /// Failed as its `xfail` mark expects: not a failure.
+    XFailed,
+    /// Passed although marked `xfail` (not strict): not a failure, as with pytest.
+    XPassed,
 }
 
 impl Verdict {
@@ -43,6 +47,8 @@ impl Verdict {
             Verdict::Skipped => "SKIPPED",
             Verdict::Leaked => "LEAKED",
             Verdict::Inconclusive => "INCONCLUSIVE",
+            Verdict::XFailed => "XFAIL",
+            Verdict::XPassed => "XPASS",
         }
     }
 
@@ -55,6 +61,8 @@ impl Verdict {
             Verdict::Skipped => 's',
             Verdict::Leaked => 'L',
             Verdict::Inconclusive => '?',
+            Verdict::XFailed => 'x',
+            Verdict::XPassed => 'X',
         }
     }
 

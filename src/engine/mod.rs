@@ -3,11 +3,12 @@
 //! a pytest-driven one are interchangeable.
 
 pub mod builtin;
+pub mod pytest;
 
 use std::path::Path;
 
-use anyhow::Result;
-use pyo3::Python;
+use anyhow::{anyhow, Result};
+use pyo3::prelude::*;
 
 use crate::outcome::{CollectionError, TestItem};
 
@@ -34,6 +35,62 @@ pub enum ProblemKind {
     Skipped,
     /// Ctrl-C arrived while the test ran.
     Interrupted,
+    /// Failed as its `xfail` mark expects (the message is the mark's reason).
+    XFailed,
+    /// Passed although marked `xfail` (not strict; a strict one is Failed).
+    XPassed,
+}
+
+impl RunProblem {
+    /// Reads the harness's `(outcome, exception type, message, traceback,
+    /// phase, captured output)` tuple; None is a passing run.
+    pub fn from_harness(value: Bound<'_, PyAny>) -> Result<Option<RunProblem>> {
+        if value.is_none() {
+            return Ok(None);
+        }
+        let (outcome, kind, message, traceback, phase, captured): (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+        ) = value
+            .extract()
+            .map_err(|e| anyhow!("unexpected result from the harness: {e}"))?;
+        let outcome = match outcome.as_str() {
+            "skipped" => ProblemKind::Skipped,
+            "interrupted" => ProblemKind::Interrupted,
+            "error" => ProblemKind::Error,
+            "xfailed" => ProblemKind::XFailed,
+            "xpassed" => ProblemKind::XPassed,
+            _ if phase == "call" => ProblemKind::Failed,
+            _ => ProblemKind::Error,
+        };
+        Ok(Some(RunProblem {
+            outcome,
+            kind,
+            message,
+            traceback,
+            phase,
+            captured,
+        }))
+    }
+}
+
+/// Calls `function` of an engine's harness module; `what` names the harness
+/// in the error, which keeps Ctrl-C recognisable.
+pub(crate) fn call_harness<'py>(
+    py: Python<'py>,
+    harness: &Py<pyo3::types::PyModule>,
+    what: &str,
+    function: &str,
+    args: impl pyo3::call::PyCallArgs<'py>,
+) -> Result<Bound<'py, PyAny>> {
+    harness
+        .bind(py)
+        .call_method1(function, args)
+        .map_err(|e| crate::interpreter::harness_error(py, &e, &format!("{what} ({function})")))
 }
 
 /// Tests found in the given files, in collection order.
@@ -41,11 +98,27 @@ pub enum ProblemKind {
 pub struct Collection {
     pub tests: Vec<TestItem>,
     pub errors: Vec<CollectionError>,
+    /// Set by an engine that applies node ids and `-k` itself (pytest): the
+    /// tests it deselected, and its own rootdir. `tests` is then the selection.
+    pub selected_by_engine: Option<EngineSelection>,
+}
+
+/// What an engine that selects by itself reports about its selection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineSelection {
+    pub deselected: usize,
+    pub rootdir: std::path::PathBuf,
 }
 
 pub trait Engine {
     /// Name and version for the header, e.g. `builtin`.
     fn describe(&self) -> String;
+
+    /// Does the engine find files and apply node ids and `-k` itself (from
+    /// what it was loaded with), rather than collect the files it is given?
+    fn selects_tests(&self) -> bool {
+        false
+    }
 
     /// Imports `files` (absolute paths) and lists their tests; node ids are
     /// relative to `rootdir`.
@@ -65,4 +138,10 @@ pub trait Engine {
 
     /// Tears down the scopes that test `next` (None: no further test) does not share.
     fn leave(&mut self, py: Python<'_>, next: Option<usize>) -> Result<Option<RunProblem>>;
+
+    /// Ends the session once every test is done and left (pytest's
+    /// sessionfinish and unconfigure).
+    fn finish(&mut self, _py: Python<'_>) -> Result<()> {
+        Ok(())
+    }
 }

@@ -359,6 +359,8 @@ pub fn summary_counts(session: &SessionReport, deselected: usize) -> String {
         (session.count(Verdict::Passed), "passed".to_string()),
         (session.count(Verdict::Leaked), "leaked".to_string()),
         (session.count(Verdict::Skipped), "skipped".to_string()),
+        (session.count(Verdict::XFailed), "xfailed".to_string()),
+        (session.count(Verdict::XPassed), "xpassed".to_string()),
         (
             session.count(Verdict::Inconclusive),
             "inconclusive".to_string(),
@@ -388,7 +390,9 @@ fn plural(n: usize, word: &str) -> String {
 fn verdict_color(verdict: Verdict) -> Color {
     match verdict {
         Verdict::Passed => Color::Green,
-        Verdict::Skipped | Verdict::Inconclusive => Color::Yellow,
+        Verdict::Skipped | Verdict::Inconclusive | Verdict::XFailed | Verdict::XPassed => {
+            Color::Yellow
+        }
         Verdict::Failed | Verdict::Error | Verdict::Leaked => Color::Red,
     }
 }
