@@ -60,6 +60,7 @@ const PROJECT: &[&str] = &[
     "pytest_project/test_unittest_style.py::TestWithUnittest::test_expected_failure XFAIL",
     "pytest_project/test_unittest_style.py::TestWithUnittest::test_failure FAILED",
     "pytest_project/test_unittest_style.py::TestWithUnittest::test_skipped SKIPPED",
+    "pytest_project/test_unittest_style.py::TestWithUnittest::test_subtest_fails FAILED",
     "pytest_project/test_unittest_style.py::TestWithUnittest::test_subtests PASSED",
     "pytest_project/test_unittest_style.py::TestWithUnittest::test_sum PASSED",
 ];
@@ -79,7 +80,7 @@ fn every_verdict_of_the_pytest_project() {
     assert_eq!(project_verdicts(out), PROJECT, "{out}\n{}", run.stderr);
     assert_eq!(
         final_counts(out),
-        "5 failed, 29 passed, 1 leaked, 5 skipped, 4 xfailed, 1 xpassed, 2 errors"
+        "6 failed, 29 passed, 1 leaked, 5 skipped, 4 xfailed, 1 xpassed, 2 errors"
     );
     assert_eq!(run.code, 1);
     assert!(out.contains(&format!("engine: pytest {PYTEST}, ")), "{out}");
@@ -100,6 +101,7 @@ fn every_verdict_of_the_pytest_project() {
         "___________________ ERROR at teardown of test_teardown_error ___________________\n",
         "E       assert [1, 2] == [1, 3]\n",
         "LEAKED test_scopes.py::test_leak_in_a_fixture - ",
+        "FAILED test_unittest_style.py::TestWithUnittest::test_subtest_fails - AssertionError: 2 not less than 2\n",
     ] {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
     }
@@ -139,10 +141,10 @@ fn node_ids_and_k_select_as_pytest_does() {
         run.stdout
     );
     let run = in_venv(&["pytest_project", "-k", "generated and not None", "-v"]);
-    assert_eq!(final_counts(&run.stdout), "3 passed, 44 deselected");
+    assert_eq!(final_counts(&run.stdout), "3 passed, 45 deselected");
     assert!(run
         .stdout
-        .contains("collected 47 items / 44 deselected / 3 selected\n"));
+        .contains("collected 48 items / 45 deselected / 3 selected\n"));
 }
 
 #[test]

@@ -15,9 +15,10 @@ const HARNESS: &str = include_str!("../python/pytest_engine.py");
 const HARNESS_NAME: &str = "pytest engine";
 
 /// pytest plugins that only keep records of a session: off, so that nothing
-/// they hold grows with the runs. The terminal reporter would also print its
-/// own header and progress over leakhunt's.
-const QUIET_PLUGINS: &[&str] = &["no:cacheprovider", "no:terminal"];
+/// they hold grows with the runs (`--lf` and `--nf` need the cache). The
+/// terminal reporter stays, silenced by the harness: ini files pass its
+/// options (`-ra`) in addopts.
+const QUIET_PLUGINS: &[&str] = &["no:cacheprovider"];
 
 pub struct PytestEngine {
     harness: Py<PyModule>,

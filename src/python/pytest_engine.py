@@ -15,7 +15,12 @@ import os
 import sys
 
 import pytest
-from _pytest.config import ConftestImportFailure, UsageError, _prepareconfig
+from _pytest.config import (
+    ConftestImportFailure,
+    UsageError,
+    _prepareconfig,
+    create_terminal_writer,
+)
 from _pytest.main import Session
 from _pytest.runner import runtestprotocol
 
@@ -34,10 +39,29 @@ class _Plugin:
         self.deselected = 0
         self.reports = []
         self.exceptions = {}
+        self.subtest_failure = None
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_configure(self, config):
+        # The terminal reporter stays registered (its options, such as -r in
+        # an ini's addopts, must parse), but prints nowhere.
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter._tw = create_terminal_writer(config, _Sink())
+            _state["reporter"] = reporter
 
     def pytest_collectreport(self, report):
         if report.failed:
             self.collect_errors.append((report.nodeid, report.longreprtext))
+
+    def pytest_runtest_logreport(self, report):
+        # With log=False only reports that a test sends itself come here:
+        # subtests (unittest's subTest, pytest's subtests fixture).
+        if report.failed and self.subtest_failure is None:
+            crash = getattr(report.longrepr, "reprcrash", None)
+            message = getattr(crash, "message", "") or report.longreprtext
+            kind, _, text = message.partition(": ")
+            self.subtest_failure = ("failed", kind, text, report.longreprtext, "call", "")
 
     def pytest_deselected(self, items):
         self.deselected += len(items)
@@ -56,18 +80,35 @@ class _Plugin:
         return report
 
 
+class _Sink:
+    """A file that keeps nothing."""
+
+    def write(self, text):
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+
 _plugin = _Plugin()
 
 
 def _same_instance(item):
-    """pytest makes a new instance of a test's class for each item, and an
-    item runs once. leakhunt runs it again: with the same instance, as one
-    item has under pytest (a new one per run makes Hypothesis's
-    differing_executors health check fail)."""
+    """pytest makes a fresh instance of a test's class for each run of an
+    item, as unittest promises, and so does leakhunt, except for Hypothesis
+    tests: Hypothesis requires a @given method to be called on the same
+    instance every time (its differing_executors health check), which under
+    pytest is true because an item runs once. Those keep their first instance."""
+    cls = getattr(item, "cls", None)
     make = getattr(item, "_getinstance", None)
-    if make is None or getattr(item, "cls", None) is None:
+    function = getattr(cls, getattr(item, "originalname", ""), None)
+    if make is None or not getattr(function, "is_hypothesis_test", False):
         return
-    kept = []
+    # Collection may have made the first one already (plugins read item.obj).
+    kept = [vars(item)["_instance"]] if "_instance" in vars(item) else []
 
     def get():
         if not kept:
@@ -165,7 +206,11 @@ def run(index):
     item = _items[index]
     history = _state["hook history"]
     kept = len(history)
+    reporter = _state.get("reporter")
+    stats = reporter.stats if reporter is not None else {}
+    sizes = {key: len(value) for key, value in stats.items()}
     _plugin.exceptions.clear()
+    _plugin.subtest_failure = None
     try:
         item.ihook.pytest_runtest_protocol(item=item, nextitem=item.parent)
     except (KeyboardInterrupt, pytest.exit.Exception) as error:
@@ -173,12 +218,18 @@ def run(index):
     finally:
         # pytest keeps these per item for its single run; repeated, they grow.
         del history[kept:]
+        # The terminal reporter files warnings and subtest reports.
+        for key in list(stats):
+            if key in sizes:
+                del stats[key][sizes[key] :]
+            else:
+                del stats[key]
         if getattr(item, "_fixtureinfo", None) is not None:
             _drop_finished_finalizers(item)
         item._report_sections.clear()
         item.user_properties.clear()
     reports, _plugin.reports = _plugin.reports, []
-    return _outcome(reports, _plugin.exceptions)
+    return _outcome(reports, _plugin.exceptions) or _plugin.subtest_failure
 
 
 def leave(next_index):
