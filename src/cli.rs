@@ -155,9 +155,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let mut terminal = Terminal::new(Box::new(std::io::stdout()), cli.verbosity(), cli.color());
 
     Python::attach(|py| -> Result<ExitCode> {
-        let sampler = Sampler::start(py)?;
         let mut engine = load_engine(py, &cli, &interpreter)?;
         let plan = plan(py, engine.as_mut(), &cli)?;
+        // Tracing starts after collection: imports under tracemalloc take
+        // several times longer, and what they allocate is not measured anyway.
+        let sampler = Sampler::start(py)?;
         let collection = plan.collection;
         let selected = &plan.selected;
         let deselected = plan.collected - selected.len();
@@ -181,6 +183,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     error.message.trim_end()
                 );
             }
+            sampler.stop(py)?;
             engine.finish(py)?;
             return Ok(if !collection.errors.is_empty() {
                 ExitCode::Failures
@@ -205,7 +208,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             &mut |report| terminal.test_done(report),
         );
         session.collection_errors = collection.errors;
-        let finished = engine.finish(py);
+        let finished = sampler.stop(py).and_then(|()| engine.finish(py));
         terminal.finish(&session, deselected);
         if let Some(path) = &cli.junitxml {
             write_junit(&session, path)

@@ -101,6 +101,13 @@ def unfreeze():
     gc.unfreeze()
 
 
+def stop():
+    """Ends tracing once every test is done: what runs after (pytest's
+    sessionfinish hooks, which may import whole libraries) is not measured."""
+    gc.unfreeze()
+    tracemalloc.stop()
+
+
 def restore():
     """Undoes what a test may have done to the measurement itself."""
     if not gc.isenabled():
