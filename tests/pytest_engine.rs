@@ -299,3 +299,22 @@ fn a_virtualenv_of_another_python_version_is_refused() {
         run.stderr
     );
 }
+
+#[test]
+fn doctests_run_again_with_their_module_globals() {
+    let run = in_venv(&[
+        "pytest_project/doctested.py",
+        "-v",
+        "--",
+        "--doctest-modules",
+    ]);
+    assert_eq!(
+        project_verdicts(&run.stdout),
+        [
+            "pytest_project/doctested.py::doctested PASSED",
+            "pytest_project/doctested.py::doctested.double PASSED",
+        ],
+        "{}",
+        run.stdout
+    );
+}

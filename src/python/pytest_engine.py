@@ -26,6 +26,7 @@ from _pytest.runner import runtestprotocol
 
 _state = {}  # "config", "session", "hook history"
 _items = []
+_doctest_globals = {}  # item index -> the names its doctest starts with
 
 
 class _Plugin:
@@ -137,8 +138,13 @@ def collect(args):
     config.hook.pytest_collection(session=session)
     _state["hook history"] = config.hook.pytest_warning_recorded._call_history
     described = []
-    for item in session.items:
+    for index, item in enumerate(session.items, start=len(_items)):
         _same_instance(item)
+        # doctest clears a doctest's globals after it runs (clear_globs): a
+        # second run would find its module's names gone. Kept to put back.
+        dtest = getattr(item, "dtest", None)
+        if dtest is not None:
+            _doctest_globals[index] = dict(dtest.globs)
         path, line, _ = item.location
         described.append((item.nodeid, path, -1 if line is None else line, item.name))
     _items.extend(session.items)
@@ -204,6 +210,8 @@ def run(index):
     next item were a sibling. Returns None when it passed, else (outcome,
     exception type, message, traceback, phase, captured output)."""
     item = _items[index]
+    if index in _doctest_globals:
+        item.dtest.globs.update(_doctest_globals[index])
     history = _state["hook history"]
     kept = len(history)
     reporter = _state.get("reporter")
