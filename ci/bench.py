@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
-"""Benchmark: leakhunt on a generated suite of fast clean tests.
+"""Benchmark: leakhunt on a generated suite of fast clean tests, under the
+built-in engine (one and two workers) and the pytest engine, side by side in
+one run.
 
 Reports the wall time per test and the overhead per run beyond the test
-bodies (what leakhunt adds: cache clearing, collection, sampling, judging),
-and the speed-up of `-n 2` over `-n 1`, the two measured alternately.
+bodies (what leakhunt adds: cache clearing, collection, sampling, judging,
+and under pytest, pytest's own run protocol), and the speed-up of `-n 2`
+over `-n 1`.
 Run from the repository root:  python3 ci/bench.py [--tests 200] [--repeat 5]
-It builds the release binary first. Numbers are medians of --repeat runs.
+It builds the release binary first, and runs both engines in a virtualenv
+with pytest (--python, default target/tmp/venv-pytest-9.2.0, made with pip on
+first use, the one the tests make). Numbers are medians of --repeat runs,
+the engines alternating.
 """
 
 import argparse
@@ -15,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+PYTEST = "9.2.0"
 
 BODY = """\
     total = 0
@@ -42,49 +50,79 @@ def time_bodies(runs_per_test, tests):
     return time.perf_counter() - start
 
 
+def pytest_venv(path):
+    """A virtualenv with pytest in it, made once (as tests/common/mod.rs does)."""
+    if not os.path.exists(os.path.join(path, "bin", "python")):
+        subprocess.run([sys.executable, "-m", "venv", path], check=True)
+        subprocess.run(
+            [os.path.join(path, "bin", "python"), "-m", "pip", "install", "--quiet"]
+            + ["--disable-pip-version-check", f"pytest=={PYTEST}"],
+            check=True,
+        )
+    return path
+
+
+def run_engine(binary, folder, engine, python, workers):
+    """Wall seconds of one leakhunt run, and the judged runs of each test."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [binary, folder, "-vv", "--color", "no", "--engine", engine, "--python", python]
+        + ["-n", str(workers)],
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"leakhunt --engine {engine} failed:\n{done.stdout}\n{done.stderr}")
+    judged = [
+        judged_runs(line) for line in done.stdout.splitlines() if line.strip().startswith("objects")
+    ]
+    return wall, judged
+
+
+def judged_runs(series_line):
+    """Judged runs in a series line: `... deltas: +7 +0 x9` is 10 runs."""
+    count = 0
+    for token in series_line.split("deltas:")[1].split():
+        count += int(token[1:]) - 1 if token.startswith("x") else 1
+    return count
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--tests", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--python", default=f"target/tmp/venv-pytest-{PYTEST}")
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], check=True)
     binary = os.path.abspath("target/release/leakhunt")
+    python = pytest_venv(os.path.abspath(args.python))
+    configurations = (("builtin", 1), ("builtin", 2), ("pytest", 1))
+    walls = {configuration: [] for configuration in configurations}
     with tempfile.TemporaryDirectory() as folder:
         write_suite(folder, args.tests)
-        walls = {1: [], 2: []}
         for _ in range(args.repeat):
-            for workers in (1, 2):
-                start = time.perf_counter()
-                done = subprocess.run(
-                    [binary, folder, "-vv", "--color", "no", "-n", str(workers)],
-                    capture_output=True,
-                    text=True,
-                )
-                walls[workers].append(time.perf_counter() - start)
-                if done.returncode != 0:
-                    sys.exit(f"leakhunt failed:\n{done.stdout}\n{done.stderr}")
-        judged = [
-            int(line.rsplit("x", 1)[1])
-            for line in done.stdout.splitlines()
-            if line.strip().startswith("objects")
-        ]
-        if len(judged) != args.tests or len(set(judged)) != 1:
-            sys.exit(f"expected {args.tests} tests judged alike, got {judged}")
+            for engine, workers in configurations:
+                wall, judged = run_engine(binary, folder, engine, python, workers)
+                walls[(engine, workers)].append(wall)
+                if len(judged) != args.tests or len(set(judged)) != 1:
+                    sys.exit(f"expected {args.tests} tests judged alike, got {judged}")
         # The default warm-up is 3 runs; every clean test stops at its first decision.
         runs_per_test = 3 + judged[0]
         total_runs = runs_per_test * args.tests
         bodies = statistics.median(
             time_bodies(runs_per_test, args.tests) for _ in range(args.repeat)
         )
-    wall = statistics.median(walls[1])
-    wall2 = statistics.median(walls[2])
     print(f"tests: {args.tests}, runs per test: {runs_per_test} ({total_runs} runs)")
-    print(f"leakhunt -n 1 wall (median of {args.repeat}): {wall:.3f} s")
-    print(f"leakhunt -n 2 wall (median of {args.repeat}): {wall2:.3f} s")
-    print(f"  speed-up of -n 2 over -n 1: {wall / wall2:.2f}x")
-    print(f"  per test: {wall / args.tests * 1e3:.2f} ms")
     print(f"test bodies alone: {bodies:.3f} s ({bodies / total_runs * 1e6:.1f} us per run)")
-    print(f"overhead per run beyond the bodies: {(wall - bodies) / total_runs * 1e6:.0f} us")
+    for (engine, workers), runs in walls.items():
+        wall = statistics.median(runs)
+        print(f"--engine {engine} -n {workers}: wall (median of {args.repeat}) {wall:.3f} s")
+        print(f"  per test: {wall / args.tests * 1e3:.2f} ms")
+        print(f"  overhead per run beyond the bodies: {(wall - bodies) / total_runs * 1e6:.0f} us")
+    one = statistics.median(walls[("builtin", 1)])
+    two = statistics.median(walls[("builtin", 2)])
+    print(f"speed-up of -n 2 over -n 1 (builtin): {one / two:.2f}x")
 
 
 if __name__ == "__main__":

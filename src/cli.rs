@@ -11,7 +11,10 @@ use crate::allow::AllowList;
 use crate::baseline::{self, Baseline};
 use crate::changed;
 use crate::discovery::{config_start, find_rootdir, find_test_files, parse_targets};
+use crate::engine::EngineChoice;
+use crate::environment;
 use crate::exit::ExitCode;
+pub use crate::exit::UsageError;
 use crate::interpreter::{InterpreterInfo, Interrupted};
 use crate::keyword::KeywordExpr;
 use crate::outcome::TestItem;
@@ -21,7 +24,7 @@ use crate::report::html::write_html;
 use crate::report::json::write_json;
 use crate::report::junit::write_junit;
 use crate::report::terminal::{Header, Terminal, Verbosity};
-use crate::selection::select;
+use crate::selection::{select, Selection};
 use crate::settings;
 use crate::shard::Shard;
 use crate::signal::Signal;
@@ -138,6 +141,20 @@ pub struct Cli {
     #[arg(long = "strict-resources")]
     pub strict_resources: bool,
 
+    /// Which engine collects and runs the tests: pytest if importable (auto),
+    /// the built-in one, or pytest.
+    #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+    pub engine: EngineChoice,
+
+    /// The Python (a virtualenv folder or a python executable) to run the tests
+    /// in; default $VIRTUAL_ENV, else ./.venv, else the one leakhunt was built with.
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+
+    /// Arguments after `--` go to pytest as they are (pytest engine only).
+    #[arg(last = true, value_name = "PYTEST_ARGS")]
+    pub pytest_args: Vec<String>,
+
     /// Colour the output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -193,18 +210,6 @@ impl Cli {
     }
 }
 
-/// A problem with what the user asked for: exit 4 with one line.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
 fn usage(error: anyhow::Error) -> anyhow::Error {
     anyhow::Error::new(UsageError(format!("{error:#}")))
 }
@@ -247,6 +252,9 @@ pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
     let mut files = find_test_files(&targets)?;
     let ignored = ignored_paths(&cli.ignore)?;
     files.retain(|file| !ignored.iter().any(|i| file.starts_with(i)));
+
+    // What pytest gets when it selects: the same paths, narrowed the same way.
+    let mut pytest_paths = cli.paths.clone();
     if let Some(reference) = &cli.changed {
         let here = std::env::current_dir()?;
         let base = changed::base(&here, Some(reference));
@@ -256,7 +264,10 @@ pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
             println!("no test files changed since {base}: nothing to check");
             return Ok(ExitCode::Clean);
         }
+        pytest_paths = files.iter().map(|f| f.display().to_string()).collect();
     }
+    let cwd = std::env::current_dir().context("cannot read the current folder")?;
+    let python = environment::resolve(cli.python.as_deref(), &cwd).map_err(usage)?;
     let mut policy = Policy::new(cli.iterations, cli.max_iterations);
     for threshold in &cli.threshold {
         let (signal, value) = parse_threshold(threshold).map_err(UsageError)?;
@@ -276,8 +287,14 @@ pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
     );
 
     let mut pool = Pool::start(WorkerSetup {
+        python: python.executable.clone(),
+        engine: cli.engine,
         rootdir: rootdir.clone(),
         files,
+        paths: pytest_paths,
+        keyword: cli.keyword.clone(),
+        pytest_args: cli.pytest_args.clone(),
+        ignore: ignored,
         warmup: cli.warmup,
         policy,
         strict_resources: cli.strict_resources,
@@ -288,8 +305,22 @@ pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
         Err(error) if error.is::<Interrupted>() => return Ok(ExitCode::Interrupted),
         Err(error) => return Err(error),
     };
-    let selection =
-        select(&collected.tests, &targets, &rootdir, keyword.as_ref()).map_err(usage)?;
+    let (selection, rootdir) = match &collected.selected_by_engine {
+        // pytest applied the paths, node ids and -k itself, from its rootdir.
+        Some(by_engine) => {
+            let all: Vec<usize> = (0..collected.tests.len()).collect();
+            let selection = Selection {
+                collected: all.clone(),
+                selected: all,
+                deselected_before: by_engine.deselected,
+            };
+            (selection, by_engine.rootdir.clone())
+        }
+        None => (
+            select(&collected.tests, &targets, &rootdir, keyword.as_ref()).map_err(usage)?,
+            rootdir,
+        ),
+    };
     let mut selected = selection.selected.clone();
     if let Some(shard) = cli.shard {
         selected.retain(|&i| shard.owns(&collected.tests[i].path));
@@ -303,7 +334,7 @@ pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
             return Ok(ExitCode::Clean);
         }
     }
-    let deselected = selection.collected.len() - selected.len();
+    let deselected = selection.deselected_before + selection.collected.len() - selected.len();
     let interpreter = InterpreterInfo {
         version: collected.python_version.clone(),
         prefix: collected.python_prefix.clone(),
@@ -317,7 +348,7 @@ pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
         max_iterations: policy.max_runs,
     });
     terminal.collected(
-        selection.collected.len(),
+        selection.deselected_before + selection.collected.len(),
         selected.len(),
         collected.errors.len(),
     );

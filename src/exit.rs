@@ -15,3 +15,16 @@ pub enum ExitCode {
     /// No tests were collected.
     NoTests = 5,
 }
+
+/// A problem with what the user asked for (an option, a path, a config value,
+/// pytest's own usage errors): one line, exit code 4.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod diagnosis;
 pub mod discovery;
 pub mod engine;
+pub mod environment;
 pub mod exit;
 pub mod interpreter;
 pub mod keyword;

@@ -38,6 +38,10 @@ pub enum Verdict {
     Inconclusive,
     /// A leak an allow-list entry or the baseline accepts.
     Allowed,
+    /// Failed as its `xfail` mark expects: not a failure.
+    XFailed,
+    /// Passed although marked `xfail` (not strict): not a failure, as with pytest.
+    XPassed,
 }
 
 impl Verdict {
@@ -51,6 +55,8 @@ impl Verdict {
             Verdict::Leaked => "LEAKED",
             Verdict::Inconclusive => "INCONCLUSIVE",
             Verdict::Allowed => "ALLOWED",
+            Verdict::XFailed => "XFAIL",
+            Verdict::XPassed => "XPASS",
         }
     }
 
@@ -64,6 +70,8 @@ impl Verdict {
             Verdict::Leaked => 'L',
             Verdict::Inconclusive => '?',
             Verdict::Allowed => 'a',
+            Verdict::XFailed => 'x',
+            Verdict::XPassed => 'X',
         }
     }
 

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::engine::{EngineChoice, EngineSelection};
 use crate::outcome::{CollectionError, TestItem, TestReport};
 use crate::verdict::Policy;
 
@@ -20,9 +21,19 @@ pub const MESSAGE_FD: RawFd = 4;
 /// Everything a worker needs to collect and run tests.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkerSetup {
+    /// The Python to run the tests in (a virtualenv's); None: the build's.
+    pub python: Option<PathBuf>,
+    pub engine: EngineChoice,
+    /// For the built-in engine: the rootdir and the test files (absolute).
     pub rootdir: PathBuf,
-    /// Test files to collect, absolute.
     pub files: Vec<PathBuf>,
+    /// For the pytest engine, which selects by itself: the paths and node
+    /// ids, `-k`, and the arguments after `--`, as the user gave them.
+    pub paths: Vec<String>,
+    pub keyword: Option<String>,
+    pub pytest_args: Vec<String>,
+    /// Files and folders not to collect (`--ignore`), absolute.
+    pub ignore: Vec<PathBuf>,
     pub warmup: usize,
     pub policy: Policy,
     /// ResourceWarnings fail the test.
@@ -35,7 +46,7 @@ pub struct WorkerSetup {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Command {
-    Setup(WorkerSetup),
+    Setup(Box<WorkerSetup>),
     /// Run the test at this index of the collection.
     Run(usize),
     /// Finish the last test's teardown and exit.
@@ -54,7 +65,12 @@ pub enum Message {
     Collected {
         tests: Vec<TestItem>,
         errors: Vec<CollectionError>,
+        /// Set when the engine applied node ids and `-k` itself (pytest).
+        selected_by_engine: Option<EngineSelection>,
     },
+    /// The user asked for something that cannot be (pytest's usage errors,
+    /// an engine that cannot be loaded).
+    UsageError(String),
     /// A test begins; its output starts at this offset of the capture file.
     Started { index: usize, capture_offset: u64 },
     /// Run `run` (1-based, warm-ups included) of the current test begins.

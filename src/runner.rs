@@ -191,6 +191,16 @@ fn apply_problem(report: &mut TestReport, problem: RunProblem, run: usize) -> Re
             report.skip_reason = Some(problem.message);
             return Ok(());
         }
+        // A test marked xfail is not measured: its outcome is pytest's.
+        ProblemKind::XFailed | ProblemKind::XPassed => {
+            report.verdict = if problem.outcome == ProblemKind::XFailed {
+                Verdict::XFailed
+            } else {
+                Verdict::XPassed
+            };
+            report.skip_reason = Some(problem.message);
+            return Ok(());
+        }
         ProblemKind::Failed => report.verdict = Verdict::Failed,
         ProblemKind::Error => report.verdict = Verdict::Error,
     }

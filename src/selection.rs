@@ -17,12 +17,9 @@ pub struct Selection {
     pub collected: Vec<usize>,
     /// The subset that runs, in collection order.
     pub selected: Vec<usize>,
-}
-
-impl Selection {
-    pub fn deselected(&self) -> usize {
-        self.collected.len() - self.selected.len()
-    }
+    /// Tests an engine that selects by itself (pytest) deselected before
+    /// reporting its collection: they are counted as collected, not listed.
+    pub deselected_before: usize,
 }
 
 /// Applies node ids and `-k`. A node id that matches no test is an error, as

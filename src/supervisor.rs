@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context, Result};
 
 use crate::capture::read_since;
+use crate::engine::EngineSelection;
+use crate::exit::UsageError;
 use crate::outcome::{CollectionError, Failure, SessionReport, TestItem, TestReport, Verdict};
 use crate::protocol::{receive, send, Command, Message, WorkerSetup, COMMAND_FD, MESSAGE_FD};
 use crate::runner::apply_teardown;
@@ -34,6 +36,8 @@ pub struct Collected {
     pub engine: String,
     pub tests: Vec<TestItem>,
     pub errors: Vec<CollectionError>,
+    /// Set when the engine applied node ids and `-k` itself (pytest).
+    pub selected_by_engine: Option<EngineSelection>,
 }
 
 /// What the session tells its observer as it goes.
@@ -187,7 +191,7 @@ impl Pool {
         let mut setup = self.setup.clone();
         setup.capture_path = capture_path.clone();
         let mut commands = File::from(std::os::fd::OwnedFd::from(command_write));
-        send(&mut commands, &Command::Setup(setup))?;
+        send(&mut commands, &Command::Setup(Box::new(setup)))?;
         self.workers.push(Worker {
             child,
             commands,
@@ -224,7 +228,14 @@ impl Pool {
                         engine,
                     },
                 ) => hello = Some((python_version, python_prefix, engine)),
-                WorkerEvent::Message(0, Message::Collected { tests, errors }) => {
+                WorkerEvent::Message(
+                    0,
+                    Message::Collected {
+                        tests,
+                        errors,
+                        selected_by_engine,
+                    },
+                ) => {
                     let (python_version, python_prefix, engine) = hello
                         .take()
                         .ok_or_else(|| anyhow!("worker collected before hello"))?;
@@ -236,9 +247,14 @@ impl Pool {
                         engine,
                         tests,
                         errors,
+                        selected_by_engine,
                     });
                 }
                 WorkerEvent::Message(_, Message::InternalError(text)) => return Err(anyhow!(text)),
+                WorkerEvent::Message(_, Message::UsageError(text)) => {
+                    self.kill_all();
+                    return Err(anyhow::Error::new(UsageError(text)));
+                }
                 WorkerEvent::Message(_, _) => {}
                 WorkerEvent::Closed(id) => {
                     let status = self.workers[id].child.wait().ok();
@@ -381,6 +397,7 @@ impl Pool {
     fn on_message(&mut self, id: usize, message: Message, state: &mut RunState, exitfirst: bool) {
         match message {
             Message::Hello { .. } | Message::Interrupted => {}
+            Message::UsageError(text) => state.fail(anyhow!(text)),
             Message::Collected { tests, .. } => {
                 let same = tests.len() == self.tests.len()
                     && tests

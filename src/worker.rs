@@ -12,8 +12,8 @@ use pyo3::Python;
 
 use crate::capture::read_since;
 use crate::diagnosis::DiagnosisOptions;
-use crate::engine::builtin::BuiltinEngine;
-use crate::engine::Engine;
+use crate::engine;
+use crate::exit::UsageError;
 use crate::interpreter::{self, Interrupted};
 use crate::outcome::TestReport;
 use crate::protocol::{receive, send, Command, Message, COMMAND_FD, MESSAGE_FD};
@@ -35,6 +35,10 @@ pub fn main() -> i32 {
             let _ = send(&mut messages, &Message::Interrupted);
             2
         }
+        Err(error) if error.is::<UsageError>() => {
+            let _ = send(&mut messages, &Message::UsageError(error.to_string()));
+            4
+        }
         Err(error) => {
             let _ = send(&mut messages, &Message::InternalError(format!("{error:#}")));
             3
@@ -50,10 +54,15 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
         return Err(anyhow!("the supervisor sent no setup"));
     };
     let capture = capture_output(&setup.capture_path)?;
-    let info = interpreter::start()?;
+    let info = interpreter::start(setup.python.as_deref())?;
     Python::attach(|py| -> Result<()> {
-        let sampler = Sampler::start(py)?;
-        let mut engine = BuiltinEngine::load(py)?;
+        let request = engine::Request {
+            paths: &setup.paths,
+            keyword: setup.keyword.as_deref(),
+            pytest_args: &setup.pytest_args,
+            ignore: &setup.ignore,
+        };
+        let mut engine = engine::load(py, setup.engine, &info.prefix, &request)?;
         send(
             messages,
             &Message::Hello {
@@ -62,14 +71,18 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
                 engine: engine.describe(),
             },
         )?;
-        let collection = engine.collect(py, &setup.rootdir, &setup.files)?;
+        let mut collection = engine.collect(py, &setup.rootdir, &setup.files)?;
+        // Tracing starts after collection: imports under tracemalloc take
+        // several times longer, and what they allocate is not measured anyway.
+        let sampler = Sampler::start(py)?;
         sampler.remember(py)?;
         sampler.dump_stack_on(py, libc::SIGUSR1, &stack_path(&setup.capture_path))?;
         send(
             messages,
             &Message::Collected {
                 tests: collection.tests.clone(),
-                errors: collection.errors,
+                errors: std::mem::take(&mut collection.errors),
+                selected_by_engine: collection.selected_by_engine.take(),
             },
         )?;
         let config = RunConfig {
@@ -101,7 +114,8 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
                 }
             }
             let Some(index) = next else {
-                return Ok(());
+                sampler.stop(py)?;
+                return engine.finish(py);
             };
             let item = collection
                 .tests
@@ -119,7 +133,7 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
             let mut send_error = None;
             let mut report = run_test(
                 py,
-                &mut engine,
+                engine.as_mut(),
                 &sampler,
                 item,
                 index,

@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use pyo3::prelude::*;
 use pyo3::types::PyModule;
 
-use super::{Collection, Engine, ProblemKind, RunProblem};
-use crate::interpreter::{harness_error, load_module};
+use super::{call_harness, Collection, Engine, RunProblem};
+use crate::interpreter::load_module;
 use crate::outcome::{CollectionError, TestItem};
 
 const HARNESS: &str = include_str!("../python/builtin_engine.py");
@@ -37,41 +37,7 @@ impl BuiltinEngine {
         function: &str,
         args: impl pyo3::call::PyCallArgs<'py>,
     ) -> Result<Bound<'py, PyAny>> {
-        self.harness
-            .bind(py)
-            .call_method1(function, args)
-            .map_err(|e| harness_error(py, &e, &format!("harness ({function})")))
-    }
-
-    fn problem(value: Bound<'_, PyAny>) -> Result<Option<RunProblem>> {
-        if value.is_none() {
-            return Ok(None);
-        }
-        let (outcome, kind, message, traceback, phase, captured): (
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-        ) = value
-            .extract()
-            .map_err(|e| anyhow!("unexpected result from the harness: {e}"))?;
-        let outcome = match outcome.as_str() {
-            "skipped" => ProblemKind::Skipped,
-            "interrupted" => ProblemKind::Interrupted,
-            "error" => ProblemKind::Error,
-            _ if phase == "call" => ProblemKind::Failed,
-            _ => ProblemKind::Error,
-        };
-        Ok(Some(RunProblem {
-            outcome,
-            kind,
-            message,
-            traceback,
-            phase,
-            captured,
-        }))
+        call_harness(py, &self.harness, "harness", function, args)
     }
 }
 
@@ -106,18 +72,18 @@ impl Engine for BuiltinEngine {
 
     fn enter(&mut self, py: Python<'_>, index: usize) -> Result<Option<RunProblem>> {
         let value = self.call(py, "enter", (self.handles[index],))?;
-        Self::problem(value)
+        RunProblem::from_harness(value)
     }
 
     fn run_once(&mut self, py: Python<'_>, index: usize) -> Result<Option<RunProblem>> {
         let value = self.call(py, "run", (self.handles[index],))?;
-        Self::problem(value)
+        RunProblem::from_harness(value)
     }
 
     fn leave(&mut self, py: Python<'_>, next: Option<usize>) -> Result<Option<RunProblem>> {
         let next = next.map(|i| self.handles[i]);
         let value = self.call(py, "leave", (next,))?;
-        Self::problem(value)
+        RunProblem::from_harness(value)
     }
 }
 

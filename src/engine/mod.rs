@@ -3,12 +3,14 @@
 //! a pytest-driven one are interchangeable.
 
 pub mod builtin;
+pub mod pytest;
 
 use std::path::Path;
 
-use anyhow::Result;
-use pyo3::Python;
+use anyhow::{anyhow, Result};
+use pyo3::prelude::*;
 
+use crate::exit::UsageError;
 use crate::outcome::{CollectionError, TestItem};
 
 /// What went wrong in one run (a passing run has none).
@@ -34,6 +36,62 @@ pub enum ProblemKind {
     Skipped,
     /// Ctrl-C arrived while the test ran.
     Interrupted,
+    /// Failed as its `xfail` mark expects (the message is the mark's reason).
+    XFailed,
+    /// Passed although marked `xfail` (not strict; a strict one is Failed).
+    XPassed,
+}
+
+impl RunProblem {
+    /// Reads the harness's `(outcome, exception type, message, traceback,
+    /// phase, captured output)` tuple; None is a passing run.
+    pub fn from_harness(value: Bound<'_, PyAny>) -> Result<Option<RunProblem>> {
+        if value.is_none() {
+            return Ok(None);
+        }
+        let (outcome, kind, message, traceback, phase, captured): (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+        ) = value
+            .extract()
+            .map_err(|e| anyhow!("unexpected result from the harness: {e}"))?;
+        let outcome = match outcome.as_str() {
+            "skipped" => ProblemKind::Skipped,
+            "interrupted" => ProblemKind::Interrupted,
+            "error" => ProblemKind::Error,
+            "xfailed" => ProblemKind::XFailed,
+            "xpassed" => ProblemKind::XPassed,
+            _ if phase == "call" => ProblemKind::Failed,
+            _ => ProblemKind::Error,
+        };
+        Ok(Some(RunProblem {
+            outcome,
+            kind,
+            message,
+            traceback,
+            phase,
+            captured,
+        }))
+    }
+}
+
+/// Calls `function` of an engine's harness module; `what` names the harness
+/// in the error, which keeps Ctrl-C recognisable.
+pub(crate) fn call_harness<'py>(
+    py: Python<'py>,
+    harness: &Py<pyo3::types::PyModule>,
+    what: &str,
+    function: &str,
+    args: impl pyo3::call::PyCallArgs<'py>,
+) -> Result<Bound<'py, PyAny>> {
+    harness
+        .bind(py)
+        .call_method1(function, args)
+        .map_err(|e| crate::interpreter::harness_error(py, &e, &format!("{what} ({function})")))
 }
 
 /// Tests found in the given files, in collection order.
@@ -41,11 +99,27 @@ pub enum ProblemKind {
 pub struct Collection {
     pub tests: Vec<TestItem>,
     pub errors: Vec<CollectionError>,
+    /// Set by an engine that applies node ids and `-k` itself (pytest): the
+    /// tests it deselected, and its own rootdir. `tests` is then the selection.
+    pub selected_by_engine: Option<EngineSelection>,
+}
+
+/// What an engine that selects by itself reports about its selection.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EngineSelection {
+    pub deselected: usize,
+    pub rootdir: std::path::PathBuf,
 }
 
 pub trait Engine {
     /// Name and version for the header, e.g. `builtin`.
     fn describe(&self) -> String;
+
+    /// Does the engine find files and apply node ids and `-k` itself (from
+    /// what it was loaded with), rather than collect the files it is given?
+    fn selects_tests(&self) -> bool {
+        false
+    }
 
     /// Imports `files` (absolute paths) and lists their tests; node ids are
     /// relative to `rootdir`.
@@ -65,4 +139,73 @@ pub trait Engine {
 
     /// Tears down the scopes that test `next` (None: no further test) does not share.
     fn leave(&mut self, py: Python<'_>, next: Option<usize>) -> Result<Option<RunProblem>>;
+
+    /// Ends the session once every test is done and left (pytest's
+    /// sessionfinish and unconfigure).
+    fn finish(&mut self, _py: Python<'_>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// `--engine`: which engine collects and runs the tests.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineChoice {
+    /// pytest when it can be imported in the tests' Python, else built-in.
+    Auto,
+    Builtin,
+    Pytest,
+}
+
+/// What the user asked to run, for an engine that selects by itself.
+pub struct Request<'a> {
+    pub paths: &'a [String],
+    pub keyword: Option<&'a str>,
+    /// Given after `--`.
+    pub pytest_args: &'a [String],
+    pub ignore: &'a [std::path::PathBuf],
+}
+
+/// The engine `choice` asks for in this interpreter (whose prefix is
+/// `prefix`). pytest applies `request` itself; the built-in engine is handed
+/// files instead.
+pub fn load(
+    py: Python<'_>,
+    choice: EngineChoice,
+    prefix: &str,
+    request: &Request<'_>,
+) -> Result<Box<dyn Engine>> {
+    let pytest_args = request.pytest_args;
+    let version = match choice {
+        EngineChoice::Builtin => None,
+        EngineChoice::Auto | EngineChoice::Pytest => pytest::pytest_version(py)?,
+    };
+    match (choice, version) {
+        (EngineChoice::Pytest, None) => Err(anyhow::Error::new(UsageError(format!(
+            "--engine pytest: pytest cannot be imported in the Python at {prefix}; \
+             install it there (python -m pip install pytest) or use --engine builtin"
+        )))),
+        (_, Some(version)) => {
+            let mut extra: Vec<String> = request
+                .ignore
+                .iter()
+                .map(|path| format!("--ignore={}", path.display()))
+                .collect();
+            extra.extend(pytest_args.iter().cloned());
+            Ok(Box::new(pytest::PytestEngine::load(
+                py,
+                version,
+                request.paths,
+                request.keyword,
+                &extra,
+            )?))
+        }
+        (_, None) if !pytest_args.is_empty() => Err(anyhow::Error::new(UsageError(format!(
+            "arguments after -- go to pytest, but the builtin engine runs this session \
+             (pytest is not importable in {prefix}, or --engine builtin): install pytest or drop them"
+        )))),
+        (_, None) => Ok(Box::new(builtin::BuiltinEngine::load(py)?)),
+    }
 }

@@ -113,6 +113,13 @@ def remember():
     _saved_path = list(sys.path)
 
 
+def stop():
+    """Ends tracing once every test is done: what runs after (pytest's
+    sessionfinish hooks, which may import whole libraries) is not measured."""
+    gc.unfreeze()
+    tracemalloc.stop()
+
+
 def restore():
     """Undoes what an earlier test may have done to the process and to the
     measurement itself."""

@@ -151,7 +151,7 @@ fn details(out: &mut String, session: &SessionReport) {
                 leak_detail(out, index, test)
             }
             Verdict::Failed | Verdict::Error => failure_detail(out, index, test),
-            Verdict::Passed | Verdict::Skipped => {}
+            Verdict::Passed | Verdict::Skipped | Verdict::XFailed | Verdict::XPassed => {}
         }
     }
 }
@@ -292,7 +292,9 @@ fn rank(verdict: Verdict) -> u8 {
         Verdict::Inconclusive => 3,
         Verdict::Allowed => 4,
         Verdict::Skipped => 5,
-        Verdict::Passed => 6,
+        Verdict::XFailed => 6,
+        Verdict::XPassed => 7,
+        Verdict::Passed => 8,
     }
 }
 
@@ -305,6 +307,8 @@ fn verdict_class(verdict: Verdict) -> &'static str {
         Verdict::Leaked => "leaked",
         Verdict::Inconclusive => "inconclusive",
         Verdict::Allowed => "allowed",
+        Verdict::XFailed => "xfailed",
+        Verdict::XPassed => "xpassed",
     }
 }
 
@@ -346,7 +350,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 td.node { font-family: ui-monospace, Menlo, Consolas, monospace; overflow-wrap: break-word; }
 .verdict { font-weight: 700; font-size: 12px; }
 .verdict.passed { color: #1b6b2f; }
-.verdict.skipped, .verdict.inconclusive, .verdict.allowed { color: #8a6d00; }
+.verdict.skipped, .verdict.inconclusive, .verdict.allowed, .verdict.xfailed, .verdict.xpassed { color: #8a6d00; }
 .verdict.failed, .verdict.error, .verdict.leaked { color: #c0161b; }
 .detail { border: 1px solid #e3e3e3; border-radius: 6px; padding: 12px; margin: 0 0 16px; }
 .where { color: #666; margin: 0 0 6px; font-family: ui-monospace, Menlo, Consolas, monospace; }

@@ -59,7 +59,7 @@ pub fn render_junit(session: &SessionReport) -> anyhow::Result<String> {
         .context("serialising the JUnit report")?;
     let raw = String::from_utf8(raw).context("the JUnit writer produced invalid UTF-8")?;
     let suite_patch = SuitePatch {
-        skipped: session.count(Verdict::Skipped),
+        skipped: session.count(Verdict::Skipped) + session.count(Verdict::XFailed),
         time: format!("{:.3}", session.duration.as_secs_f64()),
     };
     patch(&raw, &suite_patch, &extras)
@@ -84,7 +84,7 @@ fn test_case(test: &TestReport) -> (TestCase, Extra) {
     let time = case_time(test.duration);
     let mut extra = Extra::default();
     let mut case = match test.verdict {
-        Verdict::Passed => TestCase::success(&name, time),
+        Verdict::Passed | Verdict::XPassed => TestCase::success(&name, time),
         Verdict::Inconclusive => {
             let mut case = TestCase::success(&name, time);
             case.set_system_out(&for_xml(&inconclusive_note(test)));
@@ -127,7 +127,7 @@ fn test_case(test: &TestReport) -> (TestCase, Extra) {
             case.set_system_out(&failure_body(&leak_body(test)));
             case
         }
-        Verdict::Skipped => {
+        Verdict::Skipped | Verdict::XFailed => {
             let mut case = TestCase::skipped(&name);
             case.time = time;
             extra.skipped = Some(skipped_element(test));
@@ -268,6 +268,14 @@ fn location(item: &TestItem) -> String {
 /// pytest's `<skipped type="pytest.skip" message="reason">path:line: reason</skipped>`.
 fn skipped_element(test: &TestReport) -> String {
     let reason = test.skip_reason.as_deref().unwrap_or("");
+    if test.verdict == Verdict::XFailed {
+        // pytest writes an xfail as a bodiless skip of its own type.
+        let reason = reason.strip_prefix("reason: ").unwrap_or(reason);
+        return format!(
+            "<skipped type=\"pytest.xfail\" message=\"{}\"/>",
+            escape_attr(&printable(reason))
+        );
+    }
     let details = if reason.is_empty() {
         location(&test.item)
     } else {

@@ -468,6 +468,8 @@ pub fn summary_counts(session: &SessionReport, deselected: usize) -> String {
         (session.count(Verdict::Leaked), "leaked".to_string()),
         (session.count(Verdict::Allowed), "allowed".to_string()),
         (session.count(Verdict::Skipped), "skipped".to_string()),
+        (session.count(Verdict::XFailed), "xfailed".to_string()),
+        (session.count(Verdict::XPassed), "xpassed".to_string()),
         (
             session.count(Verdict::Inconclusive),
             "inconclusive".to_string(),
@@ -498,7 +500,11 @@ fn plural(n: usize, word: &str) -> String {
 fn verdict_color(verdict: Verdict) -> Color {
     match verdict {
         Verdict::Passed => Color::Green,
-        Verdict::Skipped | Verdict::Inconclusive | Verdict::Allowed => Color::Yellow,
+        Verdict::Skipped
+        | Verdict::Inconclusive
+        | Verdict::Allowed
+        | Verdict::XFailed
+        | Verdict::XPassed => Color::Yellow,
         Verdict::Failed | Verdict::Error | Verdict::Leaked => Color::Red,
     }
 }

@@ -2,8 +2,9 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 pub struct Run {
     pub code: i32,
@@ -21,22 +22,31 @@ pub fn leakhunt(args: &[&str]) -> Run {
 }
 
 /// Runs `leakhunt ARGS` from `dir`, without colour.
-pub fn leakhunt_in(dir: &std::path::Path, args: &[&str]) -> Run {
-    leakhunt_with(dir, args, &[])
+pub fn leakhunt_in(dir: &Path, args: &[&str]) -> Run {
+    leakhunt_with(dir, args, &[] as &[(&str, &str)])
 }
 
-/// Runs `leakhunt ARGS` from `dir` with extra environment variables.
-pub fn leakhunt_with(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_leakhunt"))
-        .args(args)
+/// Runs `leakhunt ARGS` from `dir` with extra environment variables, without
+/// colour, outside any virtualenv or CI the caller may be in.
+pub fn leakhunt_with<V: AsRef<std::ffi::OsStr>>(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, V)],
+) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_leakhunt"));
+    // Before ARGS: anything after a `--` in them goes to pytest.
+    command
         .arg("--color")
         .arg("no")
+        .args(args)
         .current_dir(dir)
-        .env_remove("GITHUB_ACTIONS")
-        .envs(env.iter().copied())
         .env_remove("COLUMNS")
-        .output()
-        .expect("the leakhunt binary runs");
+        .env_remove("VIRTUAL_ENV")
+        .env_remove("GITHUB_ACTIONS");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("the leakhunt binary runs");
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).to_string(),
@@ -54,6 +64,8 @@ pub fn verdicts(stdout: &str) -> Vec<String> {
         "ERROR",
         "INCONCLUSIVE",
         "ALLOWED",
+        "XFAIL",
+        "XPASS",
     ];
     stdout
         .lines()
@@ -78,8 +90,61 @@ pub fn final_counts(stdout: &str) -> String {
     }
 }
 
+/// pytest's version in the test virtualenv: pinned, so that outputs are exact.
+pub const PYTEST: &str = "9.2.0";
+
+static VENV: Mutex<()> = Mutex::new(());
+
+/// A virtualenv with pytest in it, made once with the Python leakhunt is
+/// built with (`python -m venv`, then pip from PyPI) and kept under target/
+/// so that later runs reuse it.
+pub fn pytest_venv() -> PathBuf {
+    let _guard = VENV.lock().unwrap_or_else(|e| e.into_inner());
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("venv-pytest-{PYTEST}"));
+    if venv.join("bin/python").exists() {
+        return venv;
+    }
+    let python = match env!("LEAKHUNT_BUILD_PYTHON") {
+        "" => "python3",
+        built => built,
+    };
+    // Built aside and renamed: an interrupted build never looks finished.
+    let partial = venv.with_extension(format!("partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&partial);
+    let status = Command::new(python)
+        .args(["-m", "venv"])
+        .arg(&partial)
+        .status()
+        .expect("python -m venv runs");
+    assert!(status.success(), "python -m venv failed");
+    let status = Command::new(partial.join("bin/python"))
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .arg(format!("pytest=={PYTEST}"))
+        .status()
+        .expect("pip runs");
+    assert!(status.success(), "pip install pytest failed");
+    // Only bin/python and `python -m` are used, which do not name the
+    // virtualenv's own path: it can be renamed. Another test binary may have
+    // finished first; then its virtualenv is as good.
+    if std::fs::rename(&partial, &venv).is_err() {
+        let _ = std::fs::remove_dir_all(&partial);
+    }
+    assert!(
+        venv.join("bin/python").exists(),
+        "no virtualenv at {}",
+        venv.display()
+    );
+    venv
+}
+
 /// Checks a JUnit file against the schema CI dashboards use.
-pub fn assert_valid_junit(path: &std::path::Path) {
+pub fn assert_valid_junit(path: &Path) {
     let schema = fixtures().join("../../shared/junit-10.xsd");
     let check = Command::new("xmllint")
         .args(["--noout", "--schema"])

@@ -1,0 +1,283 @@
+"""leakhunt's pytest engine: pytest's own collection and run protocol, driven
+one run of one test at a time from Rust.
+
+pytest.main() runs a whole session in one call, and leakhunt needs control
+back after every run. So this module takes the steps of pytest's own
+wrap_session() (configure, sessionstart, collection, ..., sessionfinish,
+unconfigure) as separate calls, and runs each item through the
+pytest_runtest_protocol hook, so that every plugin's wrappers (warnings
+filters, capture, logging, assertion rewriting) apply as under pytest.
+
+It translates pytest's reports into leakhunt's run tuples and decides nothing.
+"""
+
+import os
+import sys
+
+import pytest
+from _pytest.config import (
+    ConftestImportFailure,
+    UsageError,
+    _prepareconfig,
+    create_terminal_writer,
+)
+from _pytest.main import Session
+from _pytest.runner import runtestprotocol
+
+_state = {}  # "config", "session", "hook history"
+_items = []
+_doctest_globals = {}  # item index -> the names its doctest starts with
+
+
+class _Plugin:
+    """leakhunt's plugin object: it records collection problems and runs each
+    item's protocol with log=False, so that no report reaches the terminal
+    reporter, junitxml or the session's failure count, which would otherwise
+    keep every report of every run (and show up as growth)."""
+
+    def __init__(self):
+        self.collect_errors = []
+        self.deselected = 0
+        self.reports = []
+        self.exceptions = {}
+        self.subtest_failure = None
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_configure(self, config):
+        # The terminal reporter stays registered (its options, such as -r in
+        # an ini's addopts, must parse), but prints nowhere.
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter._tw = create_terminal_writer(config, _Sink())
+            _state["reporter"] = reporter
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.collect_errors.append((report.nodeid, report.longreprtext))
+
+    def pytest_runtest_logreport(self, report):
+        # With log=False only reports that a test sends itself come here:
+        # subtests (unittest's subTest, pytest's subtests fixture).
+        if report.failed and self.subtest_failure is None:
+            crash = getattr(report.longrepr, "reprcrash", None)
+            message = getattr(crash, "message", "") or report.longreprtext
+            kind, _, text = message.partition(": ")
+            self.subtest_failure = ("failed", kind, text, report.longreprtext, "call", "")
+
+    def pytest_deselected(self, items):
+        self.deselected += len(items)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        self.reports = runtestprotocol(item, nextitem=nextitem, log=False)
+        return True
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        # Only strings: keeping the exception would keep the run's frames alive.
+        if call.excinfo is not None:
+            self.exceptions[call.when] = (call.excinfo.typename, str(call.excinfo.value))
+        return report
+
+
+class _Sink:
+    """A file that keeps nothing."""
+
+    def write(self, text):
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+
+_plugin = _Plugin()
+
+
+def _same_instance(item):
+    """pytest makes a fresh instance of a test's class for each run of an
+    item, as unittest promises, and so does leakhunt, except for Hypothesis
+    tests: Hypothesis requires a @given method to be called on the same
+    instance every time (its differing_executors health check), which under
+    pytest is true because an item runs once. Those keep their first instance."""
+    cls = getattr(item, "cls", None)
+    make = getattr(item, "_getinstance", None)
+    function = getattr(cls, getattr(item, "originalname", ""), None)
+    if make is None or not getattr(function, "is_hypothesis_test", False):
+        return
+    # Collection may have made the first one already (plugins read item.obj).
+    kept = [vars(item)["_instance"]] if "_instance" in vars(item) else []
+
+    def get():
+        if not kept:
+            kept.append(make())
+        return kept[0]
+
+    item._getinstance = get
+
+
+def collect(args):
+    """Configures pytest with `args` and collects. Returns (items, collection
+    errors, deselected count, rootdir), each item as (node id, path, line,
+    name). Raises UsageError for what pytest calls a usage error."""
+    os.environ["PYTEST_VERSION"] = pytest.__version__
+    try:
+        config = _prepareconfig(list(args), plugins=[_plugin])
+    except ConftestImportFailure as error:
+        raise UsageError(
+            f"ImportError while loading conftest '{error.path}'.\n"
+            f"{type(error.cause).__name__}: {error.cause}"
+        ) from None
+    session = Session.from_config(config)
+    _state["config"], _state["session"] = config, session
+    config._do_configure()
+    config.hook.pytest_sessionstart(session=session)
+    config.hook.pytest_collection(session=session)
+    _state["hook history"] = config.hook.pytest_warning_recorded._call_history
+    described = []
+    for index, item in enumerate(session.items, start=len(_items)):
+        _same_instance(item)
+        # doctest clears a doctest's globals after it runs (clear_globs): a
+        # second run would find its module's names gone. Kept to put back.
+        dtest = getattr(item, "dtest", None)
+        if dtest is not None:
+            _doctest_globals[index] = dict(dtest.globs)
+        path, line, _ = item.location
+        described.append((item.nodeid, path, -1 if line is None else line, item.name))
+    _items.extend(session.items)
+    return described, _plugin.collect_errors, _plugin.deselected, str(config.rootpath)
+
+
+def _skip_reason(report):
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return reason[len("Skipped: ") :] if reason.startswith("Skipped: ") else reason
+
+
+def _captured(report):
+    return "".join(f"--- {title} ---\n{content}\n" for title, content in report.sections)
+
+
+def _outcome(reports, exceptions):
+    for report in reports:
+        xfail = getattr(report, "wasxfail", None)
+        if report.passed:
+            if xfail is not None and report.when == "call":
+                return ("xpassed", "", xfail, "", "call", "")
+            continue
+        if report.skipped:
+            if xfail is not None:
+                return ("xfailed", "", xfail, "", report.when, "")
+            return ("skipped", "Skipped", _skip_reason(report), "", report.when, "")
+        kind, message = exceptions.get(report.when, ("", report.longreprtext))
+        outcome = "failed" if report.when == "call" else "error"
+        return (outcome, kind, message, report.longreprtext, report.when, _captured(report))
+    return None
+
+
+def _interrupted(error):
+    return ("interrupted", type(error).__name__, str(error), "", "call", "")
+
+
+def _drop_finished_finalizers(item):
+    """A function-scoped fixture that uses a fixture of a higher scope leaves
+    its finish() on that fixture's finalizer list, once per test under pytest;
+    once per run here. Those of finished function-scoped fixtures are no-ops:
+    they go, so that the list does not grow with the runs."""
+    for fixturedefs in item._fixtureinfo.name2fixturedefs.values():
+        for fixturedef in fixturedefs:
+            if fixturedef.scope == "function" or not fixturedef._finalizers:
+                continue
+            fixturedef._finalizers[:] = [
+                fin for fin in fixturedef._finalizers if not _finished_function_fixture(fin)
+            ]
+
+
+def _finished_function_fixture(finalizer):
+    owner = getattr(getattr(finalizer, "func", None), "__self__", None)
+    return (
+        getattr(owner, "scope", None) == "function"
+        and getattr(owner, "cached_result", None) is None
+    )
+
+
+def run(index):
+    """One run of one item: setup, call, teardown. Scopes above the function
+    stay set up: the teardown goes as far as the item's parent, as if the
+    next item were a sibling. Returns None when it passed, else (outcome,
+    exception type, message, traceback, phase, captured output)."""
+    item = _items[index]
+    if index in _doctest_globals:
+        item.dtest.globs.update(_doctest_globals[index])
+    history = _state["hook history"]
+    kept = len(history)
+    reporter = _state.get("reporter")
+    stats = reporter.stats if reporter is not None else {}
+    sizes = {key: len(value) for key, value in stats.items()}
+    _plugin.exceptions.clear()
+    _plugin.subtest_failure = None
+    try:
+        item.ihook.pytest_runtest_protocol(item=item, nextitem=item.parent)
+    except (KeyboardInterrupt, pytest.exit.Exception) as error:
+        return _interrupted(error)
+    finally:
+        # pytest keeps these per item for its single run; repeated, they grow.
+        del history[kept:]
+        # The terminal reporter files warnings and subtest reports.
+        for key in list(stats):
+            if key in sizes:
+                del stats[key][sizes[key] :]
+            else:
+                del stats[key]
+        if getattr(item, "_fixtureinfo", None) is not None:
+            _drop_finished_finalizers(item)
+        item._report_sections.clear()
+        item.user_properties.clear()
+    reports, _plugin.reports = _plugin.reports, []
+    return _outcome(reports, _plugin.exceptions) or _plugin.subtest_failure
+
+
+def leave(next_index):
+    """Tears down the scopes the next item (None: no item) does not share,
+    with output captured as pytest captures a teardown."""
+    nextitem = None if next_index is None else _items[next_index]
+    session = _state["session"]
+    capture = session.config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        capture.resume_global_capture()
+    try:
+        session._setupstate.teardown_exact(nextitem)
+    except (KeyboardInterrupt, pytest.exit.Exception) as error:
+        return _interrupted(error)
+    except BaseException as error:  # noqa: B036 - reported on the test, as pytest does
+        text = _format(error)
+        return ("error", type(error).__name__, str(error), text, "teardown", "")
+    finally:
+        if capture is not None:
+            capture.suspend_global_capture()
+            capture.read_global_capture()
+    return None
+
+
+def _format(error):
+    from _pytest._code import ExceptionInfo
+
+    return str(ExceptionInfo.from_exception(error).getrepr(style="short"))
+
+
+def finish(exitstatus):
+    """pytest's sessionfinish and unconfigure, as wrap_session ends."""
+    config, session = _state["config"], _state["session"]
+    os.chdir(session.startpath)
+    try:
+        config.hook.pytest_sessionfinish(session=session, exitstatus=exitstatus)
+    finally:
+        config._ensure_unconfigure()
+        sys.stdout.flush()
+
+
+def version():
+    return pytest.__version__

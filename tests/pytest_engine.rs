@@ -1,0 +1,320 @@
+//! The pytest engine on fixtures/pytest_project, in a virtualenv with pytest
+//! (made under target/ on first use), and the choice of that virtualenv.
+
+mod common;
+
+use std::path::Path;
+
+use common::{final_counts, fixtures, leakhunt, leakhunt_with, pytest_venv, verdicts, PYTEST};
+
+fn in_venv(args: &[&str]) -> common::Run {
+    let venv = pytest_venv();
+    let mut all = vec!["--python", venv.to_str().expect("a UTF-8 path")];
+    all.extend_from_slice(args);
+    leakhunt(&all)
+}
+
+const PROJECT: &[&str] = &[
+    "pytest_project/pkg/test_package.py::test_package_fixture_once PASSED",
+    "pytest_project/pkg/test_package.py::test_package_fixture_still_alive PASSED",
+    "pytest_project/test_builtin_fixtures.py::test_capsys PASSED",
+    "pytest_project/test_builtin_fixtures.py::test_prints_without_capsys PASSED",
+    "pytest_project/test_builtin_fixtures.py::test_caplog PASSED",
+    "pytest_project/test_builtin_fixtures.py::test_logs_without_caplog PASSED",
+    "pytest_project/test_builtin_fixtures.py::test_tmp_path PASSED",
+    "pytest_project/test_builtin_fixtures.py::test_monkeypatch PASSED",
+    "pytest_project/test_builtin_fixtures.py::test_recwarn PASSED",
+    "pytest_project/test_builtin_fixtures.py::test_pass PASSED",
+    "pytest_project/test_marks.py::test_skip_mark SKIPPED",
+    "pytest_project/test_marks.py::test_skipif_true SKIPPED",
+    "pytest_project/test_marks.py::test_skipif_false PASSED",
+    "pytest_project/test_marks.py::test_xfail_fails XFAIL",
+    "pytest_project/test_marks.py::test_xfail_passes XPASS",
+    "pytest_project/test_marks.py::test_xfail_strict_passes FAILED",
+    "pytest_project/test_marks.py::test_imperative_xfail XFAIL",
+    "pytest_project/test_marks.py::test_skip_at_run_time SKIPPED",
+    "pytest_project/test_marks.py::test_plain_failure FAILED",
+    "pytest_project/test_marks.py::test_fails_on_second_run FAILED",
+    "pytest_project/test_marks.py::test_warning_is_an_error_here FAILED",
+    "pytest_project/test_marks.py::test_warning_ignored_by_mark PASSED",
+    "pytest_project/test_params.py::test_ids[low] PASSED",
+    "pytest_project/test_params.py::test_ids[high] PASSED",
+    "pytest_project/test_params.py::test_generated_ids[0] PASSED",
+    "pytest_project/test_params.py::test_generated_ids[text] PASSED",
+    "pytest_project/test_params.py::test_generated_ids[None] PASSED",
+    "pytest_project/test_params.py::test_generated_ids[1.5] PASSED",
+    "pytest_project/test_params.py::test_param_marks[plain] PASSED",
+    "pytest_project/test_params.py::test_param_marks[expected-to-fail] XFAIL",
+    "pytest_project/test_params.py::test_param_marks[skipped] SKIPPED",
+    "pytest_project/test_params.py::TestParametrizedClass::test_method[1] PASSED",
+    "pytest_project/test_params.py::TestParametrizedClass::test_method[2] PASSED",
+    "pytest_project/test_scopes.py::test_session_and_module_fixtures_set_up_once PASSED",
+    "pytest_project/test_scopes.py::test_function_fixture_set_up_and_torn_down_every_run PASSED",
+    "pytest_project/test_scopes.py::TestClassScope::test_class_fixture_once PASSED",
+    "pytest_project/test_scopes.py::TestClassScope::test_class_fixture_shared PASSED",
+    "pytest_project/test_scopes.py::test_parametrized_fixture[one] PASSED",
+    "pytest_project/test_scopes.py::test_parametrized_fixture[two] PASSED",
+    "pytest_project/test_scopes.py::test_leak_in_a_fixture LEAKED",
+    "pytest_project/test_scopes.py::test_setup_error ERROR",
+    "pytest_project/test_scopes.py::test_teardown_error ERROR",
+    "pytest_project/test_unittest_style.py::TestWithUnittest::test_expected_failure XFAIL",
+    "pytest_project/test_unittest_style.py::TestWithUnittest::test_failure FAILED",
+    "pytest_project/test_unittest_style.py::TestWithUnittest::test_skipped SKIPPED",
+    "pytest_project/test_unittest_style.py::TestWithUnittest::test_subtest_fails FAILED",
+    "pytest_project/test_unittest_style.py::TestWithUnittest::test_subtests PASSED",
+    "pytest_project/test_unittest_style.py::TestWithUnittest::test_sum PASSED",
+];
+
+/// The project's verdicts with node ids relative to its own rootdir (pytest.ini).
+fn project_verdicts(stdout: &str) -> Vec<String> {
+    verdicts(stdout)
+        .into_iter()
+        .map(|line| format!("pytest_project/{line}"))
+        .collect()
+}
+
+#[test]
+fn every_verdict_of_the_pytest_project() {
+    let run = in_venv(&["pytest_project", "-v"]);
+    let out = &run.stdout;
+    assert_eq!(project_verdicts(out), PROJECT, "{out}\n{}", run.stderr);
+    assert_eq!(
+        final_counts(out),
+        "6 failed, 29 passed, 1 leaked, 5 skipped, 4 xfailed, 1 xpassed, 2 errors"
+    );
+    assert_eq!(run.code, 1);
+    assert!(out.contains(&format!("engine: pytest {PYTEST}, ")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "rootdir: {}\n",
+            fixtures().join("pytest_project").display()
+        )),
+        "{out}"
+    );
+    for line in [
+        "FAILED test_marks.py::test_xfail_strict_passes - [XPASS(strict)] must fail\n",
+        "FAILED test_marks.py::test_fails_on_second_run - passed run 1, failed run 2: AssertionError: state left by the first run\n",
+        "FAILED test_marks.py::test_warning_is_an_error_here - UserWarning: turned into an error by filterwarnings\n",
+        "ERROR test_scopes.py::test_setup_error - RuntimeError: fixture setup broke\n",
+        "ERROR test_scopes.py::test_teardown_error - RuntimeError: fixture teardown broke\n",
+        "______________________ ERROR at setup of test_setup_error ______________________\n",
+        "___________________ ERROR at teardown of test_teardown_error ___________________\n",
+        "E       assert [1, 2] == [1, 3]\n",
+        "LEAKED test_scopes.py::test_leak_in_a_fixture - ",
+        "FAILED test_unittest_style.py::TestWithUnittest::test_subtest_fails - AssertionError: 2 not less than 2\n",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    // The fixture's 100 objects a run are seen in full.
+    assert!(out.contains("> blocks "), "{out}");
+}
+
+#[test]
+fn builtin_fixtures_raise_no_alarm_in_three_consecutive_runs() {
+    for attempt in 1..=3 {
+        let run = in_venv(&["pytest_project/test_builtin_fixtures.py", "-v"]);
+        assert_eq!(
+            final_counts(&run.stdout),
+            "8 passed",
+            "attempt {attempt}:\n{}",
+            run.stdout
+        );
+        assert_eq!(run.code, 0, "attempt {attempt}");
+    }
+}
+
+#[test]
+fn node_ids_and_k_select_as_pytest_does() {
+    let run = in_venv(&[
+        "pytest_project/test_params.py::test_ids[high]",
+        "pytest_project/test_scopes.py::TestClassScope",
+        "-v",
+    ]);
+    assert_eq!(
+        project_verdicts(&run.stdout),
+        [
+            "pytest_project/test_params.py::test_ids[high] PASSED",
+            "pytest_project/test_scopes.py::TestClassScope::test_class_fixture_once PASSED",
+            "pytest_project/test_scopes.py::TestClassScope::test_class_fixture_shared PASSED",
+        ],
+        "{}",
+        run.stdout
+    );
+    let run = in_venv(&["pytest_project", "-k", "generated and not None", "-v"]);
+    assert_eq!(final_counts(&run.stdout), "3 passed, 45 deselected");
+    assert!(run
+        .stdout
+        .contains("collected 48 items / 45 deselected / 3 selected\n"));
+}
+
+#[test]
+fn arguments_after_double_dash_go_to_pytest() {
+    let run = in_venv(&["pytest_project", "-v", "--", "-m", "slow"]);
+    assert_eq!(
+        project_verdicts(&run.stdout),
+        [
+            "pytest_project/test_params.py::TestParametrizedClass::test_method[1] PASSED",
+            "pytest_project/test_params.py::TestParametrizedClass::test_method[2] PASSED",
+        ],
+        "{}",
+        run.stdout
+    );
+    let run = in_venv(&["pytest_project", "--", "--no-such-option"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("unrecognized arguments: --no-such-option"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A project whose tests check which Python they run in.
+fn env_project(dir: &Path) {
+    std::fs::write(
+        dir.join("test_env.py"),
+        "import os, subprocess, sys\n\n\n\
+         def test_prefix_is_the_virtualenv():\n    \
+             assert sys.prefix == os.environ['EXPECTED_PREFIX']\n    \
+             assert sys.prefix != sys.base_prefix\n\n\n\
+         def test_spawned_executable_is_the_virtualenvs():\n    \
+             code = 'import sys, pytest; print(sys.prefix)'\n    \
+             out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)\n    \
+             assert out.stdout.strip() == os.environ['EXPECTED_PREFIX'], out.stderr\n",
+    )
+    .expect("writes the test file");
+}
+
+#[test]
+fn runs_in_the_virtualenv_named_by_virtual_env_or_python() {
+    let venv = pytest_venv();
+    let project = tempfile::tempdir().expect("a temporary folder");
+    env_project(project.path());
+    let expected = [
+        "test_env.py::test_prefix_is_the_virtualenv PASSED",
+        "test_env.py::test_spawned_executable_is_the_virtualenvs PASSED",
+    ];
+    let python = venv.join("bin/python");
+    for (args, env) in [
+        (
+            vec!["-v"],
+            vec![
+                ("VIRTUAL_ENV", venv.as_path()),
+                ("EXPECTED_PREFIX", venv.as_path()),
+            ],
+        ),
+        (
+            vec!["-v", "--python", python.to_str().expect("UTF-8")],
+            vec![("EXPECTED_PREFIX", venv.as_path())],
+        ),
+    ] {
+        let run = leakhunt_with(project.path(), &args, &env);
+        assert_eq!(
+            verdicts(&run.stdout),
+            expected,
+            "{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+        assert!(
+            run.stdout
+                .contains(&format!("python: {}\n", venv.display())),
+            "{}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("engine: pytest "), "{}", run.stdout);
+    }
+}
+
+#[test]
+fn a_dot_venv_in_the_current_folder_is_used() {
+    let venv = pytest_venv();
+    let project = tempfile::tempdir().expect("a temporary folder");
+    env_project(project.path());
+    std::os::unix::fs::symlink(&venv, project.path().join(".venv")).expect("a symlink");
+    let dot_venv = project.path().join(".venv");
+    let run = leakhunt_with(
+        project.path(),
+        &["-q"],
+        &[("EXPECTED_PREFIX", dot_venv.as_path())],
+    );
+    assert_eq!(
+        final_counts(&run.stdout),
+        "2 passed",
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+}
+
+#[test]
+fn engine_pytest_without_pytest_is_a_usage_error() {
+    let run = leakhunt(&["clean/test_noise.py", "--engine", "pytest"]);
+    assert_eq!(run.code, 4);
+    assert!(
+        run.stderr
+            .starts_with("ERROR: --engine pytest: pytest cannot be imported in the Python at "),
+        "{}",
+        run.stderr
+    );
+    let run = leakhunt(&["clean/test_noise.py", "--", "-x"]);
+    assert_eq!(run.code, 4);
+    assert!(
+        run.stderr.contains("arguments after -- go to pytest"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn builtin_engine_can_be_chosen_where_pytest_is_importable() {
+    let run = in_venv(&["clean/test_noise.py", "--engine", "builtin", "-q"]);
+    assert!(run.stdout.is_empty() || !run.stdout.contains("engine: pytest"));
+    assert_eq!(final_counts(&run.stdout), "2 passed", "{}", run.stdout);
+    let run = in_venv(&["clean/test_noise.py", "--engine", "builtin"]);
+    assert!(run.stdout.contains("engine: builtin, "), "{}", run.stdout);
+}
+
+#[test]
+fn a_virtualenv_of_another_python_version_is_refused() {
+    let root = tempfile::tempdir().expect("a temporary folder");
+    let venv = root.path().join("venv");
+    std::fs::create_dir_all(venv.join("bin")).expect("a folder");
+    std::fs::write(venv.join("bin/python"), "").expect("a file");
+    std::fs::write(
+        venv.join("pyvenv.cfg"),
+        "home = /opt/py/bin\nversion = 3.99.0\n",
+    )
+    .expect("a file");
+    let run = leakhunt_with(root.path(), &["-q"], &[("VIRTUAL_ENV", venv.as_path())]);
+    assert_eq!(run.code, 4);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("is Python 3.99, but this leakhunt embeds Python 3.")
+            && run
+                .stderr
+                .contains("`PYO3_PYTHON=/opt/py/bin/python3.99 cargo install --path .`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn doctests_run_again_with_their_module_globals() {
+    let run = in_venv(&[
+        "pytest_project/doctested.py",
+        "-v",
+        "--",
+        "--doctest-modules",
+    ]);
+    assert_eq!(
+        project_verdicts(&run.stdout),
+        [
+            "pytest_project/doctested.py::doctested PASSED",
+            "pytest_project/doctested.py::doctested.double PASSED",
+        ],
+        "{}",
+        run.stdout
+    );
+}
