@@ -13,6 +13,7 @@ use toml::Spanned;
 
 use crate::allow::AllowEntry;
 use crate::cli::{Cli, ColorChoice};
+use crate::engine::EngineChoice;
 
 /// The `[tool.leakhunt]` table. Unknown keys are errors naming the key, the
 /// file and the line.
@@ -35,6 +36,11 @@ pub struct FileConfig {
     pub baseline: Option<Spanned<String>>,
     pub baseline_tolerance: Option<Spanned<f64>>,
     pub color: Option<Spanned<String>>,
+    pub engine: Option<Spanned<String>>,
+    pub python: Option<Spanned<String>>,
+    pub json: Option<Spanned<String>>,
+    pub html: Option<Spanned<String>>,
+    pub strict_resources: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -360,6 +366,65 @@ pub fn merge(
             Ok(())
         },
         |cli: &Cli| format!("{:?}", cli.color).to_lowercase()
+    );
+    setting!(
+        "engine",
+        "engine",
+        engine,
+        |cli: &mut Cli, v: &String| -> Result<()> {
+            cli.engine = match v.as_str() {
+                "auto" => EngineChoice::Auto,
+                "builtin" => EngineChoice::Builtin,
+                "pytest" => EngineChoice::Pytest,
+                other => {
+                    return Err(anyhow!(
+                        "engine = {other:?}: use \"auto\", \"builtin\" or \"pytest\""
+                    ))
+                }
+            };
+            Ok(())
+        },
+        |cli: &Cli| format!("{:?}", cli.engine).to_lowercase()
+    );
+    setting!(
+        "python",
+        "python",
+        python,
+        |cli: &mut Cli, v: &String| -> Result<()> {
+            cli.python = Some(PathBuf::from(relative(v)));
+            Ok(())
+        },
+        |cli: &Cli| format!("{:?}", cli.python.clone().unwrap_or_default())
+    );
+    setting!(
+        "json",
+        "json",
+        json,
+        |cli: &mut Cli, v: &String| -> Result<()> {
+            cli.json = Some(PathBuf::from(relative(v)));
+            Ok(())
+        },
+        |cli: &Cli| format!("{:?}", cli.json.clone().unwrap_or_default())
+    );
+    setting!(
+        "html",
+        "html",
+        html,
+        |cli: &mut Cli, v: &String| -> Result<()> {
+            cli.html = Some(PathBuf::from(relative(v)));
+            Ok(())
+        },
+        |cli: &Cli| format!("{:?}", cli.html.clone().unwrap_or_default())
+    );
+    setting!(
+        "strict-resources",
+        "strict_resources",
+        strict_resources,
+        |cli: &mut Cli, v: &bool| -> Result<()> {
+            cli.strict_resources = *v;
+            Ok(())
+        },
+        |cli: &Cli| cli.strict_resources.to_string()
     );
     let allow = config
         .and_then(|c| c.allow.as_ref())

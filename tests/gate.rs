@@ -45,6 +45,8 @@ fn configuration_comes_from_pyproject_and_the_command_line_wins() {
     assert!(lines.contains(&"warmup = 2                               # pyproject.toml:5"));
     assert!(lines.contains(&"iterations = 15                          # command line"));
     assert!(lines.contains(&"max-iterations = 60                      # default"));
+    assert!(lines.contains(&"engine = auto                            # default"));
+    assert!(lines.contains(&"strict-resources = false                 # default"));
     assert!(lines.contains(&"thresholds = [\"rss=131072\"]              # pyproject.toml:8"));
     let run = leakhunt_in(dir.path(), &["-v"]);
     assert!(run
