@@ -26,7 +26,7 @@ pub fn start(executable: Option<&Path>) -> Result<InterpreterInfo> {
     // config is initialised by CPython before use and cleared after.
     unsafe {
         if ffi::Py_IsInitialized() == 0 {
-            crate::sampler::single_malloc_arena();
+            crate::sampler::steady_malloc();
             let mut config = std::mem::MaybeUninit::<ffi::PyConfig>::zeroed();
             let config = config.as_mut_ptr();
             ffi::PyConfig_InitPythonConfig(config);

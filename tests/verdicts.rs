@@ -119,3 +119,23 @@ fn leak_report_names_signals_rates_and_series() {
     assert!(out.contains("deltas: +10000 x20"), "{out}");
     assert!(out.contains("leaky/test_resources.py LLLL  "), "{out}");
 }
+
+#[test]
+fn native_leak_shows_after_a_test_that_left_much_memory_free() {
+    // The seed article's test leaves a large heap behind (and its diagnosis
+    // frees a lot): malloc would serve the native leak from resident pages.
+    let run = leakhunt(&[
+        "leaky/test_seed_article.py",
+        "leaky/test_native.py::test_malloc_never_freed",
+        "-v",
+    ]);
+    assert_eq!(
+        verdicts(&run.stdout),
+        [
+            "leaky/test_seed_article.py::test_people_kept_in_global_list LEAKED",
+            "leaky/test_native.py::test_malloc_never_freed LEAKED",
+        ],
+        "{}",
+        run.stdout
+    );
+}
