@@ -3,13 +3,13 @@
 //! fail the run.
 
 use regex::Regex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::outcome::{TestReport, Verdict};
 use crate::signal::Signal;
 
 /// `{ test = "tests/test_cache.py::*", signals = ["objects"], reason = "…" }`
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllowEntry {
     /// A node id, where `*` matches any run of characters and `?` one.
@@ -21,8 +21,8 @@ pub struct AllowEntry {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum AllowedSignal {
     All,
     One(Signal),
@@ -44,6 +44,15 @@ impl TryFrom<String> for AllowedSignal {
                     "unknown signal `{name}`: use objects, blocks, bytes, fds, threads, rss or all"
                 )
             })
+    }
+}
+
+impl From<AllowedSignal> for String {
+    fn from(signal: AllowedSignal) -> String {
+        match signal {
+            AllowedSignal::All => "all".to_string(),
+            AllowedSignal::One(signal) => signal.name().to_string(),
+        }
     }
 }
 

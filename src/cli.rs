@@ -373,6 +373,10 @@ pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
         });
     }
     let timeout = (cli.timeout > 0.0).then(|| Duration::from_secs_f64(cli.timeout));
+    let allow: Vec<_> = allow
+        .into_iter()
+        .chain(collected.allow.iter().cloned())
+        .collect();
     let allow_list = AllowList::new(&allow);
     let baseline_label = cli
         .baseline

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::allow::AllowEntry;
 use crate::engine::{EngineChoice, EngineSelection};
 use crate::outcome::{CollectionError, TestItem, TestReport};
 use crate::verdict::Policy;
@@ -67,6 +68,8 @@ pub enum Message {
         errors: Vec<CollectionError>,
         /// Set when the engine applied node ids and `-k` itself (pytest).
         selected_by_engine: Option<EngineSelection>,
+        /// Allow-list entries the tests declare (pytest markers).
+        allow: Vec<AllowEntry>,
     },
     /// The user asked for something that cannot be (pytest's usage errors,
     /// an engine that cannot be loaded).

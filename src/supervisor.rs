@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 
+use crate::allow::AllowEntry;
 use crate::capture::read_since;
 use crate::engine::EngineSelection;
 use crate::exit::UsageError;
@@ -38,6 +39,8 @@ pub struct Collected {
     pub errors: Vec<CollectionError>,
     /// Set when the engine applied node ids and `-k` itself (pytest).
     pub selected_by_engine: Option<EngineSelection>,
+    /// Allow-list entries the tests declare (pytest markers).
+    pub allow: Vec<AllowEntry>,
 }
 
 /// What the session tells its observer as it goes.
@@ -234,6 +237,7 @@ impl Pool {
                         tests,
                         errors,
                         selected_by_engine,
+                        allow,
                     },
                 ) => {
                     let (python_version, python_prefix, engine) = hello
@@ -248,6 +252,7 @@ impl Pool {
                         tests,
                         errors,
                         selected_by_engine,
+                        allow,
                     });
                 }
                 WorkerEvent::Message(_, Message::InternalError(text)) => return Err(anyhow!(text)),

@@ -83,6 +83,7 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
                 tests: collection.tests.clone(),
                 errors: std::mem::take(&mut collection.errors),
                 selected_by_engine: collection.selected_by_engine.take(),
+                allow: std::mem::take(&mut collection.allow),
             },
         )?;
         let config = RunConfig {

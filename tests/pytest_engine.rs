@@ -318,3 +318,53 @@ fn doctests_run_again_with_their_module_globals() {
         run.stdout
     );
 }
+
+#[test]
+fn the_leakhunt_marker_allows_what_a_test_declares() {
+    let run = in_venv(&["pytest_marker", "-v"]);
+    assert_eq!(
+        verdicts(&run.stdout),
+        [
+            "test_marker.py::test_accepted_leak ALLOWED",
+            "test_marker.py::test_leak_beyond_what_is_accepted LEAKED",
+            "test_marker.py::test_unmarked_leak LEAKED",
+        ],
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("(fills a cache on purpose)\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "LEAKED test_marker.py::test_leak_beyond_what_is_accepted - +1 fds/run\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn a_leakhunt_marker_without_a_reason_is_a_usage_error() {
+    let project = tempfile::tempdir().expect("a temporary folder");
+    std::fs::write(
+        project.path().join("test_no_reason.py"),
+        "import pytest\n\n\n@pytest.mark.leakhunt(allow=[\"fds\"])\ndef test_x():\n    pass\n",
+    )
+    .expect("the test file is written");
+    let venv = pytest_venv();
+    let run = leakhunt_with(
+        project.path(),
+        &["--python", venv.to_str().expect("a UTF-8 path")],
+        &[] as &[(&str, &str)],
+    );
+    assert_eq!(run.code, 4, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stderr,
+        "ERROR: test_no_reason.py::test_x: @pytest.mark.leakhunt needs reason=\"why this leak is accepted\"\n"
+    );
+}

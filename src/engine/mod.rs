@@ -102,6 +102,8 @@ pub struct Collection {
     /// Set by an engine that applies node ids and `-k` itself (pytest): the
     /// tests it deselected, and its own rootdir. `tests` is then the selection.
     pub selected_by_engine: Option<EngineSelection>,
+    /// Allow-list entries the tests declare themselves (pytest markers).
+    pub allow: Vec<crate::allow::AllowEntry>,
 }
 
 /// What an engine that selects by itself reports about its selection.

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyModule;
 
 use super::{call_harness, Collection, Engine, EngineSelection, RunProblem};
+use crate::allow::{AllowEntry, AllowedSignal};
 use crate::exit::UsageError;
 use crate::interpreter::{format_error, harness_error, is_interrupt, load_module, Interrupted};
 use crate::outcome::{CollectionError, TestItem};
@@ -66,8 +67,15 @@ impl PytestEngine {
     }
 }
 
-/// (node id, file relative to the rootdir, 0-based line or -1, name)
-type RawItem = (String, String, i64, String);
+/// (node id, file relative to the rootdir, 0-based line or -1, name,
+/// the leakhunt marker's (signals, reason))
+type RawItem = (
+    String,
+    String,
+    i64,
+    String,
+    Option<(Vec<String>, Option<String>)>,
+);
 
 impl Engine for PytestEngine {
     fn describe(&self) -> String {
@@ -112,11 +120,18 @@ impl Engine for PytestEngine {
         ) = value
             .extract()
             .map_err(|e| anyhow!("unexpected result from the pytest engine: {e}"))?;
+        let mut allow = Vec::new();
+        for (nodeid, _, _, _, marker) in &items {
+            if let Some((signals, reason)) = marker {
+                allow.push(marker_entry(nodeid, signals, reason.as_deref())?);
+            }
+        }
         Ok(Collection {
             tests: items
                 .into_iter()
-                .map(|(nodeid, path, line, name)| pytest_item(nodeid, path, line, name))
+                .map(|(nodeid, path, line, name, _)| pytest_item(nodeid, path, line, name))
                 .collect(),
+            allow,
             errors: errors
                 .into_iter()
                 .map(|(path, message)| CollectionError { path, message })
@@ -157,6 +172,29 @@ impl Engine for PytestEngine {
     fn finish(&mut self, py: Python<'_>) -> Result<()> {
         call_harness(py, &self.harness, HARNESS_NAME, "finish", (0,)).map(drop)
     }
+}
+
+/// `@pytest.mark.leakhunt(allow=[...], reason=...)` as an allow-list entry
+/// for exactly that test; a wrong signal or a missing reason is a usage error
+/// naming the test.
+fn marker_entry(nodeid: &str, signals: &[String], reason: Option<&str>) -> Result<AllowEntry> {
+    let fail = |why: String| {
+        anyhow::Error::new(UsageError(format!("{nodeid}: @pytest.mark.leakhunt {why}")))
+    };
+    let reason = reason
+        .filter(|r| !r.trim().is_empty())
+        .ok_or_else(|| fail("needs reason=\"why this leak is accepted\"".to_string()))?;
+    let signals = signals
+        .iter()
+        .map(|s| AllowedSignal::try_from(s.clone()).map_err(&fail))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(AllowEntry {
+        // The node id is the pattern: it always matches its own test (a `*`
+        // or `?` in a parametrize id could also match a sibling's).
+        test: nodeid.to_string(),
+        signals,
+        reason: reason.to_string(),
+    })
 }
 
 /// A collected pytest item as leakhunt reports it; the JUnit classname is

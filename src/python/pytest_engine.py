@@ -44,6 +44,10 @@ class _Plugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_configure(self, config):
+        config.addinivalue_line(
+            "markers",
+            "leakhunt(allow, reason): leakhunt accepts these leaking signals for this test",
+        )
         # The terminal reporter stays registered (its options, such as -r in
         # an ini's addopts, must parse), but prints nowhere.
         reporter = config.pluginmanager.get_plugin("terminalreporter")
@@ -146,9 +150,23 @@ def collect(args):
         if dtest is not None:
             _doctest_globals[index] = dict(dtest.globs)
         path, line, _ = item.location
-        described.append((item.nodeid, path, -1 if line is None else line, item.name))
+        described.append(
+            (item.nodeid, path, -1 if line is None else line, item.name, _allowed(item))
+        )
     _items.extend(session.items)
     return described, _plugin.collect_errors, _plugin.deselected, str(config.rootpath)
+
+
+def _allowed(item):
+    """The `@pytest.mark.leakhunt(allow=[...], reason=...)` of a test, as
+    (signals, reason), or None; leakhunt checks them."""
+    marker = item.get_closest_marker("leakhunt")
+    if marker is None:
+        return None
+    allow = marker.kwargs.get("allow", marker.args[0] if marker.args else ["all"])
+    if isinstance(allow, str):
+        allow = [allow]
+    return ([str(signal) for signal in allow], marker.kwargs.get("reason"))
 
 
 def _skip_reason(report):
