@@ -339,9 +339,8 @@ fn the_leakhunt_marker_allows_what_a_test_declares() {
         run.stdout
     );
     assert!(
-        run.stdout.contains(
-            "LEAKED test_marker.py::test_leak_beyond_what_is_accepted - +1 fds/run\n"
-        ),
+        run.stdout
+            .contains("LEAKED test_marker.py::test_leak_beyond_what_is_accepted - +1 fds/run\n"),
         "{}",
         run.stdout
     );
