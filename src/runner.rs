@@ -11,7 +11,7 @@ use crate::engine::{Engine, ProblemKind, RunProblem};
 use crate::interpreter::Interrupted;
 use crate::outcome::{Failure, TestItem, TestReport, Verdict};
 use crate::resource_warnings::{fail_on_resource_warnings, Watched};
-use crate::sampler::Sampler;
+use crate::sampler::{release_free_heap, Sampler};
 use crate::signal::Sample;
 use crate::verdict::{judge, Judgement, Policy};
 
@@ -139,11 +139,17 @@ fn repeat(
     series: &mut Vec<Sample>,
     runs: &mut Runs<'_>,
 ) -> Result<Ending> {
-    for _ in 0..config.warmup {
+    for warmup in 0..config.warmup {
+        if warmup + 1 == config.warmup {
+            release_free_heap();
+        }
         let run = runs.next();
         if let Some(problem) = engine.run_once(py, index)? {
             return Ok(Ending::Problem(problem, run));
         }
+    }
+    if config.warmup == 0 {
+        release_free_heap();
     }
     sampler.freeze(py)?;
     let ending = judged_runs(py, engine, sampler, index, config, series, runs);

@@ -46,13 +46,9 @@ impl Sampler {
     }
 
     /// After the warm-ups: everything alive so far stops being walked by the gc,
-    /// so each later collection only looks at what the judged runs create;
-    /// and free heap pages go back to the system, so that memory a native leak
-    /// takes shows in RSS even when an earlier test freed plenty.
+    /// so each later collection only looks at what the judged runs create.
     pub fn freeze(&self, py: Python<'_>) -> Result<()> {
-        self.call(py, "freeze")?;
-        release_free_heap();
-        Ok(())
+        self.call(py, "freeze").map(drop)
     }
 
     /// After a test: now and then, hand the whole heap back to the gc.
@@ -121,7 +117,9 @@ impl Sampler {
 /// Returns malloc's free pages to the system. Without it, a native leak is
 /// served from pages an earlier test freed, already resident: RSS stays flat
 /// while C code leaks (seen after the seed article's 300,000-object test).
-fn release_free_heap() {
+/// Called before the last warm-up run, which faults back in the pages the
+/// test and the sampler need, so that judged runs of a clean test stay flat.
+pub fn release_free_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         extern "C" {
