@@ -7,7 +7,8 @@ use crate::outcome::{SessionReport, Verdict};
 use crate::report::format::rates;
 
 /// One `::error file=…,line=…,title=…::message` line per failed, errored or
-/// leaking test (`::warning` for inconclusive ones). Paths are made relative
+/// leaking test (`::warning` for inconclusive ones), on the line that
+/// allocated a leak when the diagnosis found it, else on the test's line. Paths are made relative
 /// to `workspace` (GitHub's checkout), where the test files live under
 /// `rootdir`.
 pub fn github(session: &SessionReport, rootdir: &Path, workspace: &Path) -> Vec<String> {
@@ -39,11 +40,17 @@ pub fn github(session: &SessionReport, rootdir: &Path, workspace: &Path) -> Vec<
             ),
             _ => continue,
         };
-        let file = relative(&rootdir.join(&test.item.path), workspace);
+        // A leak points at the line that allocated it when the diagnosis knows.
+        let culprit = test.diagnosis.as_ref().and_then(|d| d.culprit());
+        let (path, line) = match culprit {
+            Some(at) => (at.path.as_str(), at.line),
+            None => (test.item.path.as_str(), test.item.line),
+        };
+        let file = relative(&rootdir.join(path), workspace);
         lines.push(format!(
             "::{level} file={},line={},title={}::{}",
             property(&file),
-            test.item.line.max(1),
+            line.max(1),
             property(&format!("{} {what}", test.item.nodeid)),
             data(&detail)
         ));
@@ -82,6 +89,34 @@ mod tests {
             verdict,
             &[(Signal::Objects, 3.0)],
         )
+    }
+
+    #[test]
+    fn a_diagnosed_leak_points_at_its_allocating_line() {
+        let mut leaked = report(Verdict::Leaked);
+        leaked.diagnosis = Some(crate::diagnosis::Diagnosis {
+            sites: vec![crate::diagnosis::Site {
+                location: crate::diagnosis::Location {
+                    path: "tests/test_x.py".into(),
+                    line: 40,
+                    source: "KEPT.append(x)".into(),
+                },
+                via: Vec::new(),
+                bytes_per_run: 64.0,
+                blocks_per_run: 1.0,
+                steady: true,
+            }],
+            ..Default::default()
+        });
+        let session = SessionReport {
+            tests: vec![leaked],
+            ..SessionReport::default()
+        };
+        let lines = github(&session, Path::new("/repo"), Path::new("/repo"));
+        assert!(
+            lines[0].starts_with("::error file=tests/test_x.py,line=40,"),
+            "{lines:?}"
+        );
     }
 
     #[test]
