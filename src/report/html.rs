@@ -396,33 +396,17 @@ const SCRIPT: &str = r#"(function () {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::{CollectionError, Failure, Growth, TestItem};
+    use crate::outcome::{CollectionError, Failure, Growth};
     use std::fs;
     use std::time::Duration;
 
     fn report(name: &str, verdict: Verdict) -> TestReport {
-        TestReport {
-            item: TestItem {
-                nodeid: format!("pkg/test_x.py::{name}"),
-                path: "pkg/test_x.py".to_owned(),
-                line: 7,
-                name: name.to_owned(),
-                classname: "pkg.test_x".to_owned(),
-                keywords: Vec::new(),
-            },
-            verdict,
-            runs: 13,
-            warmup: 3,
-            duration: Duration::from_micros(12_345_600),
-            failure: None,
-            skip_reason: None,
-            growth: Vec::new(),
-            series: Vec::new(),
-            captured: String::new(),
-            allowed: None,
-            diagnosis: None,
-            resource_warnings: Vec::new(),
-        }
+        let mut report = TestReport::example(&format!("pkg/test_x.py::{name}"), verdict, &[]);
+        report.item.name = name.to_owned();
+        report.item.line = 7;
+        report.runs = 13;
+        report.duration = Duration::from_micros(12_345_600);
+        report
     }
 
     fn session() -> SessionReport {

@@ -482,21 +482,11 @@ mod tests {
     }
 
     fn report(name: &str, verdict: Verdict) -> TestReport {
-        TestReport {
-            item: item(name),
-            verdict,
-            runs: 13,
-            warmup: 3,
-            duration: std::time::Duration::from_micros(12_345_600),
-            failure: None,
-            skip_reason: None,
-            growth: Vec::new(),
-            series: Vec::new(),
-            captured: String::new(),
-            allowed: None,
-            diagnosis: None,
-            resource_warnings: Vec::new(),
-        }
+        let mut report = TestReport::example("pkg/test_x.py::TestC::x", verdict, &[]);
+        report.item = item(name);
+        report.runs = 13;
+        report.duration = std::time::Duration::from_micros(12_345_600);
+        report
     }
 
     fn sample(objects: i64, bytes: i64) -> Sample {
