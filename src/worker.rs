@@ -95,6 +95,7 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
             },
         };
         let mut previous: Option<usize> = None;
+        let mut failed = false;
         loop {
             let next = match receive::<Command>(&mut commands)? {
                 Some(Command::Run(index)) => Some(index),
@@ -103,6 +104,7 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
             };
             if let Some(done) = previous {
                 if let Some(problem) = engine.leave(py, next)? {
+                    failed = true;
                     send(
                         messages,
                         &Message::Teardown {
@@ -116,7 +118,7 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
             }
             let Some(index) = next else {
                 sampler.stop(py)?;
-                return engine.finish(py);
+                return engine.finish(py, failed);
             };
             let item = collection
                 .tests
@@ -160,6 +162,7 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
                 &setup.capture_path,
                 capture_offset,
             )?;
+            failed |= report.verdict.is_bad();
             send(messages, &Message::Report(Box::new(report)))?;
             send(messages, &Message::Ready)?;
             previous = Some(index);

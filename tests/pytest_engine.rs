@@ -37,6 +37,7 @@ const PROJECT: &[&str] = &[
     "pytest_project/test_marks.py::test_fails_on_second_run FAILED",
     "pytest_project/test_marks.py::test_warning_is_an_error_here FAILED",
     "pytest_project/test_marks.py::test_warning_ignored_by_mark PASSED",
+    "pytest_project/test_optional_dependency.py SKIPPED",
     "pytest_project/test_params.py::test_ids[low] PASSED",
     "pytest_project/test_params.py::test_ids[high] PASSED",
     "pytest_project/test_params.py::test_generated_ids[0] PASSED",
@@ -80,7 +81,7 @@ fn every_verdict_of_the_pytest_project() {
     assert_eq!(project_verdicts(out), PROJECT, "{out}\n{}", run.stderr);
     assert_eq!(
         final_counts(out),
-        "6 failed, 29 passed, 1 leaked, 5 skipped, 4 xfailed, 1 xpassed, 2 errors"
+        "6 failed, 29 passed, 1 leaked, 6 skipped, 4 xfailed, 1 xpassed, 2 errors"
     );
     assert_eq!(run.code, 1);
     assert!(out.contains(&format!("engine: pytest {PYTEST}, ")), "{out}");
@@ -141,10 +142,14 @@ fn node_ids_and_k_select_as_pytest_does() {
         run.stdout
     );
     let run = in_venv(&["pytest_project", "-k", "generated and not None", "-v"]);
-    assert_eq!(final_counts(&run.stdout), "3 passed, 45 deselected");
+    // As under pytest, a file skipped whole is counted whatever -k says.
+    assert_eq!(
+        final_counts(&run.stdout),
+        "3 passed, 1 skipped, 45 deselected"
+    );
     assert!(run
         .stdout
-        .contains("collected 48 items / 45 deselected / 3 selected\n"));
+        .contains("collected 49 items / 45 deselected / 4 selected\n"));
 }
 
 #[test]
@@ -153,6 +158,7 @@ fn arguments_after_double_dash_go_to_pytest() {
     assert_eq!(
         project_verdicts(&run.stdout),
         [
+            "pytest_project/test_optional_dependency.py SKIPPED",
             "pytest_project/test_params.py::TestParametrizedClass::test_method[1] PASSED",
             "pytest_project/test_params.py::TestParametrizedClass::test_method[2] PASSED",
         ],
@@ -166,6 +172,12 @@ fn arguments_after_double_dash_go_to_pytest() {
             .contains("unrecognized arguments: --no-such-option"),
         "{}",
         run.stderr
+    );
+    let run = in_venv(&["pytest_project", "--", "--pdb"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "ERROR: --pdb/--trace need a terminal and leakhunt's workers have none: debug the failing test under pytest itself\n"
     );
 }
 
@@ -298,6 +310,23 @@ fn a_virtualenv_of_another_python_version_is_refused() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn sessionfinish_gets_the_exit_status_pytest_would_give() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let status = dir.path().join("exitstatus");
+    let venv = pytest_venv();
+    for (file, expected) in [("test_marks.py", "1\n"), ("test_params.py", "0\n")] {
+        let path = format!("pytest_project/{file}");
+        let run = leakhunt_with(
+            &fixtures(),
+            &["--python", venv.to_str().expect("a UTF-8 path"), &path],
+            &[("LEAKHUNT_FIXTURE_EXITSTATUS", &status)],
+        );
+        let written = std::fs::read_to_string(&status).expect("sessionfinish ran");
+        assert_eq!(written, expected, "{file}:\n{}", run.stdout);
+    }
 }
 
 #[test]

@@ -143,8 +143,9 @@ pub trait Engine {
     fn leave(&mut self, py: Python<'_>, next: Option<usize>) -> Result<Option<RunProblem>>;
 
     /// Ends the session once every test is done and left (pytest's
-    /// sessionfinish and unconfigure).
-    fn finish(&mut self, _py: Python<'_>) -> Result<()> {
+    /// sessionfinish and unconfigure); `failed` when a test of this worker
+    /// failed, leaked or errored.
+    fn finish(&mut self, _py: Python<'_>, _failed: bool) -> Result<()> {
         Ok(())
     }
 }

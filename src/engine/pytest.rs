@@ -169,8 +169,10 @@ impl Engine for PytestEngine {
         )?)
     }
 
-    fn finish(&mut self, py: Python<'_>) -> Result<()> {
-        call_harness(py, &self.harness, HARNESS_NAME, "finish", (0,)).map(drop)
+    fn finish(&mut self, py: Python<'_>, failed: bool) -> Result<()> {
+        // pytest's ExitCode: plugins that write results at sessionfinish read it.
+        let exitstatus = if failed { 1 } else { 0 };
+        call_harness(py, &self.harness, HARNESS_NAME, "finish", (exitstatus,)).map(drop)
     }
 }
 
@@ -206,7 +208,11 @@ fn pytest_item(nodeid: String, path: String, line: i64, name: String) -> TestIte
         let dotted = first.replace('/', ".");
         *first = dotted.strip_suffix(".py").unwrap_or(&dotted).to_string();
     }
-    names.pop();
+    // A file skipped whole is named by its module, as pytest's junitxml does.
+    let name = match names.pop() {
+        Some(module) if names.is_empty() => module,
+        _ => name,
+    };
     TestItem {
         classname: names.join("."),
         path,
@@ -240,5 +246,15 @@ mod tests {
         );
         assert_eq!(item.classname, "test_b");
         assert_eq!(item.line, 0);
+        let item = pytest_item(
+            "tests/test_skipped_whole.py".into(),
+            "tests/test_skipped_whole.py".into(),
+            -1,
+            "tests/test_skipped_whole.py".into(),
+        );
+        assert_eq!(
+            (item.classname.as_str(), item.name.as_str()),
+            ("", "tests.test_skipped_whole")
+        );
     }
 }

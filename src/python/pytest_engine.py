@@ -37,6 +37,7 @@ class _Plugin:
 
     def __init__(self):
         self.collect_errors = []
+        self.collected = []  # (node id, skip reason or None), in collection order
         self.deselected = 0
         self.reports = []
         self.exceptions = {}
@@ -58,6 +59,12 @@ class _Plugin:
     def pytest_collectreport(self, report):
         if report.failed:
             self.collect_errors.append((report.nodeid, report.longreprtext))
+        else:
+            # A file skipped as a whole (importorskip, allow_module_level)
+            # counts as one skipped test under pytest.
+            self.collected.append(
+                (report.nodeid, _skip_reason(report) if report.skipped else None)
+            )
 
     def pytest_runtest_logreport(self, report):
         # With log=False only reports that a test sends itself come here:
@@ -135,6 +142,7 @@ def collect(args):
             f"ImportError while loading conftest '{error.path}'.\n"
             f"{type(error.cause).__name__}: {error.cause}"
         ) from None
+    _refuse_what_cannot_work(config)
     session = Session.from_config(config)
     _state["config"], _state["session"] = config, session
     config._do_configure()
@@ -142,7 +150,11 @@ def collect(args):
     config.hook.pytest_collection(session=session)
     _state["hook history"] = config.hook.pytest_warning_recorded._call_history
     described = []
-    for index, item in enumerate(session.items, start=len(_items)):
+    items = _with_skipped_files(session.items, _plugin.collected)
+    for index, item in enumerate(items, start=len(_items)):
+        if isinstance(item, _SkippedFile):
+            described.append((item.nodeid, item.nodeid.split("::")[0], -1, item.nodeid, None))
+            continue
         _same_instance(item)
         # doctest clears a doctest's globals after it runs (clear_globs): a
         # second run would find its module's names gone. Kept to put back.
@@ -153,8 +165,49 @@ def collect(args):
         described.append(
             (item.nodeid, path, -1 if line is None else line, item.name, _allowed(item))
         )
-    _items.extend(session.items)
+    _items.extend(items)
     return described, _plugin.collect_errors, _plugin.deselected, str(config.rootpath)
+
+
+class _SkippedFile:
+    """A file (or other collector) pytest skipped whole: one skipped test."""
+
+    def __init__(self, nodeid, reason):
+        self.nodeid = nodeid
+        self.reason = reason
+
+
+def _with_skipped_files(items, collected):
+    """`items` with the skipped collectors among them, where pytest's
+    collection met them."""
+    order = {nodeid: position for position, (nodeid, _) in enumerate(collected)}
+    skipped = [
+        (position, _SkippedFile(nodeid, reason))
+        for position, (nodeid, reason) in enumerate(collected)
+        if reason is not None
+    ]
+    merged = []
+    for item in items:
+        position = order.get(item.nodeid.split("::")[0], len(collected))
+        while skipped and skipped[0][0] < position:
+            merged.append(skipped.pop(0)[1])
+        merged.append(item)
+    merged.extend(placeholder for _, placeholder in skipped)
+    return merged
+
+
+def _refuse_what_cannot_work(config):
+    """Options that would take the runs out of leakhunt's hands."""
+    option = config.option
+    if getattr(option, "usepdb", False) or getattr(option, "trace", False):
+        raise UsageError(
+            "--pdb/--trace need a terminal and leakhunt's workers have none: "
+            "debug the failing test under pytest itself"
+        )
+    if getattr(option, "numprocesses", None) or getattr(option, "dist", "no") != "no":
+        raise UsageError(
+            "pytest-xdist cannot run under leakhunt: use leakhunt's own -n before the --"
+        )
 
 
 def _allowed(item):
@@ -228,6 +281,8 @@ def run(index):
     next item were a sibling. Returns None when it passed, else (outcome,
     exception type, message, traceback, phase, captured output)."""
     item = _items[index]
+    if isinstance(item, _SkippedFile):
+        return ("skipped", "Skipped", item.reason, "", "setup", "")
     if index in _doctest_globals:
         item.dtest.globs.update(_doctest_globals[index])
     history = _state["hook history"]
@@ -262,6 +317,8 @@ def leave(next_index):
     """Tears down the scopes the next item (None: no item) does not share,
     with output captured as pytest captures a teardown."""
     nextitem = None if next_index is None else _items[next_index]
+    if isinstance(nextitem, _SkippedFile):
+        return None  # the scopes stay until a test that is run comes next
     session = _state["session"]
     capture = session.config.pluginmanager.getplugin("capturemanager")
     if capture is not None:
