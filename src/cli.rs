@@ -83,7 +83,7 @@ pub struct Cli {
     #[arg(short = 'n', long = "workers", value_name = "N", default_value = "1", value_parser = parse_workers)]
     pub workers: usize,
 
-    /// Seconds a test (all its runs) may take before it is stopped and failed; 0 disables.
+    /// Seconds one run of a test may take before the test is stopped and failed; 0 disables.
     #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
     pub timeout: f64,
 

@@ -173,8 +173,9 @@ pub fn diagnose(
     index: usize,
     growth: &[Growth],
     options: &DiagnosisOptions,
+    on_run: &mut dyn FnMut(),
 ) -> Result<Diagnosis> {
-    match try_diagnose(py, engine, sampler, index, growth, options) {
+    match try_diagnose(py, engine, sampler, index, growth, options, on_run) {
         Err(error) if !error.is::<Interrupted>() => Ok(Diagnosis {
             note: Some(format!("leakhunt could not diagnose this leak: {error:#}")),
             ..Diagnosis::default()
@@ -190,6 +191,7 @@ fn try_diagnose(
     index: usize,
     growth: &[Growth],
     options: &DiagnosisOptions,
+    on_run: &mut dyn FnMut(),
 ) -> Result<Diagnosis> {
     let started = Instant::now();
     let grew = |signal| growth.iter().any(|g| g.signal == signal);
@@ -198,7 +200,7 @@ fn try_diagnose(
     let in_place = !grew(Signal::Objects);
     let fds_before = open_fds();
     call(py, "begin", (FRAMES, in_place))?;
-    let gathered = gather(py, engine, sampler, index, &fds_before, options);
+    let gathered = gather(py, engine, sampler, index, &fds_before, options, on_run);
     // Whatever happened, tracing goes back to what the sampler expects.
     let ended = call(py, "end", ());
     let mut diagnosis = gathered?;
@@ -224,10 +226,12 @@ fn gather(
     index: usize,
     fds_before: &BTreeSet<i64>,
     options: &DiagnosisOptions,
+    on_run: &mut dyn FnMut(),
 ) -> Result<Diagnosis> {
     let mut diagnosis = Diagnosis::default();
     let mut previous = sampler.sample(py, None)?;
     for run in 1..=RUNS {
+        on_run();
         if let Some(problem) = engine.run_once(py, index)? {
             diagnosis.note = Some(format!(
                 "the test stopped passing on diagnosis run {run}: {} {}",

@@ -58,7 +58,9 @@ pub fn run_test(
             &mut runs,
         )?,
     };
+    let judged_runs = runs.count;
     // A second, deeper pass, only for a leak, while its scopes are still set up.
+    // Its runs are announced too: the supervisor's timeout is per run.
     let diagnosis = match &ending {
         Ending::Judged(Judgement::Leak(growth)) => Some(diagnose(
             py,
@@ -67,6 +69,9 @@ pub fn run_test(
             index,
             growth,
             &config.diagnosis,
+            &mut || {
+                runs.next();
+            },
         )?),
         _ => None,
     };
@@ -74,8 +79,8 @@ pub fn run_test(
     let mut report = TestReport {
         item: item.clone(),
         verdict: Verdict::Passed,
-        runs: runs.count,
-        warmup: config.warmup.min(runs.count),
+        runs: judged_runs,
+        warmup: config.warmup.min(judged_runs),
         duration: Duration::ZERO,
         failure: None,
         skip_reason: None,

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
@@ -78,9 +78,13 @@ enum WorkerEvent {
     Closed(usize),
 }
 
+const PROC_SELF_EXE: &str = "/proc/self/exe";
+
 struct Current {
     index: usize,
     started: Instant,
+    /// When the current run began: `--timeout` is per run.
+    run_started: Instant,
     run: usize,
     capture_offset: u64,
 }
@@ -148,7 +152,13 @@ impl Pool {
         let capture_path = self.scratch.path().join(format!("worker-{id}.out"));
         let (command_read, command_write) = std::io::pipe().context("cannot create a pipe")?;
         let (message_read, message_write) = std::io::pipe().context("cannot create a pipe")?;
-        let exe = std::env::current_exe().context("cannot find leakhunt's own binary")?;
+        // /proc/self/exe still runs this binary when its file was replaced
+        // since (a rebuild, an upgrade): the path would then name another
+        // version, or nothing.
+        let exe = match Path::new(PROC_SELF_EXE).exists() {
+            true => PathBuf::from(PROC_SELF_EXE),
+            false => std::env::current_exe().context("cannot find leakhunt's own binary")?,
+        };
         let mut process = Process::new(exe);
         process
             .arg(WORKER_ARG)
@@ -426,6 +436,7 @@ impl Pool {
                 self.workers[id].current = Some(Current {
                     index,
                     started: Instant::now(),
+                    run_started: Instant::now(),
                     run: 0,
                     capture_offset,
                 });
@@ -433,6 +444,7 @@ impl Pool {
             Message::Run { run, .. } => {
                 if let Some(current) = &mut self.workers[id].current {
                     current.run = run;
+                    current.run_started = Instant::now();
                 }
             }
             Message::Report(report) => {
@@ -545,7 +557,7 @@ impl Pool {
             let Some(current) = &worker.current else {
                 continue;
             };
-            if worker.timed_out.is_some() || current.started.elapsed() < limit {
+            if worker.timed_out.is_some() || current.run_started.elapsed() < limit {
                 continue;
             }
             signal(&worker.child, libc::SIGUSR1);

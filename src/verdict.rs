@@ -182,7 +182,10 @@ fn is_monotone(values: &[i64]) -> bool {
     values.windows(2).all(|w| w[1] >= w[0])
 }
 
-/// The floor (suffix minimum) rises within each third of the window.
+/// The floor (suffix minimum) rises within each third of the window, by at
+/// least a tenth of an even share of its whole rise: a table that grew by
+/// kilobytes early and then by one stray allocation has stopped, a leak's
+/// thirds are alike.
 fn rises_in_every_third(values: &[i64]) -> bool {
     let runs = values.len() - 1;
     if runs < 3 {
@@ -192,8 +195,9 @@ fn rises_in_every_third(values: &[i64]) -> bool {
     for i in (0..runs).rev() {
         floor[i] = floor[i].min(floor[i + 1]);
     }
+    let least = ((floor[runs] - floor[0]) / 30).max(1);
     let cuts = [0, runs / 3, (2 * runs) / 3, runs];
-    cuts.windows(2).all(|w| floor[w[1]] > floor[w[0]])
+    cuts.windows(2).all(|w| floor[w[1]] - floor[w[0]] >= least)
 }
 
 /// In a series that never goes down: the flat tail since the last rise is longer
@@ -411,6 +415,27 @@ mod tests {
         );
         assert_eq!(j, Judgement::Clean, "after {runs} runs");
         assert!(runs > 20, "decided before the cache was seen full");
+    }
+
+    #[test]
+    fn tables_that_grew_early_under_one_byte_of_noise_are_clean() {
+        // Recorded on idna's Hypothesis test_encode (traced bytes, 60 judged
+        // runs): three tables resized (+2199, +1520, +3264), one stray +32,
+        // and a 1-byte flicker throughout; objects and blocks flat. It was
+        // reported as a leak of 117 B a run; 150 runs show it stays flat.
+        const DELTAS: [i64; 60] = [
+            0, 1, 2199, 0, 0, 1520, 0, 0, 0, 0, 0, 0, 1, 0, 0, -1, 1, -1, 1, -1, 1, -1, 1, 0, 0, 0,
+            -1, 0, 0, 1, -1, 1, -1, 1, -1, 0, 0, 0, 3264, 0, 0, 1, -1, 32, 1, -1, 0, 0, 0, 1, 0, 0,
+            -1, 0, 0, 0, 0, 1, -1, 0,
+        ];
+        let values: Vec<i64> = std::iter::once(0)
+            .chain(DELTAS.iter().scan(0, |total, d| {
+                *total += d;
+                Some(*total)
+            }))
+            .collect();
+        let (j, runs) = run_policy(|i| values[i], Signal::Bytes);
+        assert_eq!((j, runs), (Judgement::Clean, 60));
     }
 
     #[test]

@@ -39,6 +39,14 @@ const HOSTILE: &[&str] = &[
 ];
 
 #[test]
+fn the_timeout_is_per_run_not_per_test() {
+    // 13 runs of 0.5 s each: 6.5 s in all, under 2 s each.
+    let run = leakhunt(&["slow/test_slow.py::test_slow", "--timeout", "2"]);
+    assert_eq!(final_counts(&run.stdout), "1 passed", "{}", run.stdout);
+    assert_eq!(run.code, 0);
+}
+
+#[test]
 fn hostile_tests_cost_only_themselves() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("hostile.xml");
