@@ -396,3 +396,42 @@ fn a_leakhunt_marker_without_a_reason_is_a_usage_error() {
         "ERROR: test_no_reason.py::test_x: @pytest.mark.leakhunt needs reason=\"why this leak is accepted\"\n"
     );
 }
+
+/// The progress and failure sections, as pytest and leakhunt print them:
+/// from the first progress line to the short summary, leaving out the line
+/// where leakhunt names the failed run.
+fn progress_and_failures(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("progress/") && !line.starts_with('.'))
+        .take_while(|line| !line.contains("short test summary info"))
+        .filter(|line| !line.starts_with("progress/test_two.py::test_fails: "))
+        .collect()
+}
+
+#[test]
+fn progress_lines_and_failures_look_as_under_pytest() {
+    let venv = pytest_venv();
+    for verbosity in [&["-q"][..], &[], &["-v"]] {
+        let pytest = std::process::Command::new(venv.join("bin/python"))
+            .args(["-m", "pytest", "-p", "no:cacheprovider", "--color=no"])
+            .args(verbosity)
+            .arg("progress")
+            .current_dir(fixtures())
+            .env_remove("COLUMNS")
+            .env_remove("PYTEST_ADDOPTS")
+            .output()
+            .expect("pytest runs");
+        let pytest = String::from_utf8_lossy(&pytest.stdout).into_owned();
+        let mut args = vec!["--iterations", "3", "--warmup", "0", "progress"];
+        args.extend_from_slice(verbosity);
+        let run = in_venv(&args);
+        let expected = progress_and_failures(&pytest);
+        assert!(expected.len() > 5, "{pytest}");
+        assert_eq!(
+            progress_and_failures(&run.stdout),
+            expected,
+            "{verbosity:?}"
+        );
+    }
+}

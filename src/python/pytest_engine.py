@@ -11,10 +11,12 @@ filters, capture, logging, assertion rewriting) apply as under pytest.
 It translates pytest's reports into leakhunt's run tuples and decides nothing.
 """
 
+import io
 import os
 import sys
 
 import pytest
+from _pytest._io import TerminalWriter
 from _pytest.config import (
     ConftestImportFailure,
     UsageError,
@@ -73,7 +75,7 @@ class _Plugin:
             crash = getattr(report.longrepr, "reprcrash", None)
             message = getattr(crash, "message", "") or report.longreprtext
             kind, _, text = message.partition(": ")
-            self.subtest_failure = ("failed", kind, text, report.longreprtext, "call", "")
+            self.subtest_failure = ("failed", kind, text, _longrepr(report), "call", "")
 
     def pytest_deselected(self, items):
         self.deselected += len(items)
@@ -228,6 +230,17 @@ def _skip_reason(report):
     return reason[len("Skipped: ") :] if reason.startswith("Skipped: ") else reason
 
 
+def _longrepr(report):
+    """The failure as pytest's terminal shows it: longreprtext without the
+    strip() that drops the first line's indentation and the blank line
+    before it."""
+    out = io.StringIO()
+    writer = TerminalWriter(out)
+    writer.hasmarkup = False
+    report.toterminal(writer)
+    return out.getvalue().rstrip()
+
+
 def _captured(report):
     return "".join(f"--- {title} ---\n{content}\n" for title, content in report.sections)
 
@@ -245,7 +258,7 @@ def _outcome(reports, exceptions):
             return ("skipped", "Skipped", _skip_reason(report), "", report.when, "")
         kind, message = exceptions.get(report.when, ("", report.longreprtext))
         outcome = "failed" if report.when == "call" else "error"
-        return (outcome, kind, message, report.longreprtext, report.when, _captured(report))
+        return (outcome, kind, message, _longrepr(report), report.when, _captured(report))
     return None
 
 

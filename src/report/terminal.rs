@@ -215,10 +215,15 @@ impl Terminal {
         if self.line_file.is_none() {
             return;
         }
+        if self.line_len == 0 {
+            // The line was full and ended with its progress already.
+            self.line_file = None;
+            return;
+        }
         let percent = self.percent();
         let pad = self
             .width
-            .saturating_sub(self.line_len + percent.len())
+            .saturating_sub(self.line_len + percent.len() + 1)
             .max(1);
         self.line(&format!("{}{percent}", " ".repeat(pad)));
         self.line_file = None;
@@ -227,13 +232,13 @@ impl Terminal {
 
     /// Progress for one finished test.
     pub fn test_done(&mut self, report: &TestReport) {
-        self.done += 1;
         let color = verdict_color(report.verdict);
         match self.verbosity {
             Verbosity::Quiet | Verbosity::Normal => {
                 if self.verbosity == Verbosity::Normal
                     && self.line_file.as_deref() != Some(report.item.path.as_str())
                 {
+                    // The previous file's line shows the progress before this test.
                     self.end_progress_line();
                     let path = format!("{} ", report.item.path);
                     self.line_len = path.chars().count();
@@ -243,15 +248,24 @@ impl Terminal {
                 if self.verbosity == Verbosity::Quiet && self.line_file.is_none() {
                     self.line_file = Some(String::new());
                 }
+                self.done += 1;
                 let letter = self.paint(&report.verdict.letter().to_string(), color);
                 self.line_len += 1;
                 self.write(&letter);
+                // Like pytest, a full line ends with the progress so far and
+                // the file's letters go on below.
+                let percent = self.percent();
+                if self.done < self.total && self.line_len + percent.len() + 2 >= self.width {
+                    self.line(&format!(" {percent}"));
+                    self.line_len = 0;
+                }
             }
             Verbosity::Verbose | Verbosity::Series => {
+                self.done += 1;
                 let word = report.verdict.word();
                 let percent = self.percent();
                 let used = report.item.nodeid.chars().count() + 1 + word.len();
-                let pad = self.width.saturating_sub(used + percent.len()).max(1);
+                let pad = self.width.saturating_sub(used + percent.len() + 1).max(1);
                 let text = format!(
                     "{} {}{}{percent}",
                     report.item.nodeid,
@@ -272,13 +286,17 @@ impl Terminal {
     /// `notes` are printed just before the final line (fixed baseline leaks).
     pub fn finish(&mut self, session: &SessionReport, deselected: usize, notes: &[String]) {
         self.end_progress_line();
+        // pytest leaves one blank line after the progress (none under -q),
+        // and none before each section's rule.
+        if self.verbosity != Verbosity::Quiet {
+            self.line("");
+        }
         let failures: Vec<&TestReport> = session
             .tests
             .iter()
             .filter(|t| matches!(t.verdict, Verdict::Failed | Verdict::Error))
             .collect();
         if !session.collection_errors.is_empty() {
-            self.line("");
             self.line(&self.rule("ERRORS", '='));
             for error in &session.collection_errors {
                 self.line(&self.rule(&format!("ERROR collecting {}", error.path), '_'));
@@ -286,7 +304,6 @@ impl Terminal {
             }
         }
         if !failures.is_empty() {
-            self.line("");
             self.line(&self.rule("FAILURES", '='));
             for test in failures {
                 self.failure_section(test);
@@ -303,7 +320,6 @@ impl Terminal {
             })
             .collect();
         if !leaks.is_empty() {
-            self.line("");
             self.line(&self.paint(&self.rule("LEAKS", '='), Color::Red));
             for test in leaks {
                 self.leak_section(test);
@@ -379,7 +395,6 @@ impl Terminal {
         if warned.is_empty() {
             return;
         }
-        self.line("");
         self.line(&self.paint(&self.rule("warnings summary", '='), Color::Yellow));
         for test in warned {
             self.line(&test.item.nodeid);
