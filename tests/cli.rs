@@ -21,6 +21,7 @@ fn every_outcome_of_the_builtin_engine() {
             "outcomes/test_outcomes.py::test_prints_then_fails FAILED",
             "outcomes/test_outcomes.py::TestPlainClass::test_uses_setup PASSED",
             "outcomes/test_outcomes.py::TestPlainClass::test_fresh_instance_each_run PASSED",
+            "outcomes/test_skipped_whole.py SKIPPED",
             "outcomes/test_unittest_cases.py::CalculatorCase::test_add PASSED",
             "outcomes/test_unittest_cases.py::CalculatorCase::test_class_setup_ran PASSED",
             "outcomes/test_unittest_cases.py::CalculatorCase::test_fails FAILED",
@@ -32,7 +33,7 @@ fn every_outcome_of_the_builtin_engine() {
     );
     assert_eq!(
         final_counts(&run.stdout),
-        "4 failed, 8 passed, 3 skipped, 3 errors"
+        "4 failed, 8 passed, 4 skipped, 3 errors"
     );
     assert_eq!(run.code, 1);
     let out = &run.stdout;
@@ -90,10 +91,10 @@ fn keyword_expression_selects_by_name_and_parents() {
     );
     assert!(run
         .stdout
-        .contains("collected 16 items / 2 errors / 13 deselected / 3 selected"));
+        .contains("collected 17 items / 2 errors / 14 deselected / 3 selected"));
     assert_eq!(
         final_counts(&run.stdout),
-        "3 passed, 13 deselected, 2 errors"
+        "3 passed, 14 deselected, 2 errors"
     );
 }
 
@@ -184,7 +185,12 @@ fn junit_report_validates_and_holds_leaks_as_failures() {
         "{xml}"
     );
     assert!(
-        xml.contains(r#"tests="22" errors="3" failures="8""#),
+        xml.contains(r#"<testcase name="outcomes.test_skipped_whole" time="#)
+            && xml.contains(r#"classname=""><skipped type="pytest.skip" message="needs a backend this machine does not have"><![CDATA[outcomes/test_skipped_whole.py:5: needs a backend"#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"tests="23" errors="3" failures="8""#),
         "{xml}"
     );
     let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("reports"))

@@ -121,7 +121,13 @@ def collect(path):
     try:
         module = _import(path)
     except BaseException as error:  # noqa: B036 - a collection error of this file
-        return [], format_exception(error)
+        reason = _skip_reason(error)
+        if reason is None:
+            return [], format_exception(error)
+        # Skipped whole at import (unittest.SkipTest, pytest.skip with
+        # allow_module_level): one skipped test named by the file, as pytest.
+        _items.append(_Item(None, None, "", None, ("skip", reason)))
+        return [("", _error_line(error, path), len(_items) - 1)], None
     if not getattr(module, "__test__", True):
         return [], None
     found = []
@@ -174,6 +180,15 @@ def format_exception(error):
     return "".join(lines)
 
 
+def _error_line(error, path):
+    """The line of `path` the exception was raised from (0 when unknown)."""
+    line = 0
+    for frame, number in traceback.walk_tb(error.__traceback__):
+        if os.path.abspath(frame.f_code.co_filename) == os.path.abspath(path):
+            line = number
+    return line
+
+
 def _skip_reason(error):
     if isinstance(error, unittest.SkipTest):
         return str(error)
@@ -201,6 +216,8 @@ def _call_hook(owner, names, *args):
 
 
 def _scope_keys(item):
+    if item.module is None:  # a file skipped at import has no scopes
+        return []
     keys = [("module", item.module)]
     if item.cls is not None:
         keys.append(("class", item.cls))
