@@ -347,10 +347,15 @@ pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
         iterations: policy.min_runs,
         max_iterations: policy.max_runs,
     });
+    let skipped_files = selected
+        .iter()
+        .filter(|&&i| collected.tests[i].is_skipped_file())
+        .count();
     terminal.collected(
-        selection.deselected_before + selection.collected.len(),
-        selected.len(),
+        selection.deselected_before + selection.collected.len() - skipped_files,
+        selected.len() - skipped_files,
         collected.errors.len(),
+        skipped_files,
     );
     if cli.collect_only {
         pool.shutdown();

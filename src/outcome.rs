@@ -25,6 +25,14 @@ pub struct TestItem {
     pub keywords: Vec<String>,
 }
 
+impl TestItem {
+    /// A file skipped whole while it was imported (collected as one skipped
+    /// test, the only kind of item whose node id names no function).
+    pub fn is_skipped_file(&self) -> bool {
+        !self.nodeid.contains("::")
+    }
+}
+
 /// How a test ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -52,7 +52,8 @@ pub fn select(
         }
         if wanted {
             selection.collected.push(index);
-            if keyword.is_none_or(|k| k.matches(&test.keywords)) {
+            // pytest skips a file whole before -k is applied: it always counts.
+            if test.is_skipped_file() || keyword.is_none_or(|k| k.matches(&test.keywords)) {
                 selection.selected.push(index);
             }
         }

@@ -186,7 +186,9 @@ impl Terminal {
         ));
     }
 
-    pub fn collected(&mut self, collected: usize, selected: usize, errors: usize) {
+    /// pytest's collection line. `collected` and `selected` count tests, not
+    /// the `skipped` files (skipped whole at import), which pytest lists apart.
+    pub fn collected(&mut self, collected: usize, selected: usize, errors: usize, skipped: usize) {
         self.total = selected;
         if self.verbosity == Verbosity::Quiet {
             return;
@@ -197,10 +199,13 @@ impl Terminal {
             text.push_str(&format!(" / {errors} {}", plural(errors, "error")));
         }
         if selected < collected {
-            text = format!(
-                "{text} / {} deselected / {selected} selected",
-                collected - selected
-            );
+            text.push_str(&format!(" / {} deselected", collected - selected));
+        }
+        if skipped > 0 {
+            text.push_str(&format!(" / {skipped} skipped"));
+        }
+        if selected < collected {
+            text.push_str(&format!(" / {selected} selected"));
         }
         self.line(&self.paint(&text, Color::Bold));
         self.line("");
@@ -232,6 +237,9 @@ impl Terminal {
 
     /// Progress for one finished test.
     pub fn test_done(&mut self, report: &TestReport) {
+        if report.item.is_skipped_file() {
+            return; // pytest counts it in the collection line and the totals only
+        }
         let color = verdict_color(report.verdict);
         match self.verbosity {
             Verbosity::Quiet | Verbosity::Normal => {

@@ -74,11 +74,8 @@ pub fn verdicts(stdout: &str) -> Vec<String> {
             let nodeid = parts.next()?;
             let word = parts.next()?;
             let percent = parts.collect::<Vec<_>>().join(" ");
-            // A node id without `::` is a file skipped whole.
-            ((nodeid.contains("::") || nodeid.ends_with(".py"))
-                && words.contains(&word)
-                && percent.ends_with("%]"))
-            .then(|| format!("{nodeid} {word}"))
+            (nodeid.contains("::") && words.contains(&word) && percent.ends_with("%]"))
+                .then(|| format!("{nodeid} {word}"))
         })
         .collect()
 }
