@@ -26,8 +26,22 @@ pub struct TestItem {
 }
 
 impl TestItem {
-    /// A file skipped whole while it was imported (collected as one skipped
-    /// test, the only kind of item whose node id names no function).
+    /// The one test that stands for a file skipped whole while it was
+    /// imported: its node id is the file's path (`dir/test_x.py`), and it is
+    /// named by its module (`dir.test_x`), as pytest's junitxml names it.
+    pub fn skipped_file(path: &str, line: u32) -> TestItem {
+        TestItem {
+            nodeid: path.to_string(),
+            path: path.to_string(),
+            line,
+            name: path.strip_suffix(".py").unwrap_or(path).replace('/', "."),
+            classname: String::new(),
+            keywords: path.split('/').map(str::to_string).collect(),
+        }
+    }
+
+    /// Made by `skipped_file`: the only kind of item whose node id names no
+    /// function.
     pub fn is_skipped_file(&self) -> bool {
         !self.nodeid.contains("::")
     }

@@ -155,9 +155,10 @@ impl Pool {
         // /proc/self/exe still runs this binary when its file was replaced
         // since (a rebuild, an upgrade): the path would then name another
         // version, or nothing.
-        let exe = match Path::new(PROC_SELF_EXE).exists() {
-            true => PathBuf::from(PROC_SELF_EXE),
-            false => std::env::current_exe().context("cannot find leakhunt's own binary")?,
+        let exe = if Path::new(PROC_SELF_EXE).exists() {
+            PathBuf::from(PROC_SELF_EXE)
+        } else {
+            std::env::current_exe().context("cannot find leakhunt's own binary")?
         };
         let mut process = Process::new(exe);
         process

@@ -100,25 +100,16 @@ pub fn relative_path(rootdir: &Path, file: &Path) -> String {
 /// Builds the pytest-style description of one test from its file and the
 /// `Class::name` qualified name the harness found.
 pub fn test_item(rootdir: &Path, relative: &str, qualname: &str, line: u32) -> TestItem {
-    let module_path = relative
-        .strip_suffix(".py")
-        .unwrap_or(relative)
-        .replace('/', ".");
     if qualname.is_empty() {
-        // A file skipped whole at import: named by its module, as pytest's
-        // junitxml names it.
-        return TestItem {
-            nodeid: relative.to_string(),
-            path: relative.to_string(),
-            line,
-            name: module_path,
-            classname: String::new(),
-            keywords: relative.split('/').map(str::to_string).collect(),
-        };
+        return TestItem::skipped_file(relative, line);
     }
     let parts: Vec<&str> = qualname.split("::").collect();
     let name = parts.last().copied().unwrap_or(qualname).to_string();
     let classes = &parts[..parts.len().saturating_sub(1)];
+    let module_path = relative
+        .strip_suffix(".py")
+        .unwrap_or(relative)
+        .replace('/', ".");
     let classname = std::iter::once(module_path.as_str())
         .chain(classes.iter().copied())
         .collect::<Vec<_>>()

@@ -202,21 +202,21 @@ fn marker_entry(nodeid: &str, signals: &[String], reason: Option<&str>) -> Resul
 /// A collected pytest item as leakhunt reports it; the JUnit classname is
 /// made from the node id as pytest's junitxml makes it (`mangle_test_address`).
 fn pytest_item(nodeid: String, path: String, line: i64, name: String) -> TestItem {
+    let line = u32::try_from(line + 1).unwrap_or(0);
+    if !nodeid.contains("::") {
+        return TestItem::skipped_file(&path, line);
+    }
     let address = nodeid.split_once('[').map_or(nodeid.as_str(), |(a, _)| a);
     let mut names: Vec<String> = address.split("::").map(str::to_string).collect();
     if let Some(first) = names.first_mut() {
         let dotted = first.replace('/', ".");
         *first = dotted.strip_suffix(".py").unwrap_or(&dotted).to_string();
     }
-    // A file skipped whole is named by its module, as pytest's junitxml does.
-    let name = match names.pop() {
-        Some(module) if names.is_empty() => module,
-        _ => name,
-    };
+    names.pop();
     TestItem {
         classname: names.join("."),
         path,
-        line: u32::try_from(line + 1).unwrap_or(0),
+        line,
         name,
         // pytest applied -k itself.
         keywords: Vec::new(),
