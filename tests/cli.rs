@@ -200,3 +200,19 @@ fn junit_report_validates_and_holds_leaks_as_failures() {
         .collect();
     assert_eq!(leftovers, [std::ffi::OsString::from("leaks.xml")]);
 }
+
+/// setup_module, setup_function and setup_method (and their teardowns) get
+/// their argument only when they take one, as pytest calls them.
+#[test]
+fn xunit_hooks_get_their_argument_only_when_they_take_one() {
+    let expected = [
+        "xunit_hooks/test_module_argument.py::test_module_and_function_arguments PASSED",
+        "xunit_hooks/test_optional_arguments.py::test_hooks_without_arguments PASSED",
+        "xunit_hooks/test_optional_arguments.py::TestWithoutArguments::test_setup_method_ran PASSED",
+        "xunit_hooks/test_optional_arguments.py::TestWithArguments::test_setup_method_got_the_method PASSED",
+    ];
+    let run = leakhunt(&["--engine", "builtin", "xunit_hooks", "-v"]);
+    assert_eq!(verdicts(&run.stdout), expected, "{}", run.stdout);
+    assert_eq!(final_counts(&run.stdout), "4 passed");
+    assert_eq!(run.code, 0);
+}

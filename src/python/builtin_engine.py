@@ -207,12 +207,23 @@ def _failure(error, phase):
     return ("failed", type(error).__name__, str(error), format_exception(error), phase, "")
 
 
-def _call_hook(owner, names, *args):
+def _call_hook(owner, names, arg):
+    """Calls the first of `names` that `owner` has, with `arg` only when the
+    hook takes an argument: pytest's `_call_with_optional_argument`."""
     for name in names:
         hook = getattr(owner, name, None)
-        if hook is not None:
-            hook(*args)
+        if hook is None:
+            continue
+        code = getattr(hook, "__code__", None)
+        if code is None:  # not a Python function: pytest would pass it
+            hook(arg)
             return
+        arg_count = code.co_argcount - (1 if inspect.ismethod(hook) else 0)
+        if arg_count:
+            hook(arg)
+        else:
+            hook()
+        return
 
 
 def _scope_keys(item):
@@ -227,10 +238,8 @@ def _scope_keys(item):
 def _setup_scope(key):
     kind, owner = key
     if kind == "module":
-        _call_hook(owner, ("setup_module", "setUpModule"), *_module_arg(owner, "setup_module"))
-        return lambda: _call_hook(
-            owner, ("teardown_module", "tearDownModule"), *_module_arg(owner, "teardown_module")
-        )
+        _call_hook(owner, ("setUpModule", "setup_module"), owner)
+        return lambda: _call_hook(owner, ("tearDownModule", "teardown_module"), owner)
     if issubclass(owner, unittest.TestCase):
         if getattr(owner, "__unittest_skip__", False):
             return lambda: None
@@ -243,19 +252,8 @@ def _setup_scope(key):
                 owner.doClassCleanups()
 
         return teardown
-    _call_hook(owner, ("setup_class",))
-    return lambda: _call_hook(owner, ("teardown_class",))
-
-
-def _module_arg(module, hook):
-    """setup_module may take the module as its argument, or nothing."""
-    func = getattr(module, hook, None)
-    if func is None:
-        return ()
-    try:
-        return (module,) if inspect.signature(func).parameters else ()
-    except (TypeError, ValueError):
-        return (module,)
+    _call_hook(owner, ("setup_class",), owner)
+    return lambda: _call_hook(owner, ("teardown_class",), owner)
 
 
 def _shared_depth(wanted):
