@@ -23,7 +23,7 @@ pub fn read_since(path: &Path, offset: u64) -> String {
     if file.seek(SeekFrom::Start(start)).is_err() || file.read_to_end(&mut bytes).is_err() {
         return String::new();
     }
-    let text = String::from_utf8_lossy(&bytes).to_string();
+    let text = crate::report::sanitize::undecodable_escaped(&bytes);
     if start > offset {
         format!(
             "[output cut: {} bytes before this were dropped; the last {} KiB follow]\n{text}",
@@ -44,7 +44,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("capture");
         std::fs::write(&path, b"before|after \xff\n").unwrap();
-        assert_eq!(read_since(&path, 7), "after \u{fffd}\n");
+        assert_eq!(read_since(&path, 7), "after \\udcff\n");
         assert_eq!(read_since(&path, 100), "");
         let long = vec![b'x'; 70 * 1024];
         std::fs::write(&path, &long).unwrap();

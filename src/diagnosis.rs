@@ -160,6 +160,7 @@ fn call<'py>(
 ) -> Result<Bound<'py, PyAny>> {
     module(py)?
         .call_method1(function, args)
+        .and_then(crate::python_text::crossable)
         .map_err(|e| harness_error(py, &e, &format!("diagnosis ({function})")))
 }
 

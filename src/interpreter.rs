@@ -116,7 +116,7 @@ pub fn format_error(py: Python<'_>, error: &PyErr) -> String {
             "format_exception",
             (error.get_type(py), error.value(py), error.traceback(py)),
         )?;
-        let parts: Vec<String> = lines.extract()?;
+        let parts: Vec<String> = crate::python_text::crossable(lines)?.extract()?;
         Ok(parts.concat())
     })();
     formatted.unwrap_or_else(|_| error.to_string())

@@ -15,6 +15,7 @@ pub mod interpreter;
 pub mod keyword;
 pub mod outcome;
 pub mod protocol;
+pub mod python_text;
 pub mod report;
 pub mod resource_warnings;
 pub mod runner;

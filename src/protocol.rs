@@ -25,8 +25,11 @@ pub struct WorkerSetup {
     /// The Python to run the tests in (a virtualenv's); None: the build's.
     pub python: Option<PathBuf>,
     pub engine: EngineChoice,
-    /// For the built-in engine: the rootdir and the test files (absolute).
+    /// For the built-in engine: the rootdir and the test files (absolute),
+    /// as bytes: a file name need not be UTF-8.
+    #[serde(with = "path_bytes")]
     pub rootdir: PathBuf,
+    #[serde(with = "path_list_bytes")]
     pub files: Vec<PathBuf>,
     /// For the pytest engine, which selects by itself: the paths and node
     /// ids, `-k`, and the arguments after `--`, as the user gave them.
@@ -34,6 +37,7 @@ pub struct WorkerSetup {
     pub keyword: Option<String>,
     pub pytest_args: Vec<String>,
     /// Files and folders not to collect (`--ignore`), absolute.
+    #[serde(with = "path_list_bytes")]
     pub ignore: Vec<PathBuf>,
     pub warmup: usize,
     pub policy: Policy,
@@ -94,6 +98,44 @@ pub enum Message {
     Interrupted,
     /// leakhunt itself failed inside the worker.
     InternalError(String),
+}
+
+/// A path as the bytes of its name (JSON strings hold only UTF-8).
+mod path_bytes {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    use std::path::{Path, PathBuf};
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(path: &Path, out: S) -> Result<S::Ok, S::Error> {
+        out.serialize_bytes(path.as_os_str().as_bytes())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<PathBuf, D::Error> {
+        Vec::<u8>::deserialize(input)
+            .map(|bytes| PathBuf::from(std::ffi::OsString::from_vec(bytes)))
+    }
+}
+
+/// [`path_bytes`] for a list of paths.
+mod path_list_bytes {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    use std::path::PathBuf;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(paths: &[PathBuf], out: S) -> Result<S::Ok, S::Error> {
+        let bytes: Vec<&[u8]> = paths.iter().map(|p| p.as_os_str().as_bytes()).collect();
+        bytes.serialize(out)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<Vec<PathBuf>, D::Error> {
+        let lists = Vec::<Vec<u8>>::deserialize(input)?;
+        Ok(lists
+            .into_iter()
+            .map(|bytes| PathBuf::from(std::ffi::OsString::from_vec(bytes)))
+            .collect())
+    }
 }
 
 /// Writes one value as a JSON line and flushes it.

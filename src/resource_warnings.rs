@@ -40,6 +40,7 @@ fn call<'py>(py: Python<'py>, function: &str) -> Result<Bound<'py, PyAny>> {
     module
         .bind(py)
         .call_method0(function)
+        .and_then(crate::python_text::crossable)
         .map_err(|e| harness_error(py, &e, &format!("resource warnings ({function})")))
 }
 

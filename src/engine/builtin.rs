@@ -10,6 +10,7 @@ use pyo3::types::PyModule;
 use super::{call_harness, Collection, Engine, RunProblem};
 use crate::interpreter::load_module;
 use crate::outcome::{CollectionError, TestItem};
+use crate::python_text::os_text;
 
 const HARNESS: &str = include_str!("../python/builtin_engine.py");
 
@@ -50,9 +51,10 @@ impl Engine for BuiltinEngine {
         let mut collection = Collection::default();
         for file in files {
             let relative = relative_path(rootdir, file);
-            let absolute = file.to_string_lossy().to_string();
+            // As a path: pyo3 gives Python the bytes of an undecodable name
+            // as os.fsdecode does, so the file can still be imported.
             let (tests, error): (Vec<RawTest>, Option<String>) =
-                self.call(py, "collect", (absolute,))?.extract()?;
+                self.call(py, "collect", (file,))?.extract()?;
             if let Some(message) = error {
                 collection.errors.push(CollectionError {
                     path: relative,
@@ -92,7 +94,7 @@ pub fn relative_path(rootdir: &Path, file: &Path) -> String {
     let relative = file.strip_prefix(rootdir).unwrap_or(file);
     relative
         .components()
-        .map(|c| c.as_os_str().to_string_lossy())
+        .map(|c| os_text(c.as_os_str()))
         .collect::<Vec<_>>()
         .join("/")
 }

@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 
 use crate::exit::UsageError;
 use crate::outcome::{CollectionError, TestItem};
+use crate::python_text::crossable;
 
 /// What went wrong in one run (a passing run has none).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +92,7 @@ pub(crate) fn call_harness<'py>(
     harness
         .bind(py)
         .call_method1(function, args)
+        .and_then(crossable)
         .map_err(|e| crate::interpreter::harness_error(py, &e, &format!("{what} ({function})")))
 }
 

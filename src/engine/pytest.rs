@@ -97,7 +97,8 @@ impl Engine for PytestEngine {
         let result = self
             .harness
             .bind(py)
-            .call_method1("collect", (self.args.clone(),));
+            .call_method1("collect", (self.args.clone(),))
+            .and_then(crate::python_text::crossable);
         let value = match result {
             Ok(value) => value,
             Err(error) if is_interrupt(py, &error) => return Err(anyhow::Error::new(Interrupted)),

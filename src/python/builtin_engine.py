@@ -191,10 +191,10 @@ def _error_line(error, path):
 
 def _skip_reason(error):
     if isinstance(error, unittest.SkipTest):
-        return str(error)
+        return _text(error)
     kind = type(error)
     if kind.__name__ == "Skipped" and kind.__module__.startswith("_pytest"):
-        return getattr(error, "msg", str(error))
+        return _text(getattr(error, "msg", error))
     return None
 
 
@@ -204,7 +204,16 @@ def _failure(error, phase):
         return ("skipped", "Skipped", reason, "", phase, "")
     if isinstance(error, KeyboardInterrupt):
         return ("interrupted", "KeyboardInterrupt", "", format_exception(error), phase, "")
-    return ("failed", type(error).__name__, str(error), format_exception(error), phase, "")
+    return ("failed", type(error).__name__, _text(error), format_exception(error), phase, "")
+
+
+def _text(value):
+    """str(value), which test code controls: when it raises, what traceback
+    prints in its place. Strings that UTF-8 cannot hold are Rust's to cross."""
+    try:
+        return str(value)
+    except Exception:
+        return "<exception str() failed>"
 
 
 def _call_hook(owner, names, arg):
@@ -319,7 +328,7 @@ class _UnitResult(unittest.TestResult):
             self._keep(_failure(err[1], "call"))
 
     def addSkip(self, test, reason):
-        self._keep(("skipped", "Skipped", reason, "", "call", ""))
+        self._keep(("skipped", "Skipped", _text(reason), "", "call", ""))
 
     def addUnexpectedSuccess(self, test):
         self._keep(("failed", "UnexpectedSuccess", "unexpected success", "", "call", ""))

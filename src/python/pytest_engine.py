@@ -90,7 +90,7 @@ class _Plugin:
         report = yield
         # Only strings: keeping the exception would keep the run's frames alive.
         if call.excinfo is not None:
-            self.exceptions[call.when] = (call.excinfo.typename, str(call.excinfo.value))
+            self.exceptions[call.when] = (call.excinfo.typename, _text(call.excinfo.value))
         return report
 
 
@@ -263,7 +263,16 @@ def _outcome(reports, exceptions):
 
 
 def _interrupted(error):
-    return ("interrupted", type(error).__name__, str(error), "", "call", "")
+    return ("interrupted", type(error).__name__, _text(error), "", "call", "")
+
+
+def _text(value):
+    """str(value), which test code controls: when it raises, what traceback
+    prints in its place. Strings that UTF-8 cannot hold are Rust's to cross."""
+    try:
+        return str(value)
+    except Exception:
+        return "<exception str() failed>"
 
 
 def _drop_finished_finalizers(item):
@@ -342,7 +351,7 @@ def leave(next_index):
         return _interrupted(error)
     except BaseException as error:  # noqa: B036 - reported on the test, as pytest does
         text = _format(error)
-        return ("error", type(error).__name__, str(error), text, "teardown", "")
+        return ("error", type(error).__name__, _text(error), text, "teardown", "")
     finally:
         if capture is not None:
             capture.suspend_global_capture()

@@ -45,6 +45,22 @@ pub fn printable(text: &str) -> String {
     out
 }
 
+/// `bytes` as text, each byte that is not UTF-8 written as the escape of the
+/// surrogate Python's `surrogateescape` makes of it (`\udcff` for 0xFF): the
+/// way test output and file names that are not UTF-8 show in every report,
+/// alike whether they reached Rust as bytes or as a Python string.
+pub fn undecodable_escaped(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            let _ = write!(text, "\\udc{byte:02x}");
+        }
+    }
+    text
+}
+
 /// Characters kept as they are. Stricter than XML 1.0's `Char`: DEL and the C1
 /// controls are legal there but discouraged, invisible, and dropped by the
 /// JUnit writer's own escape stripping, so they are escaped visibly too.
@@ -186,6 +202,15 @@ mod tests {
     fn strip_keeps_plain_text() {
         let text = "plain\ttext\r\nwith ünïcödé, 漢字 and 🐍 [brackets]";
         assert_eq!(strip_ansi(text), text);
+    }
+
+    #[test]
+    fn undecodable_bytes_show_as_surrogate_escapes() {
+        assert_eq!(
+            undecodable_escaped(b"out \xff\xfe \xc3\xa9\n"),
+            "out \\udcff\\udcfe é\n"
+        );
+        assert_eq!(undecodable_escaped(b"cut \xe2\x82"), "cut \\udce2\\udc82");
     }
 
     #[test]

@@ -1,0 +1,187 @@
+//! Strings a test controls cross from the interpreter to every report
+//! whatever they hold: lone surrogates (shown as `\udc80`), NULs, escapes,
+//! megabytes, and exceptions whose str() raises. One such string used to
+//! end the session (exit 3); now each test is reported and the run goes on.
+
+mod common;
+
+use std::path::Path;
+
+use common::{assert_valid_junit, final_counts, leakhunt_in, pytest_venv, verdicts};
+
+/// The start of a long output (one test's message is 2 MB), for messages.
+fn head(text: &str) -> &str {
+    let mut end = text.len().min(6000);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Runs leakhunt on fixtures/hostile_strings with every report; returns the
+/// run and the JUnit, JSON and HTML texts.
+fn run_with_reports(engine: &[&str], dir: &Path) -> (common::Run, String, String, String) {
+    let junit = dir.join("r.xml");
+    let json = dir.join("r.json");
+    let html = dir.join("r.html");
+    let mut args = engine.to_vec();
+    let paths = [&junit, &json, &html].map(|p| p.to_str().expect("a UTF-8 temporary path"));
+    args.extend([
+        "hostile_strings",
+        "-v",
+        "--junitxml",
+        paths[0],
+        "--json",
+        paths[1],
+        "--html",
+        paths[2],
+    ]);
+    let run = leakhunt_in(&common::fixtures(), &args);
+    assert_valid_junit(&junit);
+    let read = |path: &Path| std::fs::read_to_string(path).expect("the report was written");
+    (run, read(&junit), read(&json), read(&html))
+}
+
+/// Without pytest, test_pytest_strings.py is one skipped file (which
+/// `verdicts` leaves out: its node id names no test).
+const BUILTIN: &[&str] = &[
+    "hostile_strings/test_strings.py::test_surrogate_in_the_message FAILED",
+    "hostile_strings/test_strings.py::test_surrogate_in_str_of_the_exception FAILED",
+    "hostile_strings/test_strings.py::test_str_of_the_exception_raises FAILED",
+    "hostile_strings/test_strings.py::test_nul_and_megabytes FAILED",
+    "hostile_strings/test_strings.py::test_skip_reason SKIPPED",
+    "hostile_strings/test_strings.py::test_undecodable_output FAILED",
+    "hostile_strings/test_strings.py::test_warning_text PASSED",
+    "hostile_strings/test_strings.py::test_leak_with_surrogates_in_its_reprs LEAKED",
+    "hostile_strings/test_strings.py::test_after_everything_still_runs PASSED",
+];
+
+/// What both engines must show of test_strings.py, in the terminal.
+const TERMINAL: &[&str] = &[
+    "FAILED hostile_strings/test_strings.py::test_surrogate_in_the_message - AssertionError: bad ]]> chars #x0C \\udc80\n",
+    "FAILED hostile_strings/test_strings.py::test_surrogate_in_str_of_the_exception - ValueError: weird \\udc80\n",
+    "FAILED hostile_strings/test_strings.py::test_str_of_the_exception_raises - Unprintable: <exception str() failed>\n",
+    "['key \\udc80'] -> list\n",
+];
+
+#[test]
+fn the_builtin_engine_reports_every_hostile_string() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, junit, json, html) = run_with_reports(&["--engine", "builtin"], dir.path());
+    assert_eq!(verdicts(&run.stdout), BUILTIN, "{}", head(&run.stdout));
+    assert_eq!(
+        final_counts(&run.stdout),
+        "5 failed, 2 passed, 1 leaked, 2 skipped, 1 warning"
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    for line in TERMINAL {
+        assert!(
+            run.stdout.contains(line),
+            "missing {line:?} in\n{}",
+            head(&run.stdout)
+        );
+    }
+    assert!(run
+        .stdout
+        .contains("ResourceWarning: unclosed \\udc80 (13 runs)\n"));
+    // Bytes that are not UTF-8, written to fd 1, show as Python escapes them.
+    assert!(
+        run.stdout.contains("\nout \\udcff\\udcfe\n"),
+        "{}",
+        head(&run.stdout)
+    );
+    assert!(junit.contains(" message=\"AssertionError: bad ]]&gt; chars #x0C \\udc80\""));
+    assert!(junit.contains("<skipped type=\"pytest.skip\" message=\"skipped \\udc80\">"));
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let message = &json["tests"][1]["failure"]["message"];
+    assert_eq!(message, "bad \u{1b}[0m]]> chars \u{c} \\udc80");
+    assert_eq!(json["tests"][5]["skip_reason"], "skipped \\udc80");
+    assert_eq!(
+        json["tests"][4]["failure"]["message"]
+            .as_str()
+            .map(str::len),
+        Some("nul\0".len() + 2_000_000)
+    );
+    assert!(html.contains("weird \\udc80"));
+}
+
+#[test]
+fn the_pytest_engine_reports_every_hostile_string() {
+    let venv = pytest_venv();
+    let dir = tempfile::tempdir().unwrap();
+    let python = venv.to_str().expect("a UTF-8 path");
+    let (run, junit, json, html) = run_with_reports(&["--python", python], dir.path());
+    let mut expected = vec![
+        "hostile_strings/test_pytest_strings.py::test_parametrize_id[id\\udc80] PASSED",
+        "hostile_strings/test_pytest_strings.py::test_xfail_reason XFAIL",
+        "hostile_strings/test_pytest_strings.py::test_skip_reason SKIPPED",
+        "hostile_strings/test_pytest_strings.py::test_captured_output FAILED",
+    ];
+    expected.extend(BUILTIN);
+    assert_eq!(verdicts(&run.stdout), expected, "{}", head(&run.stdout));
+    assert_eq!(
+        final_counts(&run.stdout),
+        "6 failed, 3 passed, 1 leaked, 2 skipped, 1 xfailed"
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    for line in &TERMINAL[..3] {
+        assert!(
+            run.stdout.contains(line),
+            "missing {line:?} in\n{}",
+            head(&run.stdout)
+        );
+    }
+    // pytest's own capture writes '?' for what UTF-8 cannot hold, before
+    // leakhunt sees it; pytest shows the same.
+    assert!(
+        run.stdout.contains("\nprinted ?\n"),
+        "{}",
+        head(&run.stdout)
+    );
+    assert!(junit.contains("<testcase name=\"test_parametrize_id[id\\udc80]\""));
+    assert!(junit.contains("<skipped type=\"pytest.xfail\" message=\"expected \\udc80\"/>"));
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        json["tests"][0]["nodeid"],
+        "hostile_strings/test_pytest_strings.py::test_parametrize_id[id\\udc80]"
+    );
+    assert_eq!(json["tests"][2]["skip_reason"], "skipped \\udc80");
+    assert!(html.contains("test_parametrize_id[id\\udc80]"));
+}
+
+/// A file whose name is not UTF-8 (os.fsdecode gives Python a surrogate for
+/// each undecodable byte) is imported, and named alike by both engines.
+#[test]
+fn a_file_name_that_is_not_utf8_is_collected_and_named() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"test_caf\xe9.py");
+    std::fs::write(
+        dir.path().join(name),
+        "def test_fails():\n    assert False, __file__\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("pytest.ini"), "[pytest]\n").unwrap();
+    let venv = pytest_venv();
+    for engine in [
+        vec!["--engine", "builtin"],
+        vec!["--python", venv.to_str().expect("a UTF-8 path")],
+    ] {
+        let mut args = engine.clone();
+        args.push("-v");
+        let run = leakhunt_in(dir.path(), &args);
+        assert_eq!(
+            verdicts(&run.stdout),
+            ["test_caf\\udce9.py::test_fails FAILED"],
+            "{engine:?}: {}{}",
+            head(&run.stdout),
+            run.stderr
+        );
+        assert!(
+            run.stdout.contains("/test_caf\\udce9.py\n"),
+            "{engine:?}: {}",
+            head(&run.stdout)
+        );
+        assert_eq!(run.code, 1);
+    }
+}
