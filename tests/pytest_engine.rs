@@ -435,3 +435,23 @@ fn progress_lines_and_failures_look_as_under_pytest() {
         );
     }
 }
+
+/// Each run starts from the item pytest collected: what a run adds to it
+/// (request.applymarker, add_marker, keywords, user properties, report
+/// sections) is taken away after it, so it neither piles up in the test's own
+/// view nor shows as a leak.
+#[test]
+fn a_run_finds_its_item_as_collected() {
+    let run = in_venv(&["pytest_item_state", "-v"]);
+    assert_eq!(
+        verdicts(&run.stdout),
+        [
+            "test_item_state.py::test_sees_only_its_own_run PASSED",
+            "test_item_state.py::test_applymarker_is_not_a_leak PASSED",
+        ],
+        "{}",
+        run.stdout
+    );
+    assert_eq!(final_counts(&run.stdout), "2 passed");
+    assert_eq!(run.code, 0);
+}

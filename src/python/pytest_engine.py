@@ -297,6 +297,33 @@ def _finished_function_fixture(finalizer):
     )
 
 
+def _item_state(item):
+    """What a run may add to its item (request.applymarker, add_marker,
+    record_property, report sections), as it is before the run."""
+    return (
+        list(item.own_markers),
+        dict(getattr(item.keywords, "_markers", {})),
+        set(item.extra_keyword_matches),
+        list(item.user_properties),
+        list(item._report_sections),
+    )
+
+
+def _restore_item(item, state):
+    """Puts `state` back: pytest runs an item once, so what a run adds to it
+    would pile up with the runs, and show as growth that is pytest's."""
+    markers, keywords, extra, properties, sections = state
+    item.own_markers[:] = markers
+    own_keywords = getattr(item.keywords, "_markers", None)
+    if own_keywords is not None:
+        own_keywords.clear()
+        own_keywords.update(keywords)
+    item.extra_keyword_matches.clear()
+    item.extra_keyword_matches.update(extra)
+    item.user_properties[:] = properties
+    item._report_sections[:] = sections
+
+
 def run(index):
     """One run of one item: setup, call, teardown. Scopes above the function
     stay set up: the teardown goes as far as the item's parent, as if the
@@ -314,6 +341,7 @@ def run(index):
     sizes = {key: len(value) for key, value in stats.items()}
     _plugin.exceptions.clear()
     _plugin.subtest_failure = None
+    before = _item_state(item)
     try:
         item.ihook.pytest_runtest_protocol(item=item, nextitem=item.parent)
     except (KeyboardInterrupt, pytest.exit.Exception) as error:
@@ -329,8 +357,7 @@ def run(index):
                 del stats[key]
         if getattr(item, "_fixtureinfo", None) is not None:
             _drop_finished_finalizers(item)
-        item._report_sections.clear()
-        item.user_properties.clear()
+        _restore_item(item, before)
     reports, _plugin.reports = _plugin.reports, []
     return _outcome(reports, _plugin.exceptions) or _plugin.subtest_failure
 
