@@ -141,6 +141,12 @@ pub struct Cli {
     #[arg(long = "strict-resources")]
     pub strict_resources: bool,
 
+    /// Leave coverage measurement on (pytest-cov's --cov, coverage started by
+    /// COVERAGE_PROCESS_START): off by default, as it slows every line and
+    /// its tracer holds references that look like leaks.
+    #[arg(long = "keep-coverage")]
+    pub keep_coverage: bool,
+
     /// Which engine collects and runs the tests: pytest if importable (auto),
     /// the built-in one, or pytest.
     #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
@@ -298,6 +304,7 @@ pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
         warmup: cli.warmup,
         policy,
         strict_resources: cli.strict_resources,
+        keep_coverage: cli.keep_coverage,
         capture_path: PathBuf::new(),
     })?;
     let collected = match pool.collect() {

@@ -6,6 +6,7 @@ pub mod baseline;
 pub mod capture;
 pub mod changed;
 pub mod cli;
+pub mod coverage;
 pub mod diagnosis;
 pub mod discovery;
 pub mod engine;

@@ -43,6 +43,9 @@ pub struct WorkerSetup {
     pub policy: Policy,
     /// ResourceWarnings fail the test.
     pub strict_resources: bool,
+    /// Leave coverage measurement on (`--keep-coverage`).
+    #[serde(default)]
+    pub keep_coverage: bool,
     /// Where the worker sends fds 1 and 2, so test output can be shown later
     /// (also by the supervisor, when the worker died).
     pub capture_path: PathBuf,

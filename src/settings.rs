@@ -41,6 +41,7 @@ pub struct FileConfig {
     pub json: Option<Spanned<String>>,
     pub html: Option<Spanned<String>>,
     pub strict_resources: Option<Spanned<bool>>,
+    pub keep_coverage: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -425,6 +426,16 @@ pub fn merge(
             Ok(())
         },
         |cli: &Cli| cli.strict_resources.to_string()
+    );
+    setting!(
+        "keep-coverage",
+        "keep_coverage",
+        keep_coverage,
+        |cli: &mut Cli, v: &bool| -> Result<()> {
+            cli.keep_coverage = *v;
+            Ok(())
+        },
+        |cli: &Cli| cli.keep_coverage.to_string()
     );
     let allow = config
         .and_then(|c| c.allow.as_ref())

@@ -11,6 +11,7 @@ use anyhow::{anyhow, Context, Result};
 use pyo3::Python;
 
 use crate::capture::read_since;
+use crate::coverage;
 use crate::diagnosis::DiagnosisOptions;
 use crate::engine;
 use crate::exit::UsageError;
@@ -54,6 +55,12 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
         return Err(anyhow!("the supervisor sent no setup"));
     };
     let capture = capture_output(&setup.capture_path)?;
+    // Before the interpreter starts: coverage's .pth file reads it at startup.
+    let mut coverage_off = if setup.keep_coverage {
+        Vec::new()
+    } else {
+        coverage::environment_off()
+    };
     let info = interpreter::start(setup.python.as_deref())?;
     Python::attach(|py| -> Result<()> {
         let request = engine::Request {
@@ -61,14 +68,16 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
             keyword: setup.keyword.as_deref(),
             pytest_args: &setup.pytest_args,
             ignore: &setup.ignore,
+            keep_coverage: setup.keep_coverage,
         };
         let mut engine = engine::load(py, setup.engine, &info.prefix, &request)?;
+        coverage_off.extend(engine.coverage_off());
         send(
             messages,
             &Message::Hello {
                 python_version: info.version.clone(),
                 python_prefix: info.prefix.clone(),
-                engine: engine.describe(),
+                engine: coverage::described(&engine.describe(), &coverage_off),
             },
         )?;
         let mut collection = engine.collect(py, &setup.rootdir, &setup.files)?;

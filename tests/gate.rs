@@ -47,6 +47,7 @@ fn configuration_comes_from_pyproject_and_the_command_line_wins() {
     assert!(lines.contains(&"max-iterations = 60                      # default"));
     assert!(lines.contains(&"engine = auto                            # default"));
     assert!(lines.contains(&"strict-resources = false                 # default"));
+    assert!(lines.contains(&"keep-coverage = false                    # default"));
     assert!(lines.contains(&"thresholds = [\"rss=131072\"]              # pyproject.toml:8"));
     let run = leakhunt_in(dir.path(), &["-v"]);
     assert!(run

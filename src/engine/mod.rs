@@ -144,6 +144,11 @@ pub trait Engine {
     /// Tears down the scopes that test `next` (None: no further test) does not share.
     fn leave(&mut self, py: Python<'_>, next: Option<usize>) -> Result<Option<RunProblem>>;
 
+    /// The coverage plugins the engine turned off (`pytest-cov`).
+    fn coverage_off(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
     /// Ends the session once every test is done and left (pytest's
     /// sessionfinish and unconfigure); `failed` when a test of this worker
     /// failed, leaked or errored.
@@ -171,6 +176,8 @@ pub struct Request<'a> {
     /// Given after `--`.
     pub pytest_args: &'a [String],
     pub ignore: &'a [std::path::PathBuf],
+    /// Leave pytest-cov on (`--keep-coverage`).
+    pub keep_coverage: bool,
 }
 
 /// The engine `choice` asks for in this interpreter (whose prefix is
@@ -199,13 +206,12 @@ pub fn load(
                 .map(|path| format!("--ignore={}", path.display()))
                 .collect();
             extra.extend(pytest_args.iter().cloned());
-            Ok(Box::new(pytest::PytestEngine::load(
-                py,
-                version,
-                request.paths,
-                request.keyword,
-                &extra,
-            )?))
+            let mut engine =
+                pytest::PytestEngine::load(py, version, request.paths, request.keyword, &extra)?;
+            if !request.keep_coverage {
+                engine.turn_coverage_off(py)?;
+            }
+            Ok(Box::new(engine))
         }
         (_, None) if !pytest_args.is_empty() => Err(anyhow::Error::new(UsageError(format!(
             "arguments after -- go to pytest, but the builtin engine runs this session \

@@ -25,6 +25,8 @@ const QUIET_PLUGINS: &[&str] = &["no:cacheprovider"];
 pub struct PytestEngine {
     harness: Py<PyModule>,
     version: String,
+    /// pytest-cov is installed and told not to measure (`--no-cov`).
+    coverage_off: bool,
     /// pytest's command line: paths, `-k`, leakhunt's `-p`s, then the user's extras.
     args: Vec<String>,
 }
@@ -62,8 +64,25 @@ impl PytestEngine {
         Ok(PytestEngine {
             harness,
             version,
+            coverage_off: false,
             args,
         })
+    }
+
+    /// Tells pytest-cov, when pytest will load it, not to measure: its
+    /// `--no-cov` wins over any `--cov` in addopts or after `--`. Coverage
+    /// slows every line, its tracer holds references the diagnosis would
+    /// blame, and two workers' sessions write one data file at once.
+    pub fn turn_coverage_off(&mut self, py: Python<'_>) -> Result<()> {
+        // Without autoloading, pytest-cov (and its option) is not there.
+        let autoload = std::env::var_os("PYTEST_DISABLE_PLUGIN_AUTOLOAD").is_none();
+        let util = py.import("importlib.util")?;
+        let installed = !util.call_method1("find_spec", ("pytest_cov",))?.is_none();
+        if autoload && installed {
+            self.args.push("--no-cov".to_string());
+            self.coverage_off = true;
+        }
+        Ok(())
     }
 }
 
@@ -84,6 +103,14 @@ impl Engine for PytestEngine {
 
     fn selects_tests(&self) -> bool {
         true
+    }
+
+    fn coverage_off(&self) -> Vec<&'static str> {
+        if self.coverage_off {
+            vec!["pytest-cov"]
+        } else {
+            Vec::new()
+        }
     }
 
     /// pytest finds the files and the rootdir itself, from the paths, `-k` and

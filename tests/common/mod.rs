@@ -99,8 +99,33 @@ static VENV: Mutex<()> = Mutex::new(());
 /// built with (`python -m venv`, then pip from PyPI) and kept under target/
 /// so that later runs reuse it.
 pub fn pytest_venv() -> PathBuf {
+    venv_with(
+        &format!("venv-pytest-{PYTEST}"),
+        &[&format!("pytest=={PYTEST}")],
+    )
+}
+
+/// pytest-cov's version in the coverage test virtualenv, and coverage's.
+pub const PYTEST_COV: &str = "7.1.0";
+pub const COVERAGE: &str = "7.17.3";
+
+/// A virtualenv with pytest, pytest-cov and coverage, made as `pytest_venv`.
+pub fn coverage_venv() -> PathBuf {
+    venv_with(
+        &format!("venv-pytest-{PYTEST}-cov-{PYTEST_COV}"),
+        &[
+            &format!("pytest=={PYTEST}"),
+            &format!("pytest-cov=={PYTEST_COV}"),
+            &format!("coverage=={COVERAGE}"),
+        ],
+    )
+}
+
+/// The virtualenv `name` under target/, with `packages` (pinned, so that
+/// outputs are exact) installed, made once.
+fn venv_with(name: &str, packages: &[&str]) -> PathBuf {
     let _guard = VENV.lock().unwrap_or_else(|e| e.into_inner());
-    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("venv-pytest-{PYTEST}"));
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     if venv.join("bin/python").exists() {
         return venv;
     }
@@ -125,10 +150,10 @@ pub fn pytest_venv() -> PathBuf {
             "--quiet",
             "--disable-pip-version-check",
         ])
-        .arg(format!("pytest=={PYTEST}"))
+        .args(packages)
         .status()
         .expect("pip runs");
-    assert!(status.success(), "pip install pytest failed");
+    assert!(status.success(), "pip install {packages:?} failed");
     // Only bin/python and `python -m` are used, which do not name the
     // virtualenv's own path: it can be renamed. Another test binary may have
     // finished first; then its virtualenv is as good.
