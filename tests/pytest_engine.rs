@@ -455,3 +455,27 @@ fn a_run_finds_its_item_as_collected() {
     assert_eq!(final_counts(&run.stdout), "2 passed");
     assert_eq!(run.code, 0);
 }
+
+/// Ctrl-C under a plugin whose old-style hookwrapper re-raises in its
+/// teardown, with filterwarnings = error: pluggy turns the KeyboardInterrupt
+/// into PluggyTeardownRaisedWarning, which pytest reported as the test's
+/// failure (a 90-line traceback) and the session went on. It is an interrupt:
+/// the session stops with the partial report.
+#[test]
+fn ctrl_c_through_an_old_style_hookwrapper_is_an_interrupt() {
+    let run = in_venv(&["pytest_interrupt", "-v"]);
+    assert_eq!(
+        verdicts(&run.stdout),
+        ["test_interrupted.py::test_before PASSED"],
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("interrupted: not every test ran"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("PluggyTeardownRaisedWarning"));
+    assert_eq!(final_counts(&run.stdout), "1 passed");
+    assert_eq!(run.code, 2);
+}

@@ -44,6 +44,7 @@ class _Plugin:
         self.reports = []
         self.exceptions = {}
         self.subtest_failure = None
+        self.interrupt = None  # (type name, message) of a Ctrl-C a plugin wrapped
 
     @pytest.hookimpl(trylast=True)
     def pytest_configure(self, config):
@@ -91,6 +92,9 @@ class _Plugin:
         # Only strings: keeping the exception would keep the run's frames alive.
         if call.excinfo is not None:
             self.exceptions[call.when] = (call.excinfo.typename, _text(call.excinfo.value))
+            interrupt = _interrupt_in(call.excinfo.value)
+            if interrupt is not None and self.interrupt is None:
+                self.interrupt = (type(interrupt).__name__, _text(interrupt))
         return report
 
 
@@ -266,6 +270,20 @@ def _interrupted(error):
     return ("interrupted", type(error).__name__, _text(error), "", "call", "")
 
 
+def _interrupt_in(error):
+    """The KeyboardInterrupt (or pytest.exit) that `error` was raised while
+    handling, if any: a plugin's old-style hookwrapper that re-raises in its
+    teardown turns Ctrl-C into PluggyTeardownRaisedWarning, an exception
+    under filterwarnings=error, and pytest then reports a failure."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, (KeyboardInterrupt, pytest.exit.Exception)):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def _text(value):
     """str(value), which test code controls: when it raises, what traceback
     prints in its place. Strings that UTF-8 cannot hold are Rust's to cross."""
@@ -341,11 +359,15 @@ def run(index):
     sizes = {key: len(value) for key, value in stats.items()}
     _plugin.exceptions.clear()
     _plugin.subtest_failure = None
+    _plugin.interrupt = None
     before = _item_state(item)
     try:
         item.ihook.pytest_runtest_protocol(item=item, nextitem=item.parent)
-    except (KeyboardInterrupt, pytest.exit.Exception) as error:
-        return _interrupted(error)
+    except BaseException as error:  # noqa: B036 - only a Ctrl-C is handled here
+        interrupt = _interrupt_in(error)
+        if interrupt is None:
+            raise
+        return _interrupted(interrupt)
     finally:
         # pytest keeps these per item for its single run; repeated, they grow.
         del history[kept:]
@@ -359,6 +381,9 @@ def run(index):
             _drop_finished_finalizers(item)
         _restore_item(item, before)
     reports, _plugin.reports = _plugin.reports, []
+    if _plugin.interrupt is not None:
+        kind, message = _plugin.interrupt
+        return ("interrupted", kind, message, "", "call", "")
     return _outcome(reports, _plugin.exceptions) or _plugin.subtest_failure
 
 
