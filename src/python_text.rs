@@ -26,21 +26,52 @@ pub fn crossable<'py>(value: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
             .call_method1("decode", ("utf-8",));
     }
     if let Ok(tuple) = value.cast::<PyTuple>() {
-        let items = tuple.iter().map(crossable).collect::<PyResult<Vec<_>>>()?;
-        return Ok(PyTuple::new(py, items)?.into_any());
+        let items = crossed(tuple.iter())?;
+        return match items {
+            Some(items) => Ok(PyTuple::new(py, items)?.into_any()),
+            None => Ok(value),
+        };
     }
     if let Ok(list) = value.cast::<PyList>() {
-        let items = list.iter().map(crossable).collect::<PyResult<Vec<_>>>()?;
-        return Ok(PyList::new(py, items)?.into_any());
+        let items = crossed(list.iter())?;
+        return match items {
+            Some(items) => Ok(PyList::new(py, items)?.into_any()),
+            None => Ok(value),
+        };
     }
     if let Ok(dict) = value.cast::<PyDict>() {
-        let copy = PyDict::new(py);
+        let mut changed = false;
+        let mut pairs = Vec::with_capacity(dict.len());
         for (key, item) in dict.iter() {
-            copy.set_item(crossable(key)?, crossable(item)?)?;
+            let (new_key, new_item) = (crossable(key.clone())?, crossable(item.clone())?);
+            changed |= !new_key.is(&key) || !new_item.is(&item);
+            pairs.push((new_key, new_item));
+        }
+        if !changed {
+            return Ok(value);
+        }
+        let copy = PyDict::new(py);
+        for (key, item) in pairs {
+            copy.set_item(key, item)?;
         }
         return Ok(copy.into_any());
     }
     Ok(value)
+}
+
+/// The crossed `items`, or None when every one came back as it was (the
+/// container is then kept, not copied).
+fn crossed<'py>(
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+) -> PyResult<Option<Vec<Bound<'py, PyAny>>>> {
+    let mut changed = false;
+    let mut out = Vec::new();
+    for item in items {
+        let crossed = crossable(item.clone())?;
+        changed |= !crossed.is(&item);
+        out.push(crossed);
+    }
+    Ok(changed.then_some(out))
 }
 
 /// A file name as the harness writes it: an undecodable byte as the escape
@@ -94,6 +125,17 @@ mod tests {
             os_text(std::ffi::OsStr::new("plain/été.py")),
             "plain/été.py"
         );
+    }
+
+    #[test]
+    fn results_that_utf8_can_hold_are_not_copied() {
+        Python::initialize();
+        Python::attach(|py| {
+            let value = py
+                .eval(c"('ok', ['é', 1], {'k': ('v', None)})", None, None)
+                .unwrap();
+            assert!(crossable(value.clone()).unwrap().is(&value));
+        });
     }
 
     #[test]
