@@ -17,6 +17,7 @@ pub mod keyword;
 pub mod outcome;
 pub mod protocol;
 pub mod python_text;
+pub mod repeatability;
 pub mod report;
 pub mod resource_warnings;
 pub mod runner;

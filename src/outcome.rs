@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnosis::Diagnosis;
+use crate::repeatability::NotRepeatable;
 use crate::resource_warnings::ResourceWarning;
 use crate::signal::{Sample, Signal};
 
@@ -172,6 +173,9 @@ pub struct TestReport {
     pub diagnosis: Option<Diagnosis>,
     /// Resources the test dropped without closing them.
     pub resource_warnings: Vec<ResourceWarning>,
+    /// Set when the test failed only because it was run again.
+    #[serde(default)]
+    pub not_repeatable: Option<NotRepeatable>,
 }
 
 /// A file that could not be imported.
@@ -228,6 +232,7 @@ impl TestReport {
             allowed: None,
             diagnosis: None,
             resource_warnings: Vec::new(),
+            not_repeatable: None,
         }
     }
 }

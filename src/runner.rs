@@ -90,6 +90,7 @@ pub fn run_test(
         allowed: None,
         diagnosis,
         resource_warnings,
+        not_repeatable: None,
     };
     match ending {
         Ending::Judged(Judgement::Leak(growth)) => {

@@ -22,6 +22,7 @@ use crate::engine::EngineSelection;
 use crate::exit::UsageError;
 use crate::outcome::{CollectionError, Failure, SessionReport, TestItem, TestReport, Verdict};
 use crate::protocol::{receive, send, Command, Message, WorkerSetup, COMMAND_FD, MESSAGE_FD};
+use crate::repeatability::NotRepeatable;
 use crate::runner::apply_teardown;
 use crate::worker::{stack_path, WORKER_ARG};
 
@@ -86,6 +87,8 @@ struct Current {
     /// When the current run began: `--timeout` is per run.
     run_started: Instant,
     run: usize,
+    /// How long each run that ended took, to tell a test that slows down.
+    run_times: Vec<Duration>,
     capture_offset: u64,
 }
 
@@ -439,11 +442,15 @@ impl Pool {
                     started: Instant::now(),
                     run_started: Instant::now(),
                     run: 0,
+                    run_times: Vec::new(),
                     capture_offset,
                 });
             }
             Message::Run { run, .. } => {
                 if let Some(current) = &mut self.workers[id].current {
+                    if current.run > 0 {
+                        current.run_times.push(current.run_started.elapsed());
+                    }
                     current.run = run;
                     current.run_started = Instant::now();
                 }
@@ -708,6 +715,10 @@ fn crash_report(
         allowed: None,
         diagnosis: None,
         resource_warnings: Vec::new(),
+        not_repeatable: worker
+            .timed_out
+            .as_ref()
+            .and_then(|(limit, _)| NotRepeatable::of_timeout(&current.run_times, *limit)),
         item,
     }
 }

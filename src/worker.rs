@@ -18,6 +18,7 @@ use crate::exit::UsageError;
 use crate::interpreter::{self, Interrupted};
 use crate::outcome::TestReport;
 use crate::protocol::{receive, send, Command, Message, COMMAND_FD, MESSAGE_FD};
+use crate::repeatability::NotRepeatable;
 use crate::runner::{run_test, RunConfig};
 use crate::sampler::Sampler;
 
@@ -172,6 +173,8 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
                 capture_offset,
             )?;
             failed |= report.verdict.is_bad();
+            // Before the scopes' teardown, which may fail after the last run.
+            report.not_repeatable = report.failure.as_ref().and_then(NotRepeatable::of_failure);
             send(messages, &Message::Report(Box::new(report)))?;
             send(messages, &Message::Ready)?;
             previous = Some(index);

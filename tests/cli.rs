@@ -216,3 +216,82 @@ fn xunit_hooks_get_their_argument_only_when_they_take_one() {
     assert_eq!(final_counts(&run.stdout), "4 passed");
     assert_eq!(run.code, 0);
 }
+
+/// Tests that fail or slow down only because they are run again are told
+/// apart from real failures: grouped in the short summary, with their own
+/// JUnit type and JSON key, and a slowing test's run times.
+#[test]
+fn tests_that_are_not_repeatable_are_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("r.xml");
+    let json = dir.path().join("r.json");
+    let run = leakhunt(&[
+        "--engine",
+        "builtin",
+        "not_repeatable",
+        "-v",
+        "--timeout",
+        "1",
+        "--junitxml",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        verdicts(&run.stdout),
+        [
+            "not_repeatable/test_repeats.py::test_passes PASSED",
+            "not_repeatable/test_repeats.py::test_fails_every_time FAILED",
+            "not_repeatable/test_repeats.py::test_fails_when_run_again FAILED",
+            "not_repeatable/test_repeats.py::test_slower_every_run FAILED",
+        ],
+        "{}",
+        run.stdout
+    );
+    assert_eq!(final_counts(&run.stdout), "3 failed, 1 passed");
+    assert_eq!(run.code, 1);
+    let out = &run.stdout;
+    let summary = "=========================== short test summary info ============================\n\
+        FAILED not_repeatable/test_repeats.py::test_fails_every_time - AssertionError: a real failure\n\
+        not repeatable: 2 (they fail or slow down only when run again)\n\
+        FAILED not_repeatable/test_repeats.py::test_fails_when_run_again - passed run 1, failed run 2: AssertionError: registered twice\n\
+        FAILED not_repeatable/test_repeats.py::test_slower_every_run - Timeout: timed out after 1s during run ";
+    assert!(out.contains(summary), "{out}");
+    assert!(out.contains("\nnot repeatable: passes, then fails when run again (run 2)\n"));
+    let slower = out
+        .lines()
+        .find(|line| line.starts_with("not repeatable: slower every run: "))
+        .unwrap_or_else(|| panic!("no run times in {out}"));
+    assert!(
+        slower.ends_with(", then stopped by the 1s timeout"),
+        "{slower}"
+    );
+
+    common::assert_valid_junit(&junit);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<failure type=\"not-repeatable\" ").count(), 2);
+    assert!(xml
+        .contains("<failure type=\"AssertionError\" message=\"AssertionError: a real failure\">"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let tests = json["tests"].as_array().unwrap();
+    assert_eq!(tests[1]["not_repeatable"], serde_json::Value::Null);
+    assert_eq!(
+        tests[2]["not_repeatable"],
+        serde_json::json!({"kind": "fails-when-repeated", "run": 2})
+    );
+    let slower = &tests[3]["not_repeatable"];
+    assert_eq!(slower["kind"], "slower-every-run");
+    assert_eq!(slower["timeout"], 1.0);
+    // Each run sleeps 0.1 s more than the one before, until one passes 1 s.
+    let times: Vec<f64> = slower["run_times"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_f64().unwrap())
+        .collect();
+    assert!(
+        times.len() >= 9 && times[0] >= 0.1 && times[8] >= 0.9,
+        "{times:?}"
+    );
+}

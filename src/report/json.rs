@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::diagnosis::{native_commands, Diagnosis};
 use crate::outcome::{SessionReport, TestReport};
+use crate::repeatability::NotRepeatable;
 use crate::report::atomic::write_atomically;
 use crate::resource_warnings::ResourceWarning;
 use crate::signal::Signal;
@@ -55,6 +56,10 @@ struct Test<'a> {
     diagnosis: Option<&'a Diagnosis>,
     /// For a native leak: commands that show where C code allocates.
     native_commands: Vec<String>,
+    /// Set when the test failed only because it ran again:
+    /// `{"kind": "fails-when-repeated", "run": 2}` or
+    /// `{"kind": "slower-every-run", "run_times": [seconds...]}`.
+    not_repeatable: Option<&'a NotRepeatable>,
 }
 
 #[derive(Serialize)]
@@ -111,6 +116,7 @@ fn test(report: &TestReport) -> Test<'_> {
         } else {
             Vec::new()
         },
+        not_repeatable: report.not_repeatable.as_ref(),
     }
 }
 

@@ -23,6 +23,7 @@ use crate::report::sanitize::{for_xml, printable};
 
 const SUITE_NAME: &str = "leakhunt";
 const INTERRUPTED: &str = "interrupted: not every test ran";
+const NOT_REPEATABLE: &str = "not-repeatable";
 /// Series longer than this are shown as their head and tail.
 const MAX_SHOWN: usize = 20;
 
@@ -108,8 +109,9 @@ fn test_case(test: &TestReport) -> (TestCase, Extra) {
                 None => ("failed".to_owned(), ""),
             };
             let kind = test.failure.as_ref().map_or("", |f| f.kind.as_str());
+            let (kind, traceback) = with_repeatability(test, kind, traceback);
             let mut case = TestCase::failure(&name, time, &printable(kind), &printable(&message));
-            case.set_system_out(&failure_body(traceback));
+            case.set_system_out(&failure_body(&traceback));
             case
         }
         Verdict::Error => {
@@ -118,8 +120,9 @@ fn test_case(test: &TestReport) -> (TestCase, Extra) {
                 None => ("error".to_owned(), ""),
             };
             let kind = test.failure.as_ref().map_or("", |f| f.kind.as_str());
+            let (kind, traceback) = with_repeatability(test, kind, traceback);
             let mut case = TestCase::error(&name, time, &printable(kind), &printable(&message));
-            case.set_system_out(&failure_body(traceback));
+            case.set_system_out(&failure_body(&traceback));
             case
         }
         Verdict::Leaked => {
@@ -170,6 +173,19 @@ fn collection_case(error: &CollectionError) -> TestCase {
 /// `dir/test_x.py` -> `dir.test_x`, as pytest's `mangle_test_address` does.
 fn dotted_module(path: &str) -> String {
     path.strip_suffix(".py").unwrap_or(path).replace('/', ".")
+}
+
+/// A test that failed only because it ran again gets its own type,
+/// `not-repeatable`, and its body starts by saying how (the exception's
+/// type stays in the message).
+fn with_repeatability<'a>(test: &TestReport, kind: &'a str, traceback: &str) -> (&'a str, String) {
+    match &test.not_repeatable {
+        Some(not_repeatable) => (
+            NOT_REPEATABLE,
+            format!("{}\n{traceback}", not_repeatable.describe()),
+        ),
+        None => (kind, traceback.to_owned()),
+    }
 }
 
 /// pytest's wording for an error outside the test body.

@@ -361,6 +361,9 @@ impl Terminal {
                 self.paint(&printable(&failure.summary()), Color::Red)
             ));
         }
+        if let Some(not_repeatable) = &test.not_repeatable {
+            self.line(&self.paint(&not_repeatable.describe(), Color::Yellow));
+        }
         if !test.captured.is_empty() {
             self.line(&self.rule("Captured output", '-'));
             self.line(&printable(test.captured.trim_end()));
@@ -418,8 +421,11 @@ impl Terminal {
         }
     }
 
+    /// pytest's short summary; tests that failed only because they ran
+    /// again come last, under `not repeatable: N`, apart from real failures.
     fn short_summary(&mut self, session: &SessionReport) {
         let mut lines = Vec::new();
+        let mut not_repeatable = Vec::new();
         for error in &session.collection_errors {
             lines.push(format!(
                 "{} {}",
@@ -441,17 +447,32 @@ impl Terminal {
                 _ => continue,
             };
             let word = self.paint(test.verdict.word(), verdict_color(test.verdict));
-            lines.push(match detail {
+            let line = match detail {
                 Some(detail) => format!("{word} {} - {detail}", test.item.nodeid),
                 None => format!("{word} {}", test.item.nodeid),
-            });
+            };
+            if test.verdict.is_bad() && test.not_repeatable.is_some() {
+                not_repeatable.push(line);
+            } else {
+                lines.push(line);
+            }
         }
-        if lines.is_empty() {
+        if lines.is_empty() && not_repeatable.is_empty() {
             return;
         }
         self.line(&self.rule("short test summary info", '='));
         for line in lines {
             self.line(&line);
+        }
+        if !not_repeatable.is_empty() {
+            let title = format!(
+                "not repeatable: {} (they fail or slow down only when run again)",
+                not_repeatable.len()
+            );
+            self.line(&self.paint(&title, Color::Yellow));
+            for line in not_repeatable {
+                self.line(&line);
+            }
         }
     }
 
