@@ -176,6 +176,10 @@ pub struct TestReport {
     /// Set when the test failed only because it was run again.
     #[serde(default)]
     pub not_repeatable: Option<NotRepeatable>,
+    /// What pytest's final line would count of the test's one run, apart
+    /// from its outcome: `("warnings", 2)`, `("subtests passed", 3)`.
+    #[serde(default)]
+    pub pytest_counts: Vec<(String, usize)>,
 }
 
 /// A file that could not be imported.
@@ -233,6 +237,7 @@ impl TestReport {
             diagnosis: None,
             resource_warnings: Vec::new(),
             not_repeatable: None,
+            pytest_counts: Vec::new(),
         }
     }
 }

@@ -91,6 +91,7 @@ pub fn run_test(
         diagnosis,
         resource_warnings,
         not_repeatable: None,
+        pytest_counts: Vec::new(),
     };
     match ending {
         Ending::Judged(Judgement::Leak(growth)) => {

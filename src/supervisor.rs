@@ -719,6 +719,7 @@ fn crash_report(
             .timed_out
             .as_ref()
             .and_then(|(limit, _)| NotRepeatable::of_timeout(&current.run_times, *limit)),
+        pytest_counts: Vec::new(),
         item,
     }
 }

@@ -175,6 +175,7 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
             failed |= report.verdict.is_bad();
             // Before the scopes' teardown, which may fail after the last run.
             report.not_repeatable = report.failure.as_ref().and_then(NotRepeatable::of_failure);
+            report.pytest_counts = engine.pytest_counts(py, index)?;
             send(messages, &Message::Report(Box::new(report)))?;
             send(messages, &Message::Ready)?;
             previous = Some(index);

@@ -80,7 +80,8 @@ fn every_verdict_of_the_pytest_project() {
     assert_eq!(project_verdicts(out), PROJECT, "{out}\n{}", run.stderr);
     assert_eq!(
         final_counts(out),
-        "6 failed, 29 passed, 1 leaked, 6 skipped, 4 xfailed, 1 xpassed, 2 errors"
+        // pytest -v counts the unittest-style subtests as this.
+        "6 failed, 29 passed, 1 leaked, 6 skipped, 4 xfailed, 1 xpassed, 2 errors, 5 subtests passed"
     );
     assert_eq!(run.code, 1);
     // test_optional_dependency.py is skipped whole, counted as pytest counts it.
@@ -478,4 +479,26 @@ fn ctrl_c_through_an_old_style_hookwrapper_is_an_interrupt() {
     assert!(!run.stdout.contains("PluggyTeardownRaisedWarning"));
     assert_eq!(final_counts(&run.stdout), "1 passed");
     assert_eq!(run.code, 2);
+}
+
+/// pytest's own counts, warnings and subtests, are in the final line as
+/// `pytest -v` prints them: once per test, however often it ran.
+#[test]
+fn warnings_and_subtests_are_counted_as_pytest_counts_them() {
+    let venv = pytest_venv();
+    let pytest = std::process::Command::new(venv.join("bin/python"))
+        .args(["-m", "pytest", "-p", "no:cacheprovider", "--color=no", "-v"])
+        .arg("pytest_counts")
+        .current_dir(fixtures())
+        .env_remove("PYTEST_ADDOPTS")
+        .output()
+        .expect("pytest runs");
+    let pytest = String::from_utf8_lossy(&pytest.stdout).into_owned();
+    assert_eq!(
+        final_counts(&pytest),
+        "4 passed, 2 warnings, 5 subtests passed"
+    );
+    let run = in_venv(&["pytest_counts"]);
+    assert_eq!(final_counts(&run.stdout), final_counts(&pytest));
+    assert_eq!(run.code, 0);
 }

@@ -144,6 +144,12 @@ pub trait Engine {
     /// Tears down the scopes that test `next` (None: no further test) does not share.
     fn leave(&mut self, py: Python<'_>, next: Option<usize>) -> Result<Option<RunProblem>>;
 
+    /// What pytest's final line counts of test `index`'s first run apart
+    /// from its outcome (warnings, subtests), by pytest's category name.
+    fn pytest_counts(&mut self, _py: Python<'_>, _index: usize) -> Result<Vec<(String, usize)>> {
+        Ok(Vec::new())
+    }
+
     /// The coverage plugins the engine turned off (`pytest-cov`).
     fn coverage_off(&self) -> Vec<&'static str> {
         Vec::new()

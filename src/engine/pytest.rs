@@ -105,6 +105,12 @@ impl Engine for PytestEngine {
         true
     }
 
+    fn pytest_counts(&mut self, py: Python<'_>, index: usize) -> Result<Vec<(String, usize)>> {
+        call_harness(py, &self.harness, HARNESS_NAME, "counts", (index,))?
+            .extract()
+            .map_err(|e| anyhow!("unexpected result from the pytest engine: {e}"))
+    }
+
     fn coverage_off(&self) -> Vec<&'static str> {
         if self.coverage_off {
             vec!["pytest-cov"]

@@ -29,6 +29,7 @@ from _pytest.runner import runtestprotocol
 _state = {}  # "config", "session", "hook history"
 _items = []
 _doctest_globals = {}  # item index -> the names its doctest starts with
+_first_run_counts = {}  # item index -> [(stats key, count)] of its first run
 
 
 class _Plugin:
@@ -45,6 +46,7 @@ class _Plugin:
         self.exceptions = {}
         self.subtest_failure = None
         self.interrupt = None  # (type name, message) of a Ctrl-C a plugin wrapped
+        self.subtests = {}  # "subtests passed" -> count, in the current run
 
     @pytest.hookimpl(trylast=True)
     def pytest_configure(self, config):
@@ -71,7 +73,11 @@ class _Plugin:
 
     def pytest_runtest_logreport(self, report):
         # With log=False only reports that a test sends itself come here:
-        # subtests (unittest's subTest, pytest's subtests fixture).
+        # subtests (unittest's subTest, pytest's subtests fixture). Counted
+        # as pytest -v counts them (plain pytest leaves passed ones out).
+        if not report.failed and report.when == "call":
+            category = f"subtests {report.outcome}"
+            self.subtests[category] = self.subtests.get(category, 0) + 1
         if report.failed and self.subtest_failure is None:
             crash = getattr(report.longrepr, "reprcrash", None)
             message = getattr(crash, "message", "") or report.longreprtext
@@ -360,6 +366,7 @@ def run(index):
     _plugin.exceptions.clear()
     _plugin.subtest_failure = None
     _plugin.interrupt = None
+    _plugin.subtests = {}
     before = _item_state(item)
     try:
         item.ihook.pytest_runtest_protocol(item=item, nextitem=item.parent)
@@ -371,7 +378,12 @@ def run(index):
     finally:
         # pytest keeps these per item for its single run; repeated, they grow.
         del history[kept:]
-        # The terminal reporter files warnings and subtest reports.
+        # The terminal reporter files warnings and subtest reports; pytest
+        # counts those of the item's one run in its final line.
+        if index not in _first_run_counts:
+            warned = len(stats.get("warnings", ())) - sizes.get("warnings", 0)
+            counted = [("warnings", warned)] if warned > 0 else []
+            _first_run_counts[index] = counted + list(_plugin.subtests.items())
         for key in list(stats):
             if key in sizes:
                 del stats[key][sizes[key] :]
@@ -385,6 +397,12 @@ def run(index):
         kind, message = _plugin.interrupt
         return ("interrupted", kind, message, "", "call", "")
     return _outcome(reports, _plugin.exceptions) or _plugin.subtest_failure
+
+
+def counts(index):
+    """[(category, count)] of the item's first run, as pytest would count its
+    one run: "warnings", "subtests passed", ..."""
+    return _first_run_counts.get(index, [])
 
 
 def leave(next_index):

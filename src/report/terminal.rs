@@ -497,16 +497,19 @@ impl Terminal {
     }
 }
 
-/// `1 failed, 20 passed, 5 leaked, 2 skipped, 1 error`, or `no tests ran`.
+/// `1 failed, 20 passed, 5 leaked, 2 skipped, 3 warnings, 1 error, 4
+/// subtests passed`, in pytest's order, or `no tests ran`.
 pub fn summary_counts(session: &SessionReport, deselected: usize) -> String {
     let errors = session.count(Verdict::Error) + session.collection_errors.len();
+    let (pytest_warnings, pytest_others) = pytest_counts(session);
     let warnings: usize = session
         .tests
         .iter()
         .filter(|t| t.verdict != Verdict::Failed)
         .map(|t| t.resource_warnings.len())
-        .sum();
-    let parts: Vec<String> = [
+        .sum::<usize>()
+        + pytest_warnings;
+    let mut parts: Vec<(usize, String)> = vec![
         (session.count(Verdict::Failed), "failed".to_string()),
         (session.count(Verdict::Passed), "passed".to_string()),
         (session.count(Verdict::Leaked), "leaked".to_string()),
@@ -519,18 +522,38 @@ pub fn summary_counts(session: &SessionReport, deselected: usize) -> String {
             "inconclusive".to_string(),
         ),
         (deselected, "deselected".to_string()),
-        (errors, plural(errors, "error")),
         (warnings, plural(warnings, "warning")),
-    ]
-    .into_iter()
-    .filter(|(n, _)| *n > 0)
-    .map(|(n, word)| format!("{n} {word}"))
-    .collect();
+        (errors, plural(errors, "error")),
+    ];
+    // pytest puts the categories it does not know itself last.
+    parts.extend(pytest_others);
+    let parts: Vec<String> = parts
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, word)| format!("{n} {word}"))
+        .collect();
     if parts.is_empty() {
         "no tests ran".to_string()
     } else {
         parts.join(", ")
     }
+}
+
+/// pytest's own counts over the session: its warnings, and its other
+/// categories (`subtests passed`, ...) in the order they first appear.
+fn pytest_counts(session: &SessionReport) -> (usize, Vec<(usize, String)>) {
+    let mut warnings = 0;
+    let mut others: Vec<(usize, String)> = Vec::new();
+    for (category, count) in session.tests.iter().flat_map(|t| &t.pytest_counts) {
+        if category == "warnings" {
+            warnings += count;
+        } else if let Some(entry) = others.iter_mut().find(|(_, c)| c == category) {
+            entry.0 += count;
+        } else {
+            others.push((*count, category.clone()));
+        }
+    }
+    (warnings, others)
 }
 
 fn plural(n: usize, word: &str) -> String {
@@ -550,5 +573,30 @@ fn verdict_color(verdict: Verdict) -> Color {
         | Verdict::XFailed
         | Verdict::XPassed => Color::Yellow,
         Verdict::Failed | Verdict::Error | Verdict::Leaked => Color::Red,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pytest_counts_go_where_pytest_puts_them() {
+        let mut warned = TestReport::example("t.py::test_w", Verdict::Passed, &[]);
+        warned.pytest_counts = vec![("warnings".into(), 2), ("subtests passed".into(), 3)];
+        let mut sub = TestReport::example("t.py::test_s", Verdict::Passed, &[]);
+        sub.pytest_counts = vec![
+            ("subtests passed".into(), 2),
+            ("subtests skipped".into(), 1),
+        ];
+        let error = TestReport::example("t.py::test_e", Verdict::Error, &[]);
+        let session = SessionReport {
+            tests: vec![warned, sub, error],
+            ..SessionReport::default()
+        };
+        assert_eq!(
+            summary_counts(&session, 0),
+            "2 passed, 2 warnings, 1 error, 5 subtests passed, 1 subtests skipped"
+        );
     }
 }
