@@ -78,6 +78,41 @@ fn every_python_gives_the_binarys_verdicts_through_the_wheel() {
 
 #[test]
 #[ignore = "needs the wheel installed in virtualenvs: .ci/run"]
+fn the_pytest_engine_runs_in_the_wheels_virtualenv_as_in_the_binarys() {
+    // A virtualenv of the binary's Python with pytest and the wheel in it:
+    // the wheel's `leakhunt` and the binary's `--python` run the same tests
+    // in the same interpreter, with the same pytest.
+    let venv = std::env::var("LEAKHUNT_WHEEL_PYTEST_VENV")
+        .expect("LEAKHUNT_WHEEL_PYTEST_VENV names a virtualenv with pytest and the wheel");
+    let venv = Path::new(&venv);
+    let args = ["-v", "--timeout", "0", "pytest_project"];
+    let run = leakhunt_from(venv, &args);
+    let mut binary_args = vec!["--python", venv.to_str().expect("a UTF-8 path")];
+    binary_args.extend(args);
+    let reference = leakhunt(&binary_args);
+    assert!(
+        reference.stdout.contains("engine: pytest "),
+        "{}",
+        reference.stdout
+    );
+    assert_eq!(
+        final_counts(&reference.stdout),
+        "6 failed, 29 passed, 1 leaked, 6 skipped, 4 xfailed, 1 xpassed, 2 errors",
+        "{}",
+        reference.stdout
+    );
+    assert_eq!(
+        verdicts(&run.stdout),
+        verdicts(&reference.stdout),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(final_counts(&run.stdout), final_counts(&reference.stdout));
+    assert_eq!(run.code, reference.code);
+}
+
+#[test]
+#[ignore = "needs the wheel installed in virtualenvs: .ci/run"]
 fn the_wheel_refuses_a_python_before_3_10_in_one_line() {
     let venvs = std::env::var("LEAKHUNT_WHEEL_VENVS").expect("LEAKHUNT_WHEEL_VENVS is set");
     let old = std::env::var("LEAKHUNT_OLD_PYTHON")
