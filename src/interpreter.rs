@@ -1,12 +1,10 @@
 //! Starting the embedded CPython and talking to it.
 
 use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use anyhow::{anyhow, Context, Result};
 use pyo3::exceptions::PyKeyboardInterrupt;
-use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyModule;
 
@@ -17,35 +15,19 @@ pub struct InterpreterInfo {
     pub prefix: String,
 }
 
-/// Starts CPython once for the process, as `executable` would start (its
-/// virtualenv's `sys.prefix`, `sys.executable` and site-packages), with its
-/// signal handlers installed so that Ctrl-C raises KeyboardInterrupt inside
-/// the test that is running and the session can still write what it gathered.
+/// Makes CPython run in this process as `executable` would start (see
+/// `startup::initialize`), then reads what it is.
 pub fn start(executable: Option<&Path>) -> Result<InterpreterInfo> {
-    // SAFETY: called from the main thread before any other Python API; the
-    // config is initialised by CPython before use and cleared after.
-    unsafe {
-        if ffi::Py_IsInitialized() == 0 {
-            crate::sampler::steady_malloc();
-            let mut config = std::mem::MaybeUninit::<ffi::PyConfig>::zeroed();
-            let config = config.as_mut_ptr();
-            ffi::PyConfig_InitPythonConfig(config);
-            let status = configure(config, executable);
-            let status = match status {
-                Ok(()) => ffi::Py_InitializeFromConfig(config),
-                Err(error) => {
-                    ffi::PyConfig_Clear(config);
-                    return Err(error);
-                }
-            };
-            ffi::PyConfig_Clear(config);
-            check(status, "initialising Python")?;
-            // pyo3 attaches per call; release the GIL the initialisation took.
-            ffi::PyEval_SaveThread();
-        }
-    }
+    crate::startup::initialize(executable)?;
     Python::attach(|py| {
         let sys = py.import("sys")?;
+        // CPython 3.10 gives a function its opcode cache (two allocated
+        // blocks) at its 1024th call: a test's helpers reach it in some run
+        // after the warm-up, which looked like growth. 3.10's own refleak
+        // hunter turns it off the same way; 3.11 has no such cache.
+        if sys.hasattr("_deactivate_opcache")? {
+            sys.call_method0("_deactivate_opcache")?;
+        }
         let version: String = sys
             .getattr("version")?
             .extract::<String>()?
@@ -57,45 +39,6 @@ pub fn start(executable: Option<&Path>) -> Result<InterpreterInfo> {
         Ok(InterpreterInfo { version, prefix })
     })
     .map_err(|e: PyErr| anyhow!("cannot start the embedded Python: {e}"))
-}
-
-/// Sets what `PyConfig_InitPythonConfig` cannot guess for an embedded
-/// interpreter: `executable` and `program_name` (CPython derives `sys.prefix`
-/// from them, finding a virtualenv's pyvenv.cfg), and the signal handlers.
-unsafe fn configure(config: *mut ffi::PyConfig, executable: Option<&Path>) -> Result<()> {
-    unsafe {
-        (*config).install_signal_handlers = 1;
-        if let Some(executable) = executable {
-            let bytes = CString::new(executable.as_os_str().as_bytes())
-                .context("the python path holds a NUL byte")?;
-            for field in [
-                std::ptr::addr_of_mut!((*config).executable),
-                std::ptr::addr_of_mut!((*config).program_name),
-            ] {
-                let status = ffi::PyConfig_SetBytesString(config, field, bytes.as_ptr());
-                check(status, "setting the python executable")?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn check(status: ffi::PyStatus, what: &str) -> Result<()> {
-    // SAFETY: PyStatus_Exception only reads the status.
-    if unsafe { ffi::PyStatus_Exception(status) } == 0 {
-        return Ok(());
-    }
-    let message = if status.err_msg.is_null() {
-        "unknown error".to_string()
-    } else {
-        // SAFETY: CPython's error messages are static NUL-terminated strings.
-        unsafe { std::ffi::CStr::from_ptr(status.err_msg) }
-            .to_string_lossy()
-            .to_string()
-    };
-    Err(anyhow!(
-        "cannot start the embedded Python ({what}): {message}"
-    ))
 }
 
 /// Loads one of the harness's embedded `.py` files as a module.

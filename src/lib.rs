@@ -10,6 +10,7 @@ pub mod coverage;
 pub mod diagnosis;
 pub mod discovery;
 pub mod engine;
+mod entry;
 pub mod environment;
 pub mod exit;
 pub mod interpreter;
@@ -26,6 +27,9 @@ pub mod selection;
 pub mod settings;
 pub mod shard;
 pub mod signal;
+pub mod startup;
 pub mod supervisor;
 pub mod verdict;
 pub mod worker;
+
+pub use entry::run;

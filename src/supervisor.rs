@@ -7,8 +7,8 @@ use std::fs::File;
 use std::io::BufReader;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -24,7 +24,7 @@ use crate::outcome::{CollectionError, Failure, SessionReport, TestItem, TestRepo
 use crate::protocol::{receive, send, Command, Message, WorkerSetup, COMMAND_FD, MESSAGE_FD};
 use crate::repeatability::NotRepeatable;
 use crate::runner::apply_teardown;
-use crate::worker::{stack_path, WORKER_ARG};
+use crate::worker::stack_path;
 
 /// How long running tests get to finish their current run after Ctrl-C.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(3);
@@ -78,8 +78,6 @@ enum WorkerEvent {
     Message(usize, Message),
     Closed(usize),
 }
-
-const PROC_SELF_EXE: &str = "/proc/self/exe";
 
 struct Current {
     index: usize,
@@ -155,17 +153,9 @@ impl Pool {
         let capture_path = self.scratch.path().join(format!("worker-{id}.out"));
         let (command_read, command_write) = std::io::pipe().context("cannot create a pipe")?;
         let (message_read, message_write) = std::io::pipe().context("cannot create a pipe")?;
-        // /proc/self/exe still runs this binary when its file was replaced
-        // since (a rebuild, an upgrade): the path would then name another
-        // version, or nothing.
-        let exe = if Path::new(PROC_SELF_EXE).exists() {
-            PathBuf::from(PROC_SELF_EXE)
-        } else {
-            std::env::current_exe().context("cannot find leakhunt's own binary")?
-        };
-        let mut process = Process::new(exe);
+        // The binary starts itself again; the wheel starts the tests' Python.
+        let mut process = crate::startup::worker_command(self.setup.python.as_deref())?;
         process
-            .arg(WORKER_ARG)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());

@@ -98,7 +98,7 @@ fn step_running<'a>(steps: &'a [Yaml], needle: &str) -> (usize, &'a Yaml) {
 }
 
 #[test]
-fn github_workflow_shards_uploads_and_publishes_the_junit_report() {
+fn github_workflow_builds_the_wheel_shards_uploads_and_publishes_the_junit_report() {
     let workflow = load("ci/github-actions.yml");
     assert_eq!(
         string(&workflow["env"]["LEAKHUNT_GIT_URL"], "env.LEAKHUNT_GIT_URL"),
@@ -121,24 +121,47 @@ fn github_workflow_shards_uploads_and_publishes_the_junit_report() {
         string(&python["with"]["python-version"], "python-version"),
         "3.11"
     );
-    let python_id = string(&python["id"], "the setup-python step's id");
 
-    // leakhunt is built after setup-python, against that Python.
-    let (install, install_step) = step_running(steps, "cargo install");
-    assert!(install > setup);
+    // The wheel job builds leakhunt once, from the URL, and shares it.
+    let wheel_job = &workflow["jobs"]["wheel"];
+    assert_eq!(job["needs"].as_str(), Some("wheel"));
+    let wheel_steps = list(&wheel_job["steps"], "wheel steps");
+    let (build, build_step) = step_running(wheel_steps, "pip wheel");
+    let build_run = string(&build_step["run"], "the build step");
+    assert!(
+        build_run.contains(
+            r#"python -m pip wheel --no-deps --wheel-dir leakhunt-wheel "git+$LEAKHUNT_GIT_URL""#
+        ),
+        "{build_run}"
+    );
+    assert!(
+        build_run.contains(&format!(r#""$LEAKHUNT_GIT_URL" = "{SOURCE_PLACEHOLDER}""#)),
+        "the build step stops on the placeholder: {build_run}"
+    );
+    let (shared, shared_step) = step_using(wheel_steps, "actions/upload-artifact@v4");
+    assert!(shared > build);
+    let wheel_name = string(&shared_step["with"]["name"], "the wheel artifact");
     assert_eq!(
-        string(&install_step["env"]["PYO3_PYTHON"], "PYO3_PYTHON"),
-        format!("${{{{ steps.{python_id}.outputs.python-path }}}}")
+        string(&shared_step["with"]["path"], "the wheel's path"),
+        "leakhunt-wheel/leakhunt-*.whl"
     );
-    let install_run = string(&install_step["run"], "the install step");
-    assert!(
-        install_run.contains(r#"cargo install --locked --git "$LEAKHUNT_GIT_URL" leakhunt"#),
-        "{install_run}"
+
+    // Each shard installs that wheel with pip, into the Python set up for
+    // the tests, after their dependencies.
+    let (fetched, fetch_step) = step_using(steps, "actions/download-artifact@v4");
+    assert_eq!(
+        string(&fetch_step["with"]["name"], "the downloaded artifact"),
+        wheel_name
     );
-    assert!(
-        install_run.contains(&format!(r#""$LEAKHUNT_GIT_URL" = "{SOURCE_PLACEHOLDER}""#)),
-        "the install step stops on the placeholder: {install_run}"
+    let folder = string(&fetch_step["with"]["path"], "the wheel's folder");
+    let (deps, _) = step_running(steps, "requirements-dev.txt");
+    let (install, install_step) = step_running(steps, &format!("{folder}/leakhunt-"));
+    assert_eq!(
+        string(&install_step["run"], "the install step"),
+        format!("python -m pip install {folder}/leakhunt-*.whl")
     );
+    assert!(install > setup && install > fetched && install > deps);
+    assert!(!text("ci/github-actions.yml").contains("cargo install"));
 
     let commands = leakhunt_lines(job);
     assert_eq!(commands.len(), 1, "{commands:?}");
@@ -194,28 +217,53 @@ fn github_workflow_shards_uploads_and_publishes_the_junit_report() {
 }
 
 #[test]
-fn gitlab_job_runs_shards_in_parallel_and_reports_junit() {
+fn gitlab_jobs_build_the_wheel_then_run_shards_in_parallel_and_report_junit() {
     let pipeline = load("ci/gitlab-ci.yml");
     let job = &pipeline["leakhunt"];
     assert_eq!(job["image"].as_str(), Some("python:3.11"));
+    assert_eq!(job["stage"].as_str(), Some("test"));
     assert_eq!(job["parallel"].as_i64(), Some(4));
-    assert_eq!(
-        string(&job["variables"]["LEAKHUNT_GIT_URL"], "LEAKHUNT_GIT_URL"),
-        SOURCE_PLACEHOLDER
-    );
     let before: Vec<&str> = list(&job["before_script"], "before_script")
         .iter()
         .map(|line| string(line, "a before_script line"))
         .collect();
-    assert!(
-        before.iter().any(|line| line.contains(SOURCE_PLACEHOLDER)),
-        "before_script stops on the placeholder: {before:?}"
+    assert_eq!(
+        before,
+        [
+            "python -m pip install -r requirements-dev.txt",
+            "python -m pip install leakhunt-wheel/leakhunt-*.whl"
+        ]
     );
-    assert!(
-        before.contains(
-            &r#"PYO3_PYTHON="$(command -v python)" cargo install --locked --git "$LEAKHUNT_GIT_URL" leakhunt"#
+    assert_eq!(
+        job["needs"],
+        Yaml::Array(vec![Yaml::String("leakhunt-wheel".into())])
+    );
+
+    // The wheel job builds it once, from the URL, for the shards.
+    let wheel_job = &pipeline["leakhunt-wheel"];
+    assert_eq!(wheel_job["stage"].as_str(), Some("build"));
+    assert_eq!(
+        string(
+            &wheel_job["variables"]["LEAKHUNT_GIT_URL"],
+            "LEAKHUNT_GIT_URL"
         ),
-        "{before:?}"
+        SOURCE_PLACEHOLDER
+    );
+    let build: Vec<&str> = list(&wheel_job["script"], "the wheel job's script")
+        .iter()
+        .map(|line| string(line, "a script line"))
+        .collect();
+    assert!(
+        build[0].contains(SOURCE_PLACEHOLDER),
+        "the wheel job stops on the placeholder first: {build:?}"
+    );
+    assert_eq!(
+        build.last().copied(),
+        Some(r#"python -m pip wheel --no-deps --wheel-dir leakhunt-wheel "git+$LEAKHUNT_GIT_URL""#)
+    );
+    assert_eq!(
+        wheel_job["artifacts"]["paths"],
+        Yaml::Array(vec![Yaml::String("leakhunt-wheel/".into())])
     );
 
     let commands = leakhunt_lines(&job["script"]);
@@ -254,7 +302,8 @@ fn pre_commit_hook_runs_leakhunt_on_changed_tests() {
         Some("leakhunt (leaks in changed tests)")
     );
     assert_eq!(hook["entry"].as_str(), Some("leakhunt --changed"));
-    assert_eq!(hook["language"].as_str(), Some("system"));
+    // pre-commit installs leakhunt itself (pip), into the hook's environment.
+    assert_eq!(hook["language"].as_str(), Some("python"));
     // leakhunt picks the changed files itself.
     assert_eq!(hook["pass_filenames"].as_bool(), Some(false));
     assert_eq!(

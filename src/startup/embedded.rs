@@ -1,0 +1,125 @@
+//! Start-up of the standalone binary, which embeds the libpython it was
+//! built against.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{anyhow, bail, Context, Result};
+use pyo3::ffi;
+
+use crate::worker::WORKER_ARG;
+
+/// The Python leakhunt links against (`3.11`), recorded by build.rs.
+pub const BUILD_VERSION: &str = env!("LEAKHUNT_BUILD_PYTHON_VERSION");
+
+/// The executable of that Python, recorded by build.rs (may be empty).
+const BUILD_EXECUTABLE: &str = env!("LEAKHUNT_BUILD_PYTHON");
+
+/// Runs this binary again when its file was replaced since (a rebuild, an
+/// upgrade): the path would then name another version, or nothing.
+const PROC_SELF_EXE: &str = "/proc/self/exe";
+
+/// The Python to run tests in when the user names none: the one leakhunt
+/// was built against (None: let CPython find its own prefix).
+pub fn own_python() -> Result<Option<PathBuf>> {
+    let built = Path::new(BUILD_EXECUTABLE);
+    Ok((!BUILD_EXECUTABLE.is_empty() && built.is_file()).then(|| built.to_path_buf()))
+}
+
+/// The embedded libpython is the build's: a virtualenv of another minor
+/// version cannot work. `base` is the interpreter to build one for it with.
+pub fn check_version(described: &str, version: &str, base: &Path) -> Result<()> {
+    if version != BUILD_VERSION {
+        bail!(
+            "{described} is Python {version}, but this leakhunt embeds Python {BUILD_VERSION}: \
+             build one for {version} with `PYO3_PYTHON={} cargo install --path .`, \
+             or use a Python {BUILD_VERSION} virtualenv",
+            base.display()
+        );
+    }
+    Ok(())
+}
+
+/// A worker: this binary again, in worker mode; it starts the tests' Python
+/// itself (`initialize`).
+pub fn worker_command(_python: Option<&Path>) -> Result<Command> {
+    let exe = if Path::new(PROC_SELF_EXE).exists() {
+        PathBuf::from(PROC_SELF_EXE)
+    } else {
+        std::env::current_exe().context("cannot find leakhunt's own binary")?
+    };
+    let mut command = Command::new(exe);
+    command.arg(WORKER_ARG);
+    Ok(command)
+}
+
+/// Starts CPython once for the process, as `executable` would start (its
+/// virtualenv's `sys.prefix`, `sys.executable` and site-packages), with its
+/// signal handlers installed so that Ctrl-C raises KeyboardInterrupt inside
+/// the test that is running and the session can still write what it gathered.
+pub fn initialize(executable: Option<&Path>) -> Result<()> {
+    // SAFETY: called from the main thread before any other Python API; the
+    // config is initialised by CPython before use and cleared after.
+    unsafe {
+        if ffi::Py_IsInitialized() == 0 {
+            crate::sampler::steady_malloc();
+            let mut config = std::mem::MaybeUninit::<ffi::PyConfig>::zeroed();
+            let config = config.as_mut_ptr();
+            ffi::PyConfig_InitPythonConfig(config);
+            let status = configure(config, executable);
+            let status = match status {
+                Ok(()) => ffi::Py_InitializeFromConfig(config),
+                Err(error) => {
+                    ffi::PyConfig_Clear(config);
+                    return Err(error);
+                }
+            };
+            ffi::PyConfig_Clear(config);
+            check(status, "initialising Python")?;
+            // pyo3 attaches per call; release the GIL the initialisation took.
+            ffi::PyEval_SaveThread();
+        }
+    }
+    Ok(())
+}
+
+/// Sets what `PyConfig_InitPythonConfig` cannot guess for an embedded
+/// interpreter: `executable` and `program_name` (CPython derives `sys.prefix`
+/// from them, finding a virtualenv's pyvenv.cfg), and the signal handlers.
+unsafe fn configure(config: *mut ffi::PyConfig, executable: Option<&Path>) -> Result<()> {
+    unsafe {
+        (*config).install_signal_handlers = 1;
+        if let Some(executable) = executable {
+            let bytes = CString::new(executable.as_os_str().as_bytes())
+                .context("the python path holds a NUL byte")?;
+            for field in [
+                std::ptr::addr_of_mut!((*config).executable),
+                std::ptr::addr_of_mut!((*config).program_name),
+            ] {
+                let status = ffi::PyConfig_SetBytesString(config, field, bytes.as_ptr());
+                check(status, "setting the python executable")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check(status: ffi::PyStatus, what: &str) -> Result<()> {
+    // SAFETY: PyStatus_Exception only reads the status.
+    if unsafe { ffi::PyStatus_Exception(status) } == 0 {
+        return Ok(());
+    }
+    let message = if status.err_msg.is_null() {
+        "unknown error".to_string()
+    } else {
+        // SAFETY: CPython's error messages are static NUL-terminated strings.
+        unsafe { std::ffi::CStr::from_ptr(status.err_msg) }
+            .to_string_lossy()
+            .to_string()
+    };
+    Err(anyhow!(
+        "cannot start the embedded Python ({what}): {message}"
+    ))
+}
