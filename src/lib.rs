@@ -12,6 +12,7 @@ pub mod engine;
 pub mod environment;
 pub mod exit;
 pub mod interpreter;
+pub mod interrupt;
 pub mod keyword;
 pub mod outcome;
 pub mod protocol;

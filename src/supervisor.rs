@@ -9,9 +9,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
@@ -20,6 +18,7 @@ use crate::allow::AllowEntry;
 use crate::capture::read_since;
 use crate::engine::EngineSelection;
 use crate::exit::UsageError;
+use crate::interrupt::{Interruption, Interruptions};
 use crate::outcome::{CollectionError, Failure, SessionReport, TestItem, TestReport, Verdict};
 use crate::protocol::{receive, send, Command, Message, WorkerSetup, COMMAND_FD, MESSAGE_FD};
 use crate::runner::apply_teardown;
@@ -110,7 +109,7 @@ pub struct Pool {
     workers: Vec<Worker>,
     events: Receiver<WorkerEvent>,
     sender: Sender<WorkerEvent>,
-    interrupts: Arc<AtomicUsize>,
+    interrupts: Interruptions,
     tests: Vec<TestItem>,
 }
 
@@ -118,17 +117,7 @@ impl Pool {
     /// Starts the first worker, which collects; Ctrl-C and SIGTERM are caught
     /// from here on so that the session can end with a report.
     pub fn start(setup: WorkerSetup) -> Result<Pool> {
-        let interrupts = Arc::new(AtomicUsize::new(0));
-        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            let counter = Arc::clone(&interrupts);
-            // SAFETY: the handler only touches an atomic, which is signal-safe.
-            unsafe {
-                signal_hook::low_level::register(signal, move || {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                })
-            }
-            .context("cannot install the Ctrl-C handler")?;
-        }
+        let interrupts = Interruptions::install()?;
         let (sender, events) = channel();
         let scratch = tempfile::Builder::new()
             .prefix("leakhunt-")
@@ -224,7 +213,7 @@ impl Pool {
     pub fn collect(&mut self) -> Result<Collected> {
         let mut hello = None;
         loop {
-            if self.interrupts.load(Ordering::SeqCst) > 0 {
+            if self.interrupts.state() != Interruption::None {
                 self.kill_all();
                 return Err(anyhow::Error::new(crate::interpreter::Interrupted));
             }
@@ -533,13 +522,8 @@ impl Pool {
     }
 
     fn handle_interrupts(&mut self, state: &mut RunState) {
-        let count = self.interrupts.load(Ordering::SeqCst);
-        if count >= 2 {
-            self.kill_all();
-            eprintln!("interrupted twice: exiting now, without reports");
-            std::process::exit(crate::exit::ExitCode::Interrupted as i32);
-        }
-        if count == 1 && !state.interrupted {
+        let interruption = self.interrupts.state();
+        if interruption != Interruption::None && !state.interrupted {
             state.interrupted = true;
             state.stopping = true;
             state.grace_until = Some(Instant::now() + INTERRUPT_GRACE);
@@ -547,6 +531,12 @@ impl Pool {
                 // Ctrl-C inside the test: it stops at the end of its current run.
                 signal(&worker.child, libc::SIGINT);
             }
+        }
+        if interruption == Interruption::Force && self.workers.iter().any(|w| w.live) {
+            // The session still ends through the reports: what has finished
+            // is kept, the tests that were running are not reported.
+            eprintln!("interrupted again: stopping the running tests now");
+            self.kill_all();
         }
         if state.grace_until.is_some_and(|t| Instant::now() > t) {
             self.kill_all();

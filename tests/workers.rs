@@ -185,35 +185,56 @@ fn shards_cover_the_collection_exactly_once() {
     assert_eq!(final_counts(&full.stdout), "2 passed");
 }
 
-#[test]
-fn ctrl_c_stops_the_session_and_keeps_a_valid_partial_report() {
-    let dir = tempfile::tempdir().unwrap();
-    let report = dir.path().join("partial.xml");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leakhunt"))
-        .args(["slow", "-v", "--color", "no", "--junitxml"])
-        .arg(&report)
+/// Starts `WRAPPER... leakhunt ARGS` from the fixtures folder (`timeout 3
+/// leakhunt ...`; no wrapper: leakhunt itself), its output piped.
+fn start(wrapper: &[&str], args: &[&str]) -> std::process::Child {
+    let leakhunt = env!("CARGO_BIN_EXE_leakhunt");
+    let mut command = match wrapper.split_first() {
+        Some((program, options)) => {
+            let mut command = Command::new(program);
+            command.args(options).arg(leakhunt);
+            command
+        }
+        None => Command::new(leakhunt),
+    };
+    command
+        .args(["--color", "no"])
+        .args(args)
         .current_dir(fixtures())
+        .env_remove("COLUMNS")
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
-    // test_slow sleeps 0.5 s per run: by now it is running.
-    std::thread::sleep(Duration::from_millis(1500));
+        .unwrap()
+}
+
+fn send_signal(child: &std::process::Child, signal: i32) {
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: sending a signal to our own child.
-    unsafe { libc::kill(pid, libc::SIGINT) };
-    let deadline = Instant::now() + Duration::from_secs(30);
+    unsafe { libc::kill(pid, signal) };
+}
+
+/// Waits for the session to end (a liveness guard, not a speed check).
+fn finish(mut child: std::process::Child) -> (Option<i32>, String, String) {
+    let deadline = Instant::now() + Duration::from_secs(60);
     while child.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "leakhunt did not stop after Ctrl-C"
-        );
+        assert!(Instant::now() < deadline, "leakhunt did not stop");
         std::thread::sleep(Duration::from_millis(50));
     }
     let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(2), "{stdout}");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+/// The reports a session interrupted while `slow/test_slow.py::test_slow`
+/// ran: the two quick tests before it, and the note.
+fn assert_partial_reports(dir: &std::path::Path, code: Option<i32>, stdout: &str, stderr: &str) {
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
     assert_eq!(
-        verdicts(&stdout),
+        verdicts(stdout),
         [
             "slow/test_slow.py::test_quick_first PASSED",
             "slow/test_slow.py::test_quick_second PASSED",
@@ -223,8 +244,115 @@ fn ctrl_c_stops_the_session_and_keeps_a_valid_partial_report() {
         stdout.contains("interrupted: not every test ran"),
         "{stdout}"
     );
-    assert_valid_junit(&report);
-    let xml = std::fs::read_to_string(&report).unwrap();
+    assert!(!stderr.contains("interrupted again"), "{stderr}");
+    let junit = dir.join("partial.xml");
+    assert_valid_junit(&junit);
+    let xml = std::fs::read_to_string(&junit).unwrap();
     assert_eq!(xml.matches("<testcase ").count(), 2, "{xml}");
     assert!(xml.contains("interrupted: not every test ran"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("partial.json")).unwrap()).unwrap();
+    assert_eq!(json["tests"].as_array().map(Vec::len), Some(2), "{json}");
+}
+
+/// Runs `WRAPPER leakhunt slow/test_slow.py` with JUnit and JSON reports,
+/// sends `signals` back to back once test_slow runs (none: the wrapper
+/// signals), and checks the partial reports.
+fn interrupt_test_slow(wrapper: &[&str], signals: &[i32]) {
+    let dir = tempfile::tempdir().unwrap();
+    let (junit, json) = (
+        dir.path().join("partial.xml"),
+        dir.path().join("partial.json"),
+    );
+    let args = [
+        "slow/test_slow.py",
+        "-v",
+        "--junitxml",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    let child = start(wrapper, &args);
+    if !signals.is_empty() {
+        // test_slow sleeps 0.5 s per run: by now it is running.
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    for &signal in signals {
+        send_signal(&child, signal);
+    }
+    let (code, stdout, stderr) = finish(child);
+    assert_partial_reports(dir.path(), code, &stdout, &stderr);
+}
+
+#[test]
+fn ctrl_c_stops_the_session_and_keeps_a_valid_partial_report() {
+    interrupt_test_slow(&[], &[libc::SIGINT]);
+}
+
+#[test]
+fn two_signals_back_to_back_are_one_interruption() {
+    // What a CI runner sends when it cancels a job.
+    interrupt_test_slow(&[], &[libc::SIGINT, libc::SIGTERM]);
+}
+
+#[test]
+fn a_timeout_from_a_script_keeps_every_report() {
+    // GNU timeout, not in the foreground, sends SIGTERM to leakhunt and then
+    // to its own process group, leakhunt included: one expiry, two signals.
+    interrupt_test_slow(&["timeout", "--preserve-status", "-s", "TERM", "3"], &[]);
+}
+
+#[test]
+fn a_second_interruption_stops_now_and_still_writes_the_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let (junit, json, html) = (
+        dir.path().join("r.xml"),
+        dir.path().join("r.json"),
+        dir.path().join("r.html"),
+    );
+    let child = start(
+        &[],
+        &[
+            "slow/test_stubborn.py",
+            "-v",
+            "--junitxml",
+            junit.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+        ],
+    );
+    // test_cleans_up_slowly runs 0.5 s a run; after Ctrl-C it sleeps on.
+    std::thread::sleep(Duration::from_millis(1500));
+    send_signal(&child, libc::SIGINT);
+    // Later than one interruption's signals (1 s), within the 3 s grace.
+    std::thread::sleep(Duration::from_millis(1500));
+    send_signal(&child, libc::SIGTERM);
+    let (code, stdout, stderr) = finish(child);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert_eq!(
+        stderr, "interrupted again: stopping the running tests now\n",
+        "{stdout}"
+    );
+    assert_eq!(
+        verdicts(&stdout),
+        ["slow/test_stubborn.py::test_quick PASSED"]
+    );
+    assert!(
+        stdout.contains("interrupted: not every test ran"),
+        "{stdout}"
+    );
+    assert_valid_junit(&junit);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testcase ").count(), 1, "{xml}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        report["tests"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("test_quick"), "no test in the HTML report");
 }
