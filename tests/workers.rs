@@ -102,15 +102,22 @@ fn hostile_tests_cost_only_themselves() {
 /// signals, messages, tracebacks and order remain.
 fn stable_junit(path: &std::path::Path) -> String {
     let xml = std::fs::read_to_string(path).unwrap();
+    let leak_body =
+        regex::Regex::new(r#"(?s)(<failure type="leak"[^>]*>)<!\[CDATA\[.*?\]\]>"#).unwrap();
+    stable(&leak_body.replace_all(&xml, "$1"))
+}
+
+/// Text without what changes between runs: times, the measured rates, the
+/// process ids in the outcome fixture's paths.
+fn stable(text: &str) -> String {
     let volatile =
         regex::Regex::new(r#" (time|timestamp|hostname)="[^"]*"|/tmp/leakhunt-outcomes-\d+"#)
             .unwrap();
     let rate = regex::Regex::new(r"\+[0-9.]+ ([A-Za-z]+)/run").unwrap();
-    let leak_body =
-        regex::Regex::new(r#"(?s)(<failure type="leak"[^>]*>)<!\[CDATA\[.*?\]\]>"#).unwrap();
-    let xml = leak_body.replace_all(&xml, "$1");
-    let xml = rate.replace_all(&xml, "+N $1/run");
-    volatile.replace_all(&xml, "").to_string()
+    let final_line = regex::Regex::new(r"(?m)^=+ (.*) in [0-9.]+s =+$").unwrap();
+    let text = rate.replace_all(text, "+N $1/run");
+    let text = final_line.replace_all(&text, "$1");
+    volatile.replace_all(&text, "").to_string()
 }
 
 #[test]
@@ -132,14 +139,55 @@ fn two_workers_report_the_same_as_one() {
         ]);
         assert_eq!(run.code, 1);
         assert_valid_junit(&report);
-        outputs.push((
-            verdicts(&run.stdout),
-            final_counts(&run.stdout),
-            stable_junit(&report),
-        ));
+        // Progress lines come as tests finish: with two workers, in any order.
+        let mut finished = verdicts(&run.stdout);
+        finished.sort();
+        let summary = run
+            .stdout
+            .split_once("short test summary info")
+            .map(|(_, summary)| stable(summary));
+        outputs.push((finished, summary, stable_junit(&report)));
     }
     assert_eq!(outputs[0].0.len(), 47);
+    assert!(outputs[0].1.is_some());
     assert_eq!(outputs[0], outputs[1]);
+}
+
+#[test]
+fn two_workers_share_one_file_and_show_tests_as_they_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let report = dir.path().join("split.xml");
+    let run = common::leakhunt_with(
+        &fixtures(),
+        &["split", "-n", "2", "--junitxml", report.to_str().unwrap()],
+        &[("LEAKHUNT_FIXTURE_PIDS", pids.as_os_str())],
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(final_counts(&run.stdout), "40 passed");
+    // No file names: tests of one file arrive from two workers.
+    let dots = format!("{}{}[100%]", ".".repeat(40), " ".repeat(33));
+    assert!(run.stdout.lines().any(|l| l == dots), "{}", run.stdout);
+    // Every run of a test in one worker, and both workers took tests.
+    let mut worker_of: std::collections::BTreeMap<String, String> = Default::default();
+    for line in std::fs::read_to_string(&pids).unwrap().lines() {
+        let (test, pid) = line.split_once(' ').unwrap();
+        let first = worker_of.entry(test.to_string()).or_insert(pid.to_string());
+        assert_eq!(first, pid, "test {test} ran in two workers");
+    }
+    assert_eq!(worker_of.len(), 40);
+    let workers: std::collections::BTreeSet<&String> = worker_of.values().collect();
+    assert_eq!(workers.len(), 2, "{worker_of:?}");
+    // The report stays in collection order.
+    let xml = std::fs::read_to_string(&report).unwrap();
+    let name = regex::Regex::new(r#"<testcase [^>]*?\bname="([^"]*)""#).unwrap();
+    let names: Vec<&str> = name
+        .captures_iter(&xml)
+        .filter_map(|c| c.get(1))
+        .map(|m| m.as_str())
+        .collect();
+    let expected: Vec<String> = (0..40).map(|n| format!("test_{n:02}")).collect();
+    assert_eq!(names, expected);
 }
 
 fn collect_only(extra: &[&str]) -> Vec<String> {
@@ -202,6 +250,7 @@ fn start(wrapper: &[&str], args: &[&str]) -> std::process::Child {
         .args(args)
         .current_dir(fixtures())
         .env_remove("COLUMNS")
+        .env("LEAKHUNT_CACHE_DIR", common::cache_dir())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
