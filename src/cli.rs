@@ -11,19 +11,20 @@ use crate::allow::AllowList;
 use crate::baseline::{self, Baseline};
 use crate::changed;
 use crate::discovery::{config_start, find_rootdir, find_test_files, parse_targets};
+use crate::durations::Durations;
 use crate::engine::EngineChoice;
 use crate::environment;
 use crate::exit::ExitCode;
 pub use crate::exit::UsageError;
 use crate::interpreter::{InterpreterInfo, Interrupted};
 use crate::keyword::KeywordExpr;
-use crate::outcome::TestItem;
 use crate::protocol::WorkerSetup;
 use crate::report::annotations;
 use crate::report::html::write_html;
 use crate::report::json::write_json;
 use crate::report::junit::write_junit;
 use crate::report::terminal::{Header, Terminal, Verbosity};
+use crate::schedule::Schedule;
 use crate::selection::{select, Selection};
 use crate::settings;
 use crate::shard::Shard;
@@ -292,21 +293,26 @@ pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
         live,
     );
 
-    let mut pool = Pool::start(WorkerSetup {
-        python: python.executable.clone(),
-        engine: cli.engine,
-        rootdir: rootdir.clone(),
-        files,
-        paths: pytest_paths,
-        keyword: cli.keyword.clone(),
-        pytest_args: cli.pytest_args.clone(),
-        ignore: ignored,
-        warmup: cli.warmup,
-        policy,
-        strict_resources: cli.strict_resources,
-        keep_coverage: cli.keep_coverage,
-        capture_path: PathBuf::new(),
-    })?;
+    // Workers collect side by side; --collect-only needs one.
+    let workers = if cli.collect_only { 1 } else { cli.workers };
+    let mut pool = Pool::start(
+        WorkerSetup {
+            python: python.executable.clone(),
+            engine: cli.engine,
+            rootdir: rootdir.clone(),
+            files,
+            paths: pytest_paths,
+            keyword: cli.keyword.clone(),
+            pytest_args: cli.pytest_args.clone(),
+            ignore: ignored,
+            warmup: cli.warmup,
+            policy,
+            strict_resources: cli.strict_resources,
+            keep_coverage: cli.keep_coverage,
+            capture_path: PathBuf::new(),
+        },
+        workers,
+    )?;
     let collected = match pool.collect() {
         Ok(collected) => collected,
         Err(error) if error.is::<Interrupted>() => return Ok(ExitCode::Interrupted),
@@ -397,8 +403,20 @@ pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
         .unwrap_or_default();
     let mut recorded = Vec::new();
     let mut notes = Vec::new();
+    let mut durations = Durations::load(&rootdir);
+    let schedule = Schedule::new(
+        &collected.tests,
+        durations.estimate(&collected.tests),
+        &collected.pins,
+    );
+    let units = schedule.units(&collected.tests, &selected, cli.workers);
+    if cli.workers > 1 {
+        // Tests show as they finish, as pytest-xdist shows them.
+        terminal.in_completion_order();
+    }
     let finished = pool.run(
-        by_file(&collected.tests, &selected),
+        units,
+        schedule,
         cli.workers,
         timeout,
         cli.exitfirst,
@@ -407,16 +425,18 @@ pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
                 Event::Report(report) => report,
                 Event::Progress(progress) => return terminal.progress(progress),
             };
+            durations.record(&report.item.nodeid, report.duration.as_secs_f64());
             allow_list.apply(report);
             recorded.extend(baseline::leaks_of(report));
             if let Some(baseline) = &baseline {
                 let fixed =
                     baseline::apply(report, baseline, cli.baseline_tolerance, &baseline_label);
                 notes.extend(fixed.into_iter().map(|f| {
-                    format!(
+                    let note = format!(
                         "FIXED {} - no longer leaks {}: re-write the baseline with --write-baseline {baseline_label}",
                         f.test, f.signal
-                    )
+                    );
+                    (report.item.nodeid.clone(), note)
                 }));
             }
             terminal.test_done(report);
@@ -424,6 +444,17 @@ pub fn run(mut cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
     );
     let mut session = finished.session;
     session.collection_errors = collected.errors;
+    // Only speed depends on it: a memory that cannot be written is no error.
+    let _ = durations.save();
+    // Tests finish in any order with several workers; notes follow the collection.
+    let position: std::collections::HashMap<&str, usize> = session
+        .tests
+        .iter()
+        .enumerate()
+        .map(|(at, t)| (t.item.nodeid.as_str(), at))
+        .collect();
+    notes.sort_by_key(|(nodeid, _)| position.get(nodeid.as_str()).copied());
+    let notes: Vec<String> = notes.into_iter().map(|(_, note)| note).collect();
     if let Some(path) = &cli.write_baseline {
         Baseline::from_entries(recorded).write(path)?;
     }
@@ -513,17 +544,4 @@ fn ignored_paths(ignore: &[String]) -> Result<Vec<PathBuf>> {
                 .map_err(|_| UsageError(format!("--ignore {path}: no such file or folder")).into())
         })
         .collect()
-}
-
-/// The selected tests grouped by file, files in collection order: a file is
-/// the unit a worker takes, so module state behaves as under pytest.
-fn by_file(tests: &[TestItem], selected: &[usize]) -> Vec<Vec<usize>> {
-    let mut files: Vec<Vec<usize>> = Vec::new();
-    for &index in selected {
-        match files.last_mut() {
-            Some(file) if tests[file[0]].path == tests[index].path => file.push(index),
-            _ => files.push(vec![index]),
-        }
-    }
-    files
 }

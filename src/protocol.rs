@@ -77,6 +77,9 @@ pub enum Message {
         selected_by_engine: Option<EngineSelection>,
         /// Allow-list entries the tests declare (pytest markers).
         allow: Vec<AllowEntry>,
+        /// Which tests share module or class scopes (`Collection::pins`).
+        #[serde(default)]
+        pins: Vec<Option<String>>,
     },
     /// The user asked for something that cannot be (pytest's usage errors,
     /// an engine that cannot be loaded).

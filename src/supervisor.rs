@@ -1,6 +1,8 @@
-//! The supervisor: starts worker processes, hands them tests file by file,
-//! turns crashes, hangs and interruptions into results, and reports in
-//! collection order whatever the number of workers. It never runs test code.
+//! The supervisor: starts worker processes, hands them tests (a file at a
+//! time, splitting the last ones between idle workers as `schedule` allows),
+//! turns crashes, hangs and interruptions into results, tells its observer
+//! about each test as it finishes, and returns the reports in collection
+//! order whatever the number of workers. It never runs test code.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -9,9 +11,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
@@ -20,10 +20,12 @@ use crate::allow::AllowEntry;
 use crate::capture::read_since;
 use crate::engine::EngineSelection;
 use crate::exit::UsageError;
+use crate::interrupt::{Interruption, Interruptions};
 use crate::outcome::{CollectionError, Failure, SessionReport, TestItem, TestReport, Verdict};
 use crate::protocol::{receive, send, Command, Message, WorkerSetup, COMMAND_FD, MESSAGE_FD};
 use crate::repeatability::NotRepeatable;
 use crate::runner::apply_teardown;
+use crate::schedule::{Schedule, Unit};
 use crate::worker::stack_path;
 
 /// How long running tests get to finish their current run after Ctrl-C.
@@ -42,12 +44,15 @@ pub struct Collected {
     pub selected_by_engine: Option<EngineSelection>,
     /// Allow-list entries the tests declare (pytest markers).
     pub allow: Vec<AllowEntry>,
+    /// Which tests share module or class scopes (`Collection::pins`).
+    pub pins: Vec<Option<String>>,
 }
 
 /// What the session tells its observer as it goes.
 pub enum Event<'a> {
-    /// A final report, in collection order; the observer may amend it
-    /// (allow-lists, baseline) before it is kept.
+    /// A final report, as its test finishes (in collection order with one
+    /// worker); the observer may amend it (allow-lists, baseline) before it
+    /// is kept.
     Report(&'a mut TestReport),
     /// Now and then: where the session is.
     Progress(&'a Progress),
@@ -97,6 +102,8 @@ struct Worker {
     collected: bool,
     /// Tests of its current file still to run, in order.
     queue: VecDeque<usize>,
+    /// The test it was last told to run (its scopes may still be set up).
+    last: Option<usize>,
     current: Option<Current>,
     /// A reported test whose scopes are not torn down yet.
     provisional: Option<usize>,
@@ -111,25 +118,16 @@ pub struct Pool {
     workers: Vec<Worker>,
     events: Receiver<WorkerEvent>,
     sender: Sender<WorkerEvent>,
-    interrupts: Arc<AtomicUsize>,
+    interrupts: Interruptions,
     tests: Vec<TestItem>,
 }
 
 impl Pool {
-    /// Starts the first worker, which collects; Ctrl-C and SIGTERM are caught
-    /// from here on so that the session can end with a report.
-    pub fn start(setup: WorkerSetup) -> Result<Pool> {
-        let interrupts = Arc::new(AtomicUsize::new(0));
-        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            let counter = Arc::clone(&interrupts);
-            // SAFETY: the handler only touches an atomic, which is signal-safe.
-            unsafe {
-                signal_hook::low_level::register(signal, move || {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                })
-            }
-            .context("cannot install the Ctrl-C handler")?;
-        }
+    /// Starts `workers` processes, which collect side by side; Ctrl-C and
+    /// SIGTERM are caught from here on so that the session can end with a
+    /// report.
+    pub fn start(setup: WorkerSetup, workers: usize) -> Result<Pool> {
+        let interrupts = Interruptions::install()?;
         let (sender, events) = channel();
         let scratch = tempfile::Builder::new()
             .prefix("leakhunt-")
@@ -144,7 +142,9 @@ impl Pool {
             interrupts,
             tests: Vec::new(),
         };
-        pool.spawn()?;
+        for _ in 0..workers.max(1) {
+            pool.spawn()?;
+        }
         Ok(pool)
     }
 
@@ -205,6 +205,7 @@ impl Pool {
             capture_path,
             collected: false,
             queue: VecDeque::new(),
+            last: None,
             current: None,
             provisional: None,
             timed_out: None,
@@ -213,11 +214,12 @@ impl Pool {
         Ok(id)
     }
 
-    /// Waits for the first worker's collection.
+    /// Waits for the first collection to arrive (the other workers' are
+    /// checked against it as they come).
     pub fn collect(&mut self) -> Result<Collected> {
         let mut hello = None;
         loop {
-            if self.interrupts.load(Ordering::SeqCst) > 0 {
+            if self.interrupts.state() != Interruption::None {
                 self.kill_all();
                 return Err(anyhow::Error::new(crate::interpreter::Interrupted));
             }
@@ -236,18 +238,19 @@ impl Pool {
                     },
                 ) => hello = Some((python_version, python_prefix, engine)),
                 WorkerEvent::Message(
-                    0,
+                    id,
                     Message::Collected {
                         tests,
                         errors,
                         selected_by_engine,
                         allow,
+                        pins,
                     },
                 ) => {
                     let (python_version, python_prefix, engine) = hello
                         .take()
                         .ok_or_else(|| anyhow!("worker collected before hello"))?;
-                    self.workers[0].collected = true;
+                    self.workers[id].collected = true;
                     self.tests = tests.clone();
                     return Ok(Collected {
                         python_version,
@@ -257,6 +260,7 @@ impl Pool {
                         errors,
                         selected_by_engine,
                         allow,
+                        pins,
                     });
                 }
                 WorkerEvent::Message(_, Message::InternalError(text)) => return Err(anyhow!(text)),
@@ -298,20 +302,25 @@ impl Pool {
         }
     }
 
-    /// Runs `files` (each a list of test indices, in collection order) on up
-    /// to `workers` processes. `observe` gets each final report in the order
-    /// of `files`, whatever order they finish in, and progress now and then.
+    /// Runs `units` (each a list of test indices, in collection order), in
+    /// that order, on up to `workers` processes. `observe` gets each final
+    /// report as its test finishes, and progress now and then; the session's
+    /// reports are in collection order.
     pub fn run(
         mut self,
-        files: Vec<Vec<usize>>,
+        units: Vec<Unit>,
+        schedule: Schedule,
         workers: usize,
         timeout: Option<Duration>,
         exitfirst: bool,
         observe: &mut dyn FnMut(Event<'_>),
     ) -> Finished {
-        let order: Vec<usize> = files.iter().flatten().copied().collect();
+        let mut order: Vec<usize> = units.iter().flatten().copied().collect();
+        order.sort_unstable();
         let mut state = RunState {
-            queue: files.into_iter().filter(|f| !f.is_empty()).collect(),
+            queue: units.into_iter().filter(|f| !f.is_empty()).collect(),
+            schedule,
+            finished: Vec::new(),
             reports: HashMap::new(),
             final_: HashMap::new(),
             stopping: false,
@@ -324,8 +333,10 @@ impl Pool {
         };
         let started = Instant::now();
         let mut last_progress = Instant::now();
-        let desired = workers.max(1).min(state.queue.len().max(1));
-        self.assign(0, &mut state);
+        let desired = workers.max(1);
+        for id in 0..self.workers.len() {
+            self.assign(id, &mut state);
+        }
         loop {
             self.handle_interrupts(&mut state);
             if !state.stopping {
@@ -352,7 +363,7 @@ impl Pool {
             if let Some(limit) = timeout {
                 self.enforce_timeout(limit);
             }
-            state.emit_ready(observe, false);
+            state.emit_finished(observe);
             if last_progress.elapsed() >= PROGRESS_EVERY {
                 last_progress = Instant::now();
                 observe(Event::Progress(&self.progress(&state, started)));
@@ -361,7 +372,7 @@ impl Pool {
         for worker in &mut self.workers {
             state.finalize(worker.provisional.take());
         }
-        state.emit_ready(observe, true);
+        state.emit_finished(observe);
         let tests: Vec<TestReport> = state
             .order
             .iter()
@@ -484,24 +495,44 @@ impl Pool {
 
     /// Gives a ready worker its next test, or tells it to exit.
     fn assign(&mut self, id: usize, state: &mut RunState) {
-        let worker = &mut self.workers[id];
-        if !worker.live || !worker.collected {
+        if !self.workers[id].live || !self.workers[id].collected {
             return;
         }
+        if !state.stopping && self.workers[id].queue.is_empty() {
+            let more = match state.queue.pop_front() {
+                Some(file) => Some(file),
+                None => self.steal(id, &state.schedule),
+            };
+            if let Some(tests) = more {
+                self.workers[id].queue = tests.into();
+            }
+        }
+        let worker = &mut self.workers[id];
         let next = if state.stopping {
             None
         } else {
-            if worker.queue.is_empty() {
-                if let Some(file) = state.queue.pop_front() {
-                    worker.queue = file.into();
-                }
-            }
             worker.queue.pop_front()
         };
+        worker.last = next.or(worker.last);
         let command = next.map_or(Command::Exit, Command::Run);
         // A worker that cannot be told anything is dead: its exit is handled
         // when its pipe closes.
         let _ = send(&mut worker.commands, &command);
+    }
+
+    /// For an idle worker: about half of what the busiest other worker has
+    /// left to start in its file, where the schedule lets it be split.
+    fn steal(&mut self, thief: usize, schedule: &Schedule) -> Option<Unit> {
+        let mut victims: Vec<usize> = (0..self.workers.len())
+            .filter(|&id| {
+                id != thief && self.workers[id].live && !self.workers[id].queue.is_empty()
+            })
+            .collect();
+        victims.sort_by_key(|&id| std::cmp::Reverse(self.workers[id].queue.len()));
+        victims.into_iter().find_map(|id| {
+            let victim = &mut self.workers[id];
+            schedule.split(victim.last, &mut victim.queue)
+        })
     }
 
     fn on_exit(&mut self, id: usize, state: &mut RunState) {
@@ -530,13 +561,8 @@ impl Pool {
     }
 
     fn handle_interrupts(&mut self, state: &mut RunState) {
-        let count = self.interrupts.load(Ordering::SeqCst);
-        if count >= 2 {
-            self.kill_all();
-            eprintln!("interrupted twice: exiting now, without reports");
-            std::process::exit(crate::exit::ExitCode::Interrupted as i32);
-        }
-        if count == 1 && !state.interrupted {
+        let interruption = self.interrupts.state();
+        if interruption != Interruption::None && !state.interrupted {
             state.interrupted = true;
             state.stopping = true;
             state.grace_until = Some(Instant::now() + INTERRUPT_GRACE);
@@ -544,6 +570,12 @@ impl Pool {
                 // Ctrl-C inside the test: it stops at the end of its current run.
                 signal(&worker.child, libc::SIGINT);
             }
+        }
+        if interruption == Interruption::Force && self.workers.iter().any(|w| w.live) {
+            // The session still ends through the reports: what has finished
+            // is kept, the tests that were running are not reported.
+            eprintln!("interrupted again: stopping the running tests now");
+            self.kill_all();
         }
         if state.grace_until.is_some_and(|t| Instant::now() > t) {
             self.kill_all();
@@ -570,7 +602,10 @@ impl Pool {
 
 /// Results as they arrive, and which of them are final.
 struct RunState {
-    queue: VecDeque<Vec<usize>>,
+    queue: VecDeque<Unit>,
+    schedule: Schedule,
+    /// Final reports not passed on yet, in the order they became final.
+    finished: Vec<usize>,
     reports: HashMap<usize, TestReport>,
     final_: HashMap<usize, TestReport>,
     stopping: bool,
@@ -588,6 +623,7 @@ impl RunState {
         if let Some(index) = index {
             if let Some(report) = self.reports.remove(&index) {
                 self.final_.insert(index, report);
+                self.finished.push(index);
             }
         }
     }
@@ -597,21 +633,16 @@ impl RunState {
         self.internal_error.get_or_insert(error);
     }
 
-    /// Passes on the final reports that are next in collection order; once
-    /// the session is over, skips the tests that never ran.
-    fn emit_ready(&mut self, observe: &mut dyn FnMut(Event<'_>), over: bool) {
-        while let Some(index) = self.order.get(self.emitted) {
-            match self.final_.get_mut(index) {
-                Some(report) => {
-                    observe(Event::Report(report));
-                    if report.verdict == Verdict::Leaked {
-                        self.leaked += 1;
-                    }
+    /// Passes on the reports that became final since the last call.
+    fn emit_finished(&mut self, observe: &mut dyn FnMut(Event<'_>)) {
+        for index in std::mem::take(&mut self.finished) {
+            if let Some(report) = self.final_.get_mut(&index) {
+                observe(Event::Report(report));
+                if report.verdict == Verdict::Leaked {
+                    self.leaked += 1;
                 }
-                None if over => {}
-                None => return,
+                self.emitted += 1;
             }
-            self.emitted += 1;
         }
     }
 }

@@ -94,6 +94,7 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
                 errors: std::mem::take(&mut collection.errors),
                 selected_by_engine: collection.selected_by_engine.take(),
                 allow: std::mem::take(&mut collection.allow),
+                pins: std::mem::take(&mut collection.pins),
             },
         )?;
         let config = RunConfig {

@@ -103,15 +103,22 @@ fn hostile_tests_cost_only_themselves() {
 /// signals, messages, tracebacks and order remain.
 fn stable_junit(path: &std::path::Path) -> String {
     let xml = std::fs::read_to_string(path).unwrap();
+    let leak_body =
+        regex::Regex::new(r#"(?s)(<failure type="leak"[^>]*>)<!\[CDATA\[.*?\]\]>"#).unwrap();
+    stable(&leak_body.replace_all(&xml, "$1"))
+}
+
+/// Text without what changes between runs: times, the measured rates, the
+/// process ids in the outcome fixture's paths.
+fn stable(text: &str) -> String {
     let volatile =
         regex::Regex::new(r#" (time|timestamp|hostname)="[^"]*"|/tmp/leakhunt-outcomes-\d+"#)
             .unwrap();
     let rate = regex::Regex::new(r"\+[0-9.]+ ([A-Za-z]+)/run").unwrap();
-    let leak_body =
-        regex::Regex::new(r#"(?s)(<failure type="leak"[^>]*>)<!\[CDATA\[.*?\]\]>"#).unwrap();
-    let xml = leak_body.replace_all(&xml, "$1");
-    let xml = rate.replace_all(&xml, "+N $1/run");
-    volatile.replace_all(&xml, "").to_string()
+    let final_line = regex::Regex::new(r"(?m)^=+ (.*) in [0-9.]+s =+$").unwrap();
+    let text = rate.replace_all(text, "+N $1/run");
+    let text = final_line.replace_all(&text, "$1");
+    volatile.replace_all(&text, "").to_string()
 }
 
 #[test]
@@ -133,14 +140,55 @@ fn two_workers_report_the_same_as_one() {
         ]);
         assert_eq!(run.code, 1);
         assert_valid_junit(&report);
-        outputs.push((
-            verdicts(&run.stdout),
-            final_counts(&run.stdout),
-            stable_junit(&report),
-        ));
+        // Progress lines come as tests finish: with two workers, in any order.
+        let mut finished = verdicts(&run.stdout);
+        finished.sort();
+        let summary = run
+            .stdout
+            .split_once("short test summary info")
+            .map(|(_, summary)| stable(summary));
+        outputs.push((finished, summary, stable_junit(&report)));
     }
     assert_eq!(outputs[0].0.len(), 47);
+    assert!(outputs[0].1.is_some());
     assert_eq!(outputs[0], outputs[1]);
+}
+
+#[test]
+fn two_workers_share_one_file_and_show_tests_as_they_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let report = dir.path().join("split.xml");
+    let run = common::leakhunt_with(
+        &fixtures(),
+        &["split", "-n", "2", "--junitxml", report.to_str().unwrap()],
+        &[("LEAKHUNT_FIXTURE_PIDS", pids.as_os_str())],
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(final_counts(&run.stdout), "40 passed");
+    // No file names: tests of one file arrive from two workers.
+    let dots = format!("{}{}[100%]", ".".repeat(40), " ".repeat(33));
+    assert!(run.stdout.lines().any(|l| l == dots), "{}", run.stdout);
+    // Every run of a test in one worker, and both workers took tests.
+    let mut worker_of: std::collections::BTreeMap<String, String> = Default::default();
+    for line in std::fs::read_to_string(&pids).unwrap().lines() {
+        let (test, pid) = line.split_once(' ').unwrap();
+        let first = worker_of.entry(test.to_string()).or_insert(pid.to_string());
+        assert_eq!(first, pid, "test {test} ran in two workers");
+    }
+    assert_eq!(worker_of.len(), 40);
+    let workers: std::collections::BTreeSet<&String> = worker_of.values().collect();
+    assert_eq!(workers.len(), 2, "{worker_of:?}");
+    // The report stays in collection order.
+    let xml = std::fs::read_to_string(&report).unwrap();
+    let name = regex::Regex::new(r#"<testcase [^>]*?\bname="([^"]*)""#).unwrap();
+    let names: Vec<&str> = name
+        .captures_iter(&xml)
+        .filter_map(|c| c.get(1))
+        .map(|m| m.as_str())
+        .collect();
+    let expected: Vec<String> = (0..40).map(|n| format!("test_{n:02}")).collect();
+    assert_eq!(names, expected);
 }
 
 fn collect_only(extra: &[&str]) -> Vec<String> {
@@ -186,35 +234,57 @@ fn shards_cover_the_collection_exactly_once() {
     assert_eq!(final_counts(&full.stdout), "2 passed");
 }
 
-#[test]
-fn ctrl_c_stops_the_session_and_keeps_a_valid_partial_report() {
-    let dir = tempfile::tempdir().unwrap();
-    let report = dir.path().join("partial.xml");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leakhunt"))
-        .args(["slow", "-v", "--color", "no", "--junitxml"])
-        .arg(&report)
+/// Starts `WRAPPER... leakhunt ARGS` from the fixtures folder (`timeout 3
+/// leakhunt ...`; no wrapper: leakhunt itself), its output piped.
+fn start(wrapper: &[&str], args: &[&str]) -> std::process::Child {
+    let leakhunt = env!("CARGO_BIN_EXE_leakhunt");
+    let mut command = match wrapper.split_first() {
+        Some((program, options)) => {
+            let mut command = Command::new(program);
+            command.args(options).arg(leakhunt);
+            command
+        }
+        None => Command::new(leakhunt),
+    };
+    command
+        .args(["--color", "no"])
+        .args(args)
         .current_dir(fixtures())
+        .env_remove("COLUMNS")
+        .env("LEAKHUNT_CACHE_DIR", common::cache_dir())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
-    // test_slow sleeps 0.5 s per run: by now it is running.
-    std::thread::sleep(Duration::from_millis(1500));
+        .unwrap()
+}
+
+fn send_signal(child: &std::process::Child, signal: i32) {
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: sending a signal to our own child.
-    unsafe { libc::kill(pid, libc::SIGINT) };
-    let deadline = Instant::now() + Duration::from_secs(30);
+    unsafe { libc::kill(pid, signal) };
+}
+
+/// Waits for the session to end (a liveness guard, not a speed check).
+fn finish(mut child: std::process::Child) -> (Option<i32>, String, String) {
+    let deadline = Instant::now() + Duration::from_secs(60);
     while child.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "leakhunt did not stop after Ctrl-C"
-        );
+        assert!(Instant::now() < deadline, "leakhunt did not stop");
         std::thread::sleep(Duration::from_millis(50));
     }
     let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(2), "{stdout}");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+/// The reports a session interrupted while `slow/test_slow.py::test_slow`
+/// ran: the two quick tests before it, and the note.
+fn assert_partial_reports(dir: &std::path::Path, code: Option<i32>, stdout: &str, stderr: &str) {
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
     assert_eq!(
-        verdicts(&stdout),
+        verdicts(stdout),
         [
             "slow/test_slow.py::test_quick_first PASSED",
             "slow/test_slow.py::test_quick_second PASSED",
@@ -224,8 +294,115 @@ fn ctrl_c_stops_the_session_and_keeps_a_valid_partial_report() {
         stdout.contains("interrupted: not every test ran"),
         "{stdout}"
     );
-    assert_valid_junit(&report);
-    let xml = std::fs::read_to_string(&report).unwrap();
+    assert!(!stderr.contains("interrupted again"), "{stderr}");
+    let junit = dir.join("partial.xml");
+    assert_valid_junit(&junit);
+    let xml = std::fs::read_to_string(&junit).unwrap();
     assert_eq!(xml.matches("<testcase ").count(), 2, "{xml}");
     assert!(xml.contains("interrupted: not every test ran"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("partial.json")).unwrap()).unwrap();
+    assert_eq!(json["tests"].as_array().map(Vec::len), Some(2), "{json}");
+}
+
+/// Runs `WRAPPER leakhunt slow/test_slow.py` with JUnit and JSON reports,
+/// sends `signals` back to back once test_slow runs (none: the wrapper
+/// signals), and checks the partial reports.
+fn interrupt_test_slow(wrapper: &[&str], signals: &[i32]) {
+    let dir = tempfile::tempdir().unwrap();
+    let (junit, json) = (
+        dir.path().join("partial.xml"),
+        dir.path().join("partial.json"),
+    );
+    let args = [
+        "slow/test_slow.py",
+        "-v",
+        "--junitxml",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    let child = start(wrapper, &args);
+    if !signals.is_empty() {
+        // test_slow sleeps 0.5 s per run: by now it is running.
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    for &signal in signals {
+        send_signal(&child, signal);
+    }
+    let (code, stdout, stderr) = finish(child);
+    assert_partial_reports(dir.path(), code, &stdout, &stderr);
+}
+
+#[test]
+fn ctrl_c_stops_the_session_and_keeps_a_valid_partial_report() {
+    interrupt_test_slow(&[], &[libc::SIGINT]);
+}
+
+#[test]
+fn two_signals_back_to_back_are_one_interruption() {
+    // What a CI runner sends when it cancels a job.
+    interrupt_test_slow(&[], &[libc::SIGINT, libc::SIGTERM]);
+}
+
+#[test]
+fn a_timeout_from_a_script_keeps_every_report() {
+    // GNU timeout, not in the foreground, sends SIGTERM to leakhunt and then
+    // to its own process group, leakhunt included: one expiry, two signals.
+    interrupt_test_slow(&["timeout", "--preserve-status", "-s", "TERM", "3"], &[]);
+}
+
+#[test]
+fn a_second_interruption_stops_now_and_still_writes_the_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let (junit, json, html) = (
+        dir.path().join("r.xml"),
+        dir.path().join("r.json"),
+        dir.path().join("r.html"),
+    );
+    let child = start(
+        &[],
+        &[
+            "slow/test_stubborn.py",
+            "-v",
+            "--junitxml",
+            junit.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+        ],
+    );
+    // test_cleans_up_slowly runs 0.5 s a run; after Ctrl-C it sleeps on.
+    std::thread::sleep(Duration::from_millis(1500));
+    send_signal(&child, libc::SIGINT);
+    // Later than one interruption's signals (1 s), within the 3 s grace.
+    std::thread::sleep(Duration::from_millis(1500));
+    send_signal(&child, libc::SIGTERM);
+    let (code, stdout, stderr) = finish(child);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert_eq!(
+        stderr, "interrupted again: stopping the running tests now\n",
+        "{stdout}"
+    );
+    assert_eq!(
+        verdicts(&stdout),
+        ["slow/test_stubborn.py::test_quick PASSED"]
+    );
+    assert!(
+        stdout.contains("interrupted: not every test ran"),
+        "{stdout}"
+    );
+    assert_valid_junit(&junit);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testcase ").count(), 1, "{xml}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        report["tests"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("test_quick"), "no test in the HTML report");
 }

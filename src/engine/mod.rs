@@ -106,6 +106,9 @@ pub struct Collection {
     pub selected_by_engine: Option<EngineSelection>,
     /// Allow-list entries the tests declare themselves (pytest markers).
     pub allow: Vec<crate::allow::AllowEntry>,
+    /// For each test, the module or class whose scoped fixtures it shares
+    /// with others (see `schedule`); empty when the engine pins nothing.
+    pub pins: Vec<Option<String>>,
 }
 
 /// What an engine that selects by itself reports about its selection.

@@ -154,6 +154,9 @@ impl Engine for PytestEngine {
         ) = value
             .extract()
             .map_err(|e| anyhow!("unexpected result from the pytest engine: {e}"))?;
+        let pins: Vec<Option<String>> = call_harness(py, &self.harness, HARNESS_NAME, "pins", ())?
+            .extract()
+            .map_err(|e| anyhow!("unexpected pins from the pytest engine: {e}"))?;
         let mut allow = Vec::new();
         for (nodeid, _, _, _, marker) in &items {
             if let Some((signals, reason)) = marker {
@@ -166,6 +169,7 @@ impl Engine for PytestEngine {
                 .map(|(nodeid, path, line, name, _)| pytest_item(nodeid, path, line, name))
                 .collect(),
             allow,
+            pins,
             errors: errors
                 .into_iter()
                 .map(|(path, message)| CollectionError { path, message })

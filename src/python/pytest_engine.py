@@ -181,6 +181,26 @@ def collect(args):
     return described, _plugin.collect_errors, _plugin.deselected, str(config.rootpath)
 
 
+def pins():
+    """For each collected item, the node id of the module or else the class
+    whose module- or class-scoped fixtures it uses, or None."""
+    return [_pin(item) for item in _items]
+
+
+def _pin(item):
+    info = getattr(item, "_fixtureinfo", None)
+    scopes = {
+        str(defs[-1].scope)
+        for defs in getattr(info, "name2fixturedefs", {}).values()
+        if defs
+    }
+    for scope, kind in (("module", pytest.Module), ("class", pytest.Class)):
+        node = item.getparent(kind) if scope in scopes else None
+        if node is not None:
+            return node.nodeid
+    return None
+
+
 class _SkippedFile:
     """A file (or other collector) pytest skipped whole: one skipped test."""
 

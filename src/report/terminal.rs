@@ -53,6 +53,9 @@ pub struct Terminal {
     /// What the current, unfinished line holds, to redraw it under the status.
     partial: String,
     status_shown: bool,
+    /// Tests arrive as they finish, files mixed (several workers): no file
+    /// names on the progress lines, as under pytest-xdist.
+    completion_order: bool,
 }
 
 impl Terminal {
@@ -75,7 +78,13 @@ impl Terminal {
             live,
             partial: String::new(),
             status_shown: false,
+            completion_order: false,
         }
+    }
+
+    /// Tests will be reported as they finish, files mixed.
+    pub fn in_completion_order(&mut self) {
+        self.completion_order = true;
     }
 
     fn paint(&self, text: &str, color: Color) -> String {
@@ -243,9 +252,8 @@ impl Terminal {
         let color = verdict_color(report.verdict);
         match self.verbosity {
             Verbosity::Quiet | Verbosity::Normal => {
-                if self.verbosity == Verbosity::Normal
-                    && self.line_file.as_deref() != Some(report.item.path.as_str())
-                {
+                let named = self.verbosity == Verbosity::Normal && !self.completion_order;
+                if named && self.line_file.as_deref() != Some(report.item.path.as_str()) {
                     // The previous file's line shows the progress before this test.
                     self.end_progress_line();
                     let path = format!("{} ", report.item.path);
@@ -253,7 +261,7 @@ impl Terminal {
                     self.write(&path);
                     self.line_file = Some(report.item.path.clone());
                 }
-                if self.verbosity == Verbosity::Quiet && self.line_file.is_none() {
+                if !named && self.line_file.is_none() {
                     self.line_file = Some(String::new());
                 }
                 self.done += 1;

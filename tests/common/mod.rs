@@ -16,6 +16,11 @@ pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
+/// Where the tests' sessions remember test durations.
+pub fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("leakhunt-cache")
+}
+
 /// Runs `leakhunt ARGS` from the fixtures folder, without colour.
 pub fn leakhunt(args: &[&str]) -> Run {
     leakhunt_in(&fixtures(), args)
@@ -42,7 +47,9 @@ pub fn leakhunt_with<V: AsRef<std::ffi::OsStr>>(
         .current_dir(dir)
         .env_remove("COLUMNS")
         .env_remove("VIRTUAL_ENV")
-        .env_remove("GITHUB_ACTIONS");
+        .env_remove("GITHUB_ACTIONS")
+        // Test durations are remembered here, not in the user's cache.
+        .env("LEAKHUNT_CACHE_DIR", cache_dir());
     for (key, value) in env {
         command.env(key, value);
     }
