@@ -36,6 +36,9 @@ pub const RUNS: usize = 6;
 const FRAMES: usize = 25;
 const MAX_TYPES: usize = 8;
 const MAX_CHAINS: usize = 3;
+/// Seconds a diagnosis may take, runs included. It stops there, keeps what it
+/// has and says so: the verdict is already made and stays.
+pub const BUDGET_SECONDS: f64 = 20.0;
 
 /// What the session tells the diagnosis (and the ResourceWarning check).
 #[derive(Debug, Clone, Default)]
@@ -196,12 +199,26 @@ fn try_diagnose(
 ) -> Result<Diagnosis> {
     let started = Instant::now();
     let grew = |signal| growth.iter().any(|g| g.signal == signal);
-    // Without new objects the growth is inside containers that already exist:
-    // compare their sizes too (a heap walk, so only then).
-    let in_place = !grew(Signal::Objects);
+    // Memory that grew without new objects is inside containers that already
+    // exist: compare their sizes too (a heap walk, so only then).
+    let in_place = !grew(Signal::Objects) && (grew(Signal::Blocks) || grew(Signal::Bytes));
     let fds_before = open_fds();
-    call(py, "begin", (FRAMES, in_place))?;
-    let gathered = gather(py, engine, sampler, index, &fds_before, options, on_run);
+    let folder = Folder::new(py, &options.rootdir)?;
+    call(
+        py,
+        "begin",
+        (FRAMES, in_place, folder.library.clone(), BUDGET_SECONDS),
+    )?;
+    let gathered = gather(
+        py,
+        engine,
+        sampler,
+        index,
+        &fds_before,
+        &folder,
+        started,
+        on_run,
+    );
     // Whatever happened, tracing goes back to what the sampler expects.
     let ended = call(py, "end", ());
     let mut diagnosis = gathered?;
@@ -218,20 +235,28 @@ type RawCensus = (String, i64, i64, bool, usize);
 /// (type, (bytes, len) before, (bytes, len) after, sample handle)
 type RawGrown = (String, (i64, i64), (i64, i64), usize);
 type RawThread = (String, String, Frames);
-type RawChain = Option<(String, Vec<(String, String)>, bool)>;
+/// (root, hops from the root down, reached, note), or None when no root was found.
+type RawChain = Option<(String, Vec<(String, String)>, bool, String)>;
 
+#[allow(clippy::too_many_arguments)]
 fn gather(
     py: Python<'_>,
     engine: &mut dyn Engine,
     sampler: &Sampler,
     index: usize,
     fds_before: &BTreeSet<i64>,
-    options: &DiagnosisOptions,
+    folder: &Folder,
+    started: Instant,
     on_run: &mut dyn FnMut(),
 ) -> Result<Diagnosis> {
     let mut diagnosis = Diagnosis::default();
     let mut previous = sampler.sample(py, None)?;
     for run in 1..=RUNS {
+        // Two runs tell growth from a one-off; past the budget, no more.
+        if run > 2 && started.elapsed().as_secs_f64() > BUDGET_SECONDS / 2.0 {
+            diagnosis.note = Some(out_of_time(started, &format!("after {} runs", run - 1)));
+            break;
+        }
         on_run();
         if let Some(problem) = engine.run_once(py, index)? {
             diagnosis.note = Some(format!(
@@ -241,9 +266,10 @@ fn gather(
             return Ok(diagnosis);
         }
         previous = sampler.sample(py, Some(&previous))?;
-        call(py, "point", ())?;
+        call(py, "point", (run % 2 == 0,))?;
         diagnosis.runs = run;
     }
+    let runs_done = diagnosis.runs;
     let new_fds: Vec<i64> = open_fds().difference(fds_before).copied().collect();
     let raw = call(py, "finish", (new_fds.clone(),))?;
     let raw = raw
@@ -253,8 +279,7 @@ fn gather(
         raw.get_item(key)?
             .with_context(|| format!("diagnosis.finish returned no {key}"))
     };
-    let runs = RUNS as f64;
-    let folder = Folder::new(py, &options.rootdir)?;
+    let runs = runs_done.max(1) as f64;
 
     let raw_sites: Vec<(Frames, Vec<i64>, Vec<i64>)> = get("sites")?.extract()?;
     let raw_sites: Vec<RawSite> = raw_sites
@@ -265,7 +290,7 @@ fn gather(
             counts,
         })
         .collect();
-    diagnosis.sites = select_sites(&raw_sites, RUNS, &|f| folder.folded(f))
+    diagnosis.sites = select_sites(&raw_sites, runs_done, &|f| folder.folded(f))
         .into_iter()
         .map(|s| Site {
             location: folder.location(&s.frame),
@@ -295,6 +320,9 @@ fn gather(
     let mut handles: Vec<usize> = census.iter().take(MAX_CHAINS).map(|r| r.4).collect();
     handles.extend(grown.iter().map(|g| g.3));
     let chains: Vec<RawChain> = call(py, "chains", (handles,))?.extract()?;
+    if chains.iter().flatten().any(|c| !c.3.is_empty()) && diagnosis.note.is_none() {
+        diagnosis.note = Some(out_of_time(started, "while searching what keeps it alive"));
+    }
     let mut chains = chains.into_iter().map(chain_text);
     diagnosis.types = census
         .iter()
@@ -334,8 +362,9 @@ fn gather(
             let owner = owners.get(&fd);
             LeakedFd {
                 fd,
-                target: fd_target(fd, &options.rootdir),
-                owner: owner.map(|o| o.0.clone()),
+                target: fd_target(fd, &folder.rootdir),
+                // "" is a descriptor no object owns, seen opened by the audit hook.
+                owner: owner.map(|o| o.0.clone()).filter(|o| !o.is_empty()),
                 created: owner.and_then(|o| folder.user_frame(&o.1)),
             }
         })
@@ -364,7 +393,10 @@ pub fn user_location(py: Python<'_>, rootdir: &Path, frames: &Frames) -> Result<
 
 /// `module test_orders -> Order.registry (list) -> [17] -> TrackedOrder`.
 fn chain_text(chain: RawChain) -> Option<String> {
-    let (root, hops, reached) = chain?;
+    let (root, hops, reached, note) = chain?;
+    if !note.is_empty() {
+        return None;
+    }
     if !reached {
         return Some(
             "nothing refers to it: a reference was taken and never released \
@@ -432,11 +464,9 @@ impl Folder {
             || self.library.iter().any(|lib| file.starts_with(lib))
     }
 
+    /// The user's innermost frame; None rather than a library's.
     fn user_frame(&self, frames: &Frames) -> Option<Location> {
-        let frame = frames
-            .iter()
-            .find(|f| !self.folded(f))
-            .or_else(|| frames.first())?;
+        let frame = frames.iter().find(|f| !self.folded(f))?;
         Some(self.location(frame))
     }
 
@@ -471,6 +501,14 @@ fn source_line(file: &str, line: u32) -> String {
                 .map(|l| l.trim().to_string())
         })
         .unwrap_or_default()
+}
+
+fn out_of_time(started: Instant, when: &str) -> String {
+    format!(
+        "the diagnosis ran out of time ({:.1} s of {BUDGET_SECONDS} s) {when}; \
+         the leak stands on its judged runs",
+        started.elapsed().as_secs_f64()
+    )
 }
 
 /// Open descriptors, without the one this listing itself holds.
@@ -509,7 +547,13 @@ mod tests {
             ("[17]".to_string(), "test_orders.TrackedOrder".to_string()),
         ];
         assert_eq!(
-            chain_text(Some(("module test_orders".into(), hops, true))).as_deref(),
+            chain_text(Some((
+                "module test_orders".into(),
+                hops,
+                true,
+                String::new()
+            )))
+            .as_deref(),
             Some("module test_orders -> Order.registry (list) -> [17] -> test_orders.TrackedOrder")
         );
         let hops = vec![
@@ -517,7 +561,7 @@ mod tests {
             (String::new(), "str".to_string()),
         ];
         assert_eq!(
-            chain_text(Some(("module m".into(), hops, true))).as_deref(),
+            chain_text(Some(("module m".into(), hops, true, String::new()))).as_deref(),
             Some("module m -> STRINGS (set) -> str")
         );
         assert_eq!(chain_text(None), None);

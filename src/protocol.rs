@@ -88,6 +88,9 @@ pub enum Message {
     Started { index: usize, capture_offset: u64 },
     /// Run `run` (1-based, warm-ups included) of the current test begins.
     Run { index: usize, run: usize },
+    /// The test is judged LEAKED and its diagnosis begins: the report as
+    /// judged, which stands if the worker is stopped before the diagnosis ends.
+    Diagnosing(Box<TestReport>),
     /// The test's runs are done; its scopes may still be torn down, which can
     /// turn a pass into an error (sent as `Teardown`).
     Report(Box<TestReport>),

@@ -22,6 +22,16 @@ pub struct RunConfig {
     pub diagnosis: DiagnosisOptions,
 }
 
+/// What the runner tells its caller as a test goes on.
+pub enum Progress<'a> {
+    /// Run number N (warm-ups and diagnosis runs included) begins.
+    Run(usize),
+    /// The test is judged LEAKED and its diagnosis begins: the report as
+    /// judged, which stands if the diagnosis never ends. `--timeout` does not
+    /// apply to a diagnosis, which bounds itself.
+    Diagnosing(&'a TestReport),
+}
+
 /// How one test ended, before it becomes a report.
 enum Ending {
     Judged(Judgement),
@@ -29,7 +39,8 @@ enum Ending {
 }
 
 /// Runs one test: scope setup, warm-ups, judged runs until the verdict engine
-/// decides. `on_run` hears the number of each run as it starts. The test's
+/// decides. `on_run` hears the number of each run as it starts, and when a
+/// diagnosis begins. The test's
 /// scopes stay set up: the caller tears them down with `Engine::leave` once it
 /// knows the next test (and applies a failure with `apply_teardown`).
 pub fn run_test(
@@ -39,7 +50,7 @@ pub fn run_test(
     item: &TestItem,
     index: usize,
     config: &RunConfig,
-    on_run: &mut dyn FnMut(usize),
+    on_run: &mut dyn FnMut(Progress<'_>),
 ) -> Result<TestReport> {
     let started = Instant::now();
     sampler.restore(py)?;
@@ -59,23 +70,6 @@ pub fn run_test(
         )?,
     };
     let judged_runs = runs.count;
-    // A second, deeper pass, only for a leak, while its scopes are still set up.
-    // Its runs are announced too: the supervisor's timeout is per run.
-    let diagnosis = match &ending {
-        Ending::Judged(Judgement::Leak(growth)) => Some(diagnose(
-            py,
-            &mut watched,
-            sampler,
-            index,
-            growth,
-            &config.diagnosis,
-            &mut || {
-                runs.next();
-            },
-        )?),
-        _ => None,
-    };
-    let resource_warnings = watched.into_warnings();
     let mut report = TestReport {
         item: item.clone(),
         verdict: Verdict::Passed,
@@ -88,16 +82,32 @@ pub fn run_test(
         series,
         captured: String::new(),
         allowed: None,
-        diagnosis,
-        resource_warnings,
+        diagnosis: None,
+        resource_warnings: Vec::new(),
         not_repeatable: None,
         pytest_counts: Vec::new(),
     };
+    // A second, deeper pass, only for a leak, while its scopes are still set up.
+    if let Ending::Judged(Judgement::Leak(growth)) = &ending {
+        report.verdict = Verdict::Leaked;
+        report.growth = growth.clone();
+        report.duration = started.elapsed();
+        (runs.on_run)(Progress::Diagnosing(&report));
+        report.diagnosis = Some(diagnose(
+            py,
+            &mut watched,
+            sampler,
+            index,
+            growth,
+            &config.diagnosis,
+            &mut || {
+                runs.next();
+            },
+        )?);
+    }
+    report.resource_warnings = watched.into_warnings();
     match ending {
-        Ending::Judged(Judgement::Leak(growth)) => {
-            report.verdict = Verdict::Leaked;
-            report.growth = growth;
-        }
+        Ending::Judged(Judgement::Leak(_)) => {}
         Ending::Judged(Judgement::Inconclusive(growth)) => {
             report.verdict = Verdict::Inconclusive;
             report.growth = growth;
@@ -125,13 +135,13 @@ pub fn apply_teardown(report: &mut TestReport, failure: Failure) {
 /// Counts runs and tells the caller as each one starts.
 struct Runs<'a> {
     count: usize,
-    on_run: &'a mut dyn FnMut(usize),
+    on_run: &'a mut dyn FnMut(Progress<'_>),
 }
 
 impl Runs<'_> {
     fn next(&mut self) -> usize {
         self.count += 1;
-        (self.on_run)(self.count);
+        (self.on_run)(Progress::Run(self.count));
         self.count
     }
 }

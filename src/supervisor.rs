@@ -93,7 +93,15 @@ struct Current {
     /// How long each run that ended took, to tell a test that slows down.
     run_times: Vec<Duration>,
     capture_offset: u64,
+    /// Set once the test is judged LEAKED and its diagnosis runs: the judged
+    /// report, which stands if the worker has to be stopped.
+    judged: Option<TestReport>,
 }
+
+/// How long a diagnosis may go before its worker is stopped. It bounds itself
+/// (`diagnosis::BUDGET_SECONDS`, 20 s): this only catches a run that hangs.
+/// `--timeout` does not apply to it.
+const DIAGNOSIS_LIMIT: Duration = Duration::from_secs(60);
 
 struct Worker {
     child: Child,
@@ -445,6 +453,7 @@ impl Pool {
                     run: 0,
                     run_times: Vec::new(),
                     capture_offset,
+                    judged: None,
                 });
             }
             Message::Run { run, .. } => {
@@ -453,6 +462,14 @@ impl Pool {
                         current.run_times.push(current.run_started.elapsed());
                     }
                     current.run = run;
+                    if current.judged.is_none() {
+                        current.run_started = Instant::now();
+                    }
+                }
+            }
+            Message::Diagnosing(report) => {
+                if let Some(current) = &mut self.workers[id].current {
+                    current.judged = Some(*report);
                     current.run_started = Instant::now();
                 }
             }
@@ -587,6 +604,11 @@ impl Pool {
             let Some(current) = &worker.current else {
                 continue;
             };
+            let limit = if current.judged.is_some() {
+                DIAGNOSIS_LIMIT
+            } else {
+                limit
+            };
             if worker.timed_out.is_some() || current.run_started.elapsed() < limit {
                 continue;
             }
@@ -684,13 +706,32 @@ pub fn signal_name(signal: i32) -> String {
     name.to_string()
 }
 
-/// The report of a test whose worker died or was killed under it.
+/// The report of a test whose worker died or was killed under it. A leak
+/// stays a leak when that happened during its diagnosis, with a note.
 fn crash_report(
     item: TestItem,
     worker: &Worker,
     current: &Current,
     status: Option<std::process::ExitStatus>,
 ) -> TestReport {
+    if let Some(judged) = &current.judged {
+        let mut report = judged.clone();
+        let why = match &worker.timed_out {
+            Some((limit, _)) => format!("it was stopped after {} s", limit.as_secs_f64()),
+            None => format!("its worker {}", describe_exit(status)),
+        };
+        report.diagnosis = Some(crate::diagnosis::Diagnosis {
+            note: Some(format!(
+                "the diagnosis did not finish ({why}, during run {}); \
+                 the leak stands on its judged runs",
+                current.run
+            )),
+            ..Default::default()
+        });
+        report.duration = current.started.elapsed();
+        report.captured = read_since(&worker.capture_path, current.capture_offset);
+        return report;
+    }
     let (kind, message, traceback) = match &worker.timed_out {
         Some((limit, stack)) => (
             "Timeout".to_string(),

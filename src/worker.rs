@@ -19,7 +19,7 @@ use crate::interpreter::{self, Interrupted};
 use crate::outcome::TestReport;
 use crate::protocol::{receive, send, Command, Message, COMMAND_FD, MESSAGE_FD};
 use crate::repeatability::NotRepeatable;
-use crate::runner::{run_test, RunConfig};
+use crate::runner::{run_test, Progress, RunConfig};
 use crate::sampler::Sampler;
 
 /// The argument that starts worker mode (hidden from `--help`).
@@ -152,12 +152,17 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
                 item,
                 index,
                 &config,
-                &mut |run| {
-                    // Every run starts with stdout and stderr captured, whatever the
-                    // previous run did to them.
-                    let told = capture
-                        .reattach()
-                        .and_then(|()| send(messages, &Message::Run { index, run }));
+                &mut |progress| {
+                    let told = match progress {
+                        // Every run starts with stdout and stderr captured, whatever
+                        // the previous run did to them.
+                        Progress::Run(run) => capture
+                            .reattach()
+                            .and_then(|()| send(messages, &Message::Run { index, run })),
+                        Progress::Diagnosing(judged) => {
+                            send(messages, &Message::Diagnosing(Box::new(judged.clone())))
+                        }
+                    };
                     if let Err(e) = told {
                         send_error.get_or_insert(e);
                     }

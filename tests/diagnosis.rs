@@ -33,15 +33,15 @@ fn gc_tracked_objects_name_type_line_and_global() {
             "       +10       +560 B  test_objects.Item",
             "  leaky/test_objects.py:39: +1.2 KiB, +20.17 blocks",
             "      KEPT_INSTANCES.append(Item(i))",
-            "  test_objects.Item: module test_objects -> KEPT_INSTANCES (list) -> [280] -> test_objects.Item",
-            "  list: module test_objects -> KEPT_LISTS (list) -> [280] -> list",
-            "  dict: module test_objects -> KEPT_DICTS (list) -> [280] -> dict",
-            "  cell: module test_objects -> KEPT_CLOSURES (list) -> [280] (function) -> .__closure__ (tuple) -> [0] -> cell",
-            "  generator: module test_objects -> KEPT_GENERATORS (list) -> [280] -> generator",
-            "  traceback: module test_objects -> KEPT_TRACEBACKS (list) -> [28] -> traceback",
+            "  test_objects.Item: module test_objects -> KEPT_INSTANCES (list) -> [275] -> test_objects.Item",
+            "  list: module test_objects -> KEPT_LISTS (list) -> [275] -> list",
+            "  dict: module test_objects -> KEPT_DICTS (list) -> [275] -> dict",
+            "  cell: module test_objects -> KEPT_CLOSURES (list) -> [275] (function) -> .__closure__ (tuple) -> [0] -> cell",
+            "  generator: module test_objects -> KEPT_GENERATORS (list) -> [275] -> generator",
+            "  traceback: module test_objects -> KEPT_TRACEBACKS (list) -> [27] (traceback) -> .tb_next -> traceback",
             "    +10000   +546.9 KiB  test_seed_article.Person",
             "  leaky/test_seed_article.py:20: +1.3 MiB, +20000.17 blocks",
-            "  test_seed_article.Person: module test_seed_article -> PEOPLE (list) -> [280000] -> test_seed_article.Person",
+            "  test_seed_article.Person: module test_seed_article -> PEOPLE (list) -> [275000] -> test_seed_article.Person",
         ],
     );
     assert_starts(&run.stdout, &["  leaky/test_objects.py:73: +4."]);
@@ -85,9 +85,9 @@ fn in_place_intermittent_and_native_leaks() {
             "  bytearray: module test_inplace -> BUF -> bytearray",
             "  len       +1         +0 B  list",
             "  list: module test_inplace -> CACHED -> list",
-            "  test_intermittent.Item: module test_intermittent -> EVERY_SECOND (list) -> [69] -> test_intermittent.Item",
+            "  test_intermittent.Item: module test_intermittent -> EVERY_SECOND (list) -> [66] -> test_intermittent.Item",
             "  leaky/test_intermittent.py:27: +133.33 B, +3.33 blocks",
-            "  object: module test_intermittent -> SMALL (list) -> [23] -> object",
+            "  object: module test_intermittent -> SMALL (list) -> [28] -> object",
             "native: Python's allocators saw none of it (no objects, blocks or traced bytes grew), so C code allocates it. To see where:",
             "  PYTHONMALLOC=malloc valgrind --leak-check=full --show-leak-kinds=definite python -m pytest leaky/test_native.py::test_malloc_never_freed",
             "  list: nothing refers to it: a reference was taken and never released (C code, e.g. a missing Py_DECREF)",
@@ -104,16 +104,55 @@ fn leaked_descriptors_and_threads_name_their_target() {
         &run.stdout,
         &[
             "leaked file descriptors, per run:",
-            "        +1  leaky/test_resources.py  no Python object owns it (os.open, os.dup or C code)",
+            "        +1  leaky/test_resources.py  no Python object owns it, opened at leaky/test_resources.py:14",
             "        +1  socket:[…]  socket.socket created at leaky/test_resources.py:19",
-            "  socket.socket: module test_resources -> SOCKETS (list) -> [28] -> socket.socket",
+            "  socket.socket: module test_resources -> SOCKETS (list) -> [27] -> socket.socket",
             "        +1  leaky/test_resources.py  _io.TextIOWrapper created at leaky/test_resources.py:24",
-            "  _io.TextIOWrapper: module test_resources -> FILES (list) -> [28] -> _io.TextIOWrapper",
+            "  _io.TextIOWrapper: module test_resources -> FILES (list) -> [27] -> _io.TextIOWrapper",
             "leaked threads, per run:",
             "        +1  thread \"Thread-29 (wait)\" running threading.Event.wait, started at leaky/test_resources.py:29",
             "      threading.Thread(target=NEVER_SET.wait, daemon=True).start()",
         ],
     );
+}
+
+#[test]
+fn registries_the_interpreter_keeps_are_named_as_roots() {
+    let run = leakhunt(&["leaky/test_interpreter_roots.py"]);
+    assert_lines(
+        &run.stdout,
+        &[
+            "  function: atexit callbacks (atexit.register) -> function",
+            "  function: codec search functions (codecs.register) -> [28] -> function",
+            "  list: signal handler for SIGUSR2 (signal.signal) -> .kept (list) -> [27] -> list",
+        ],
+    );
+    assert!(!run.stdout.contains("missing Py_DECREF"), "{}", run.stdout);
+}
+
+#[test]
+fn a_leak_stays_leaked_when_its_diagnosis_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let run = leakhunt(&["leaky_then_crash", "--json", json.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_lines(
+        &run.stdout,
+        &[
+            "diagnosis incomplete: the diagnosis did not finish (its worker exited with code 3, during run 24); the leak stands on its judged runs",
+        ],
+    );
+    assert_starts(
+        &run.stdout,
+        &["LEAKED leaky_then_crash/test_dies_in_diagnosis.py::test_leaks_then_dies_while_diagnosed - +1 objects/run, +2 blocks/run, +"],
+    );
+    assert_eq!(final_counts(&run.stdout), "1 leaked");
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let leak = &value["tests"][0];
+    assert_eq!(leak["outcome"], "leaked");
+    // The judged series is kept.
+    assert_eq!(leak["series"]["objects"].as_array().unwrap().len(), 21);
 }
 
 #[test]
@@ -136,7 +175,7 @@ fn junit_points_at_the_allocating_line_and_json_holds_the_diagnosis() {
         "{xml}"
     );
     assert!(
-        xml.contains("  test_objects.Item: module test_objects -> KEPT_INSTANCES (list) -> [280] -> test_objects.Item\n"),
+        xml.contains("  test_objects.Item: module test_objects -> KEPT_INSTANCES (list) -> [275] -> test_objects.Item\n"),
         "{xml}"
     );
     let text = std::fs::read_to_string(&json).unwrap();

@@ -209,7 +209,7 @@ fn shard_baselines_merge_into_the_whole_suites_baseline() {
 }
 
 #[test]
-fn github_actions_get_annotations_on_the_test_line() {
+fn github_actions_get_annotations_on_the_line_that_leaked() {
     let repo = fixtures().join("..");
     let repo = repo.canonicalize().unwrap();
     let run = common::leakhunt_with(
@@ -222,7 +222,8 @@ fn github_actions_get_annotations_on_the_test_line() {
     );
     assert!(
         run.stdout.contains(
-            "\n::error file=fixtures/leaky/test_resources.py,line=12,title=leaky/test_resources.py%3A%3Atest_fd_leaked_by_os_open leaked::+1 fds/run\n"
+            // The os.open() line (the diagnosis's audit hook saw it), not the def.
+            "\n::error file=fixtures/leaky/test_resources.py,line=14,title=leaky/test_resources.py%3A%3Atest_fd_leaked_by_os_open leaked::+1 fds/run\n"
         ),
         "{}",
         run.stdout

@@ -35,7 +35,7 @@ pub fn is_steady(sizes: &[i64]) -> bool {
 }
 
 /// The sites worth showing, biggest first: only steady ones, unless none is
-/// (then every site that grew, marked unsteady). `folded` says whether a
+/// (then every site that grew, marked unsteady); only the user's frames. `folded` says whether a
 /// frame belongs to the standard library, leakhunt or site-packages.
 pub fn select_sites(
     raw: &[RawSite],
@@ -75,15 +75,10 @@ pub fn select_sites(
             entry.3 = bytes;
         }
     }
-    // Sites without a single user frame (the harness's own bookkeeping, a
-    // stdlib cache) only count when nothing else grew.
-    if are_steady && groups.keys().any(|frame| !folded(frame)) {
-        groups.retain(|frame, _| !folded(frame));
-    }
-    // An unsteady site outside the user's code is noise, not a lead.
-    if !are_steady {
-        groups.retain(|frame, _| !folded(frame));
-    }
+    // A site without a single user frame is not the test's doing (pytest's
+    // per-run state, the harness's bookkeeping, a stdlib cache): a report
+    // never starts at a library's line.
+    groups.retain(|frame, _| !folded(frame));
     let runs = runs.max(1) as f64;
     let mut sites: Vec<Selected> = groups
         .into_iter()
@@ -197,5 +192,16 @@ mod tests {
         assert!(!sites[0].steady);
         let harness = select_sites(&[site("<leakhunt _leakhunt_builtin>")], 3, &library);
         assert_eq!(harness, []);
+    }
+
+    #[test]
+    fn a_steady_library_site_is_never_shown() {
+        // pytest's logging plugin replaces a StringIO every run.
+        let pytest = RawSite {
+            frames: frames(&[("/usr/lib/python3.11/site-packages/_pytest/logging.py", 410)]),
+            sizes: vec![0, 10, 20, 30],
+            counts: vec![0, 1, 2, 3],
+        };
+        assert_eq!(select_sites(&[pytest], 3, &library), []);
     }
 }

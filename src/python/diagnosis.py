@@ -2,8 +2,15 @@
 
 Only for tests already flagged as leaking. Rust runs the test between calls to
 point() and decides what of this is worth showing; this module only gathers.
-Everything it allocates is recognised by its file name in tracemalloc's
-tracebacks and left out of what it reports.
+
+Two rules shape it:
+- It looks only at what the diagnosis runs made. The heap is frozen when the
+  pass begins, so gc.get_objects() lists only objects made since, and
+  tracemalloc restarts, so only their allocations are traced. An object counts
+  only when a frame of the user's code made it: pytest's and leakhunt's own
+  per-run state never does.
+- It never runs the objects' code: no getattr, repr or len on a user object.
+  Attributes are read from the types' own dictionaries and C descriptors.
 """
 
 import gc
@@ -11,6 +18,7 @@ import io
 import socket
 import sys
 import threading
+import time
 import tracemalloc
 import types
 
@@ -20,12 +28,33 @@ _OWN_FILES = (
     "<leakhunt _leakhunt_resource_warnings>",
 )
 # Containers whose size is compared before and after, for leaks that grow an
-# existing object in place. Only builtins: __sizeof__ of a user class is user code.
+# existing object in place. Exact builtins only: their len() is C code.
 _SIZED = (list, dict, set, bytearray)
 _MAX_VISITED = 400
 _MAX_DEPTH = 10
+# Objects whose referrers one level of the search asks for at once, per chain.
+_MAX_FRONTIER = 40
+# Types whose attributes are C code: reading them runs nothing of the user's.
+_BUILTIN_OWNERS = (
+    types.FunctionType,
+    types.MethodType,
+    types.BuiltinFunctionType,
+    types.TracebackType,
+    types.GeneratorType,
+    types.CoroutineType,
+    types.AsyncGeneratorType,
+    types.CellType,
+    types.FrameType,
+    types.CodeType,
+    types.ModuleType,
+    property,
+    staticmethod,
+    classmethod,
+)
 
 _state = {}
+# Folders of the standard library and site-packages: frames there are not the user's.
+_library = ()
 
 
 # Py_TPFLAGS_MANAGED_DICT: 3.11's tracemalloc.get_object_traceback() misses
@@ -33,38 +62,111 @@ _state = {}
 _MANAGED_DICT = 1 << 4
 
 
+# type's own C descriptors: reading a class through them runs no metaclass code.
+_MRO = type.__dict__["__mro__"].__get__
+_DICT = type.__dict__["__dict__"].__get__
+_MODULE = type.__dict__["__module__"].__get__
+_QUALNAME = type.__dict__["__qualname__"].__get__
+_FLAGS = type.__dict__["__flags__"].__get__
+
+
+def _static(cls, name, default=None):
+    """`name` as the class `cls` defines it (or a base), without running a
+    metaclass's __getattr__ or any descriptor."""
+    for klass in _MRO(cls):
+        namespace = _DICT(klass)
+        if name in namespace:
+            return namespace[name]
+    return default
+
+
+def _namespace(obj):
+    """The instance dictionary of obj, read through the C descriptor of its
+    class's __dict__ (never a property a class defines), or None."""
+    descriptor = _static(type(obj), "__dict__")
+    if type(descriptor) not in (types.GetSetDescriptorType, types.MemberDescriptorType):
+        return None
+    try:
+        namespace = descriptor.__get__(obj, type(obj))
+    except Exception:
+        return None
+    return namespace if type(namespace) is dict else None
+
+
 def _traceback(obj):
     """Where obj was allocated; for an instance 3.11 cannot look up, where the
     first of its attributes was (its __init__ made them)."""
     tb = tracemalloc.get_object_traceback(obj)
-    if tb is None and type(obj).__flags__ & _MANAGED_DICT:
-        for value in getattr(obj, "__dict__", {}).values():
+    if tb is None and _FLAGS(type(obj)) & _MANAGED_DICT:
+        # Its referents are its attributes: no dict is made for them.
+        for value in gc.get_referents(obj):
+            if type(value) is dict:  # its __dict__, once something asked for it
+                for inner in value.values():
+                    tb = tracemalloc.get_object_traceback(inner)
+                    if tb is not None:
+                        return tb
             tb = tracemalloc.get_object_traceback(value)
             if tb is not None:
                 break
     return tb
 
 
-def _is_own(obj, managed={}):
-    """Not the test's doing: allocated before this pass, or by leakhunt.
-    Called on every object of the heap: it allocates nothing for old ones."""
+def _is_user_file(filename):
+    if filename.startswith("<"):
+        return filename in ("<string>", "<stdin>")
+    if "/site-packages/" in filename or "/dist-packages/" in filename:
+        return False
+    return not filename.startswith(_library)
+
+
+def _made_by_user(obj, verdicts):
+    """Made during the pass, by a frame of the user's code, not by leakhunt.
+    `verdicts` caches the answer per traceback (there are few). Only called
+    on objects made since begin() (unfrozen ones) and their referents."""
+    cls = type(obj)
+    # 3.11 cannot look up instances of classes with a managed dict: one of the
+    # user's classes is the user's; another's is looked up by its attributes.
+    # Decided per class first: every lookup allocates, and allocations are
+    # slow under deep tracing.
+    by_class = verdicts.get(cls, verdicts)
+    if by_class is verdicts:
+        by_class = verdicts[cls] = _class_verdict(cls)
+    if by_class is True:
+        return True
     tb = tracemalloc.get_object_traceback(obj)
+    if tb is None and by_class is False:
+        for value in gc.get_referents(obj):
+            tb = tracemalloc.get_object_traceback(value)
+            if tb is not None:
+                break
     if tb is None:
-        cls = type(obj)
-        if cls not in managed:
-            managed[cls] = bool(cls.__flags__ & _MANAGED_DICT)
-        return not managed[cls] or id(obj) in _state["before"]
-    for frame in tb:
-        if frame.filename in _OWN_FILES:
-            return True
-    return False
+        return False
+    key = tb._frames if hasattr(tb, "_frames") else tuple(tb)
+    verdict = verdicts.get(key)
+    if verdict is None:
+        files = [frame.filename for frame in tb]
+        own = any(name in _OWN_FILES for name in files)
+        verdict = verdicts[key] = not own and any(_is_user_file(name) for name in files)
+    return verdict
+
+
+def _class_verdict(cls):
+    """True: an instance made since begin() is the user's for sure (its class
+    has a managed dict and is the user's); False: a managed-dict class of a
+    library's (look it up by its attributes); None: look it up."""
+    if not _FLAGS(cls) & _MANAGED_DICT:
+        return None
+    module = sys.modules.get(_MODULE(cls))
+    path = (_namespace(module) or {}).get("__file__") if module is not None else None
+    return type(path) is str and _is_user_file(path)
 
 
 def type_name(cls):
-    module = getattr(cls, "__module__", "builtins")
-    if module == "builtins":
-        return cls.__qualname__
-    return f"{module}.{cls.__qualname__}"
+    module = _MODULE(cls)
+    qualname = _QUALNAME(cls)
+    if type(module) is not str or module == "builtins":
+        return qualname
+    return f"{module}.{qualname}"
 
 
 def _frames(tb):
@@ -95,9 +197,14 @@ def _sites():
 
 
 def _sizes():
+    """Sizes of every builtin container alive: a walk of the whole heap, done
+    once, and only for a leak that made no new objects."""
     objects = gc.get_objects()
     sizes = {id(obj): (obj, _size(obj)) for obj in objects if type(obj) in _SIZED}
-    for ref in gc.get_referents(*objects):
+    # bytearrays are not gc-tracked: found in the namespaces and lists that hold them.
+    holders = [obj for obj in objects if type(obj) in (dict, list)]
+    del objects
+    for ref in gc.get_referents(*holders):
         if type(ref) is bytearray:
             sizes[id(ref)] = (ref, _size(ref))
     return sizes
@@ -108,59 +215,181 @@ def _size(obj):
     return sys.getsizeof(obj), len(obj)
 
 
-def begin(nframes, in_place):
-    """Restarts tracemalloc with deep tracebacks and takes the first point."""
-    # Heap walks first, untraced: tracing every allocation 25 frames deep is slow.
+def _sizeof(obj, builtin={}):
+    """sys.getsizeof(obj) when its type's __sizeof__ is C code; else the size
+    of the object itself, without calling a __sizeof__ of the user's."""
+    cls = type(obj)
+    if cls not in builtin:
+        builtin[cls] = type(_static(cls, "__sizeof__")) in (
+            types.MethodDescriptorType,
+            types.WrapperDescriptorType,
+        )
+    if builtin[cls]:
+        return sys.getsizeof(obj)
+    return object.__sizeof__(obj) + (_GC_HEADER if gc.is_tracked(obj) else 0)
+
+
+_GC_HEADER = sys.getsizeof([]) - [].__sizeof__()
+
+
+def _audit(event, args):
+    """Notes where descriptors are opened, during a diagnosis only (installed
+    once: audit hooks cannot be removed, so it is a no-op outside a pass)."""
+    opened = _state.get("opened")
+    if opened is None or event not in ("open", "os.open", "socket.__new__"):
+        return
+    frame = sys._getframe(1)
+    stack = []
+    while frame is not None and len(stack) < 25:
+        stack.append((frame.f_code.co_filename, frame.f_lineno))
+        frame = frame.f_back
+    # Not the event's name: that string is new and was made on the user's line.
+    is_socket = event == "socket.__new__"
+    path = args[0] if not is_socket and args else None
+    opened.append((is_socket, path if type(path) in (str, bytes) else None, stack))
+
+
+sys.addaudithook(_audit)
+
+
+def begin(nframes, in_place, library, budget):
+    """Freezes what exists, restarts tracemalloc with deep tracebacks and
+    takes the first point. `library`: folders whose frames are not the user's."""
+    global _library
+    _library = tuple(library)
     tracemalloc.stop()
-    gc.unfreeze()
-    gc.collect()
     _state.clear()
-    _state["before"] = {id(obj) for obj in gc.get_objects()}
+    _state["deadline"] = time.monotonic() + budget
     _state["threads"] = {t.ident for t in threading.enumerate()}
-    _state["sizes"] = _sizes() if in_place else None
+    _state["atexit"] = _atexit_count()
+    if in_place:
+        # Heap walks first, untraced: tracing every allocation 25 frames deep is slow.
+        gc.unfreeze()
+        gc.collect()
+        _state["sizes"] = _sizes()
+    else:
+        gc.collect()
+        _state["sizes"] = None
+    gc.freeze()
+    _state["opened"] = []
     tracemalloc.start(nframes)
     _state["points"] = [_sites()]
-    _state["last"] = []
-    gc.freeze()
 
 
-def point():
-    """After one run (and the sampler's collection): what the run left alive."""
-    new = [obj for obj in gc.get_objects() if not _is_own(obj)]
-    _state["last"] = new
-    _state["points"].append(_sites())
-    gc.freeze()
-    return len(new)
+def point(sites):
+    """After one run (and the sampler's collection). `sites`: snapshot the
+    traces (a pass over every trace, its allocations traced deep and slow:
+    every other run is enough to tell steady growth)."""
+    _state["sites taken"] = sites
+    if sites:
+        _state["points"].append(_sites())
 
 
-def _census():
-    """(type -> [count, bytes, first object]) of what the pass allocated and
-    is still alive, untracked objects found as referents of tracked ones."""
-    found = {}
-    seen = set()
-    objects = gc.get_objects()
-    # One call for all referents: a list per object, traced, would be slow.
-    todo = [ref for ref in gc.get_referents(*objects) if not gc.is_tracked(ref)]
-    todo.extend(objects)
-    del objects
+def _by_type(objects):
+    """{type: [its objects, in order]}."""
+    groups = {}
+    for obj in objects:
+        group = groups.get(type(obj))
+        if group is None:
+            group = groups[type(obj)] = []
+        group.append(obj)
+    return groups
+
+
+def _user_made(objects, verdicts):
+    """The objects of `objects` that the user's code made. Under deep tracing
+    every allocation is slow, and a traceback lookup makes dozens: a type with
+    many objects is judged on a sample of them when the sample agrees."""
+    made = []
+    for group in _by_type(objects).values():
+        if len(group) > _SAMPLE:
+            step = len(group) // _SAMPLE
+            votes = {_made_by_user(group[i * step], verdicts) for i in range(_SAMPLE)}
+            if len(votes) == 1:
+                if votes.pop():
+                    made.extend(group)
+                continue
+        made.extend(obj for obj in group if _made_by_user(obj, verdicts))
+    return made
+
+
+_SAMPLE = 32
+
+
+def _untracked(holders, verdicts):
+    """The untracked objects the user's code made that `holders` refer to
+    (through untracked tuples and dicts too)."""
+    # One call for all referents: a list per object would be slow.
+    found = _user_made(
+        [ref for ref in gc.get_referents(*holders) if not gc.is_tracked(ref)], verdicts
+    )
+    todo = [obj for obj in found if type(obj) in (tuple, dict)]
     while todo:
-        obj = todo.pop()
-        if _is_own(obj) or id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        row = found.setdefault(type(obj), [0, 0, obj])
-        row[0] += 1
-        row[1] += sys.getsizeof(obj)
-        if type(obj) in (tuple, dict) and not gc.is_tracked(obj):
-            todo.extend(gc.get_referents(obj))
+        inner = _user_made(
+            [ref for ref in gc.get_referents(*todo) if not gc.is_tracked(ref)], verdicts
+        )
+        found.extend(inner)
+        todo = [obj for obj in inner if type(obj) in (tuple, dict)]
     return found
 
 
+def _census(objects):
+    """(type -> [count, bytes, first object]) of `objects`, each counted once."""
+    found = {}
+    seen = set()
+    for obj in objects:
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        row = found.get(type(obj))
+        if row is None:
+            row = found[type(obj)] = [0, 0, obj]
+        row[0] += 1
+        row[1] += _sizeof(obj)
+    return found
+
+
+def _grown_containers():
+    """[(container, (size, len) before)] of the containers alive at begin()
+    that grew since."""
+    sizes = _state["sizes"]
+    if sizes is None:
+        return []
+    grown = []
+    for obj, before in sizes.values():
+        after = _size(obj)
+        if after[0] > before[0] or after[1] > before[1]:
+            grown.append((obj, before))
+    return grown
+
+
 def finish(new_fds):
-    """Everything gathered, as plain tuples for Rust."""
-    gc.unfreeze()
+    """Everything gathered, as plain tuples for Rust. The automatic collector
+    stays off meanwhile: every young collection would walk all the objects
+    the runs made, over and over."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _finish(new_fds)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _finish(new_fds):
+    # What the runs made and is alive: the unfrozen objects (cyclic garbage
+    # went with the sampler's collections).
     gc.collect()
+    verdicts = {}
+    made = _user_made(gc.get_objects(), verdicts)
+    # Their len() only while tracing: sizes above 256 are new ints, each a
+    # slow traced allocation.
+    longer = [obj for obj, before in (_state["sizes"] or {}).values() if len(obj) > before[1]]
+    untracked = _untracked(made + longer, verdicts)
+    del longer
     points = _state["points"]
+    if not _state.get("sites taken"):
+        points.append(_sites())
     keys = set().union(*points)
     sites = []
     for key in keys:
@@ -172,29 +401,29 @@ def finish(new_fds):
     del sites[100:]
     samples = []
     _state["samples"] = samples
-    last_by_type = {}
-    for obj in _state["last"]:
-        last_by_type.setdefault(type(obj), obj)
-    census = []
-    for cls, (count, size, first) in _census().items():
-        samples.append(last_by_type.get(cls, first))
-        census.append((type_name(cls), count, size, gc.is_tracked(first), len(samples) - 1))
+    # One object of a late run stands for its type: three quarters down the
+    # gc's list, which is in the order they were made (the very last may be
+    # a stray one of the last run's).
+    last_by_type = {cls: group[len(group) * 3 // 4] for cls, group in _by_type(made).items()}
     threads = []
     for thread in threading.enumerate():
         if thread.ident not in _state["threads"]:
-            target = getattr(thread, "_target", None)
             where = _frames(_traceback(thread))
-            threads.append((thread.name, _callable_name(target), where))
-    fds = _fd_owners(new_fds)
-    # Nothing below needs a traceback: stop tracing, walks get fast again.
+            namespace = _namespace(thread) or {}
+            target = namespace.get("_target")
+            threads.append((str(namespace.get("_name", "")), _callable_name(target), where))
+    fds = _fd_owners(new_fds, made)
+    # Nothing below needs a traceback: stop tracing, and counting gets fast.
     tracemalloc.stop()
+    census = []
+    for cls, (count, size, first) in _census(made + untracked).items():
+        samples.append(last_by_type.get(cls, first))
+        census.append((type_name(cls), count, size, gc.is_tracked(first), len(samples) - 1))
+    del made, untracked, last_by_type
     grown = []
-    if _state["sizes"] is not None:
-        for key, (obj, before) in _state["sizes"].items():
-            after = _size(obj)
-            if after[0] > before[0] or after[1] > before[1]:
-                samples.append(obj)
-                grown.append((type_name(type(obj)), before, after, len(samples) - 1))
+    for obj, before in _grown_containers():
+        samples.append(obj)
+        grown.append((type_name(type(obj)), before, _size(obj), len(samples) - 1))
     return {
         "sites": sites,
         "census": census,
@@ -205,51 +434,107 @@ def finish(new_fds):
 
 
 def _callable_name(func):
+    """`module.qualname` of a callable, read without running its code."""
     if func is None:
         return ""
-    owner = getattr(func, "__self__", None)
-    name = getattr(func, "__qualname__", None) or repr(func)
-    module = getattr(func, "__module__", None) or type_name(type(owner)).rpartition(".")[0]
-    return f"{module}.{name}" if module and module != "builtins" else name
+    kind = type(func)
+    if kind is types.MethodType:
+        owner, func = func.__self__, func.__func__
+        return f"{type_name(type(owner))}.{_callable_name(func).rpartition('.')[2]}"
+    if kind is types.BuiltinFunctionType:
+        owner = func.__self__
+        if owner is None or type(owner) is types.ModuleType:
+            module = func.__module__
+            return f"{module}.{func.__qualname__}" if module else func.__qualname__
+        if issubclass(type(owner), type):
+            return f"{type_name(owner)}.{func.__name__}"
+        return f"{type_name(type(owner))}.{func.__name__}"
+    if kind is types.FunctionType:
+        module = func.__module__
+        name = func.__qualname__
+        return f"{module}.{name}" if module and module != "builtins" else name
+    return type_name(type(func))
 
 
-def _fd_owners(fds):
-    """fd -> (type of the Python object that owns it, where it was created)."""
+def _fd_owners(fds, made):
+    """fd -> (type of the Python object that owns it, where it was created),
+    and for a descriptor no object owns, where it was opened (audit events)."""
     wanted = set(fds)
     owners = {}
     if not wanted:
         return owners
-    # The outermost wrapper (a text file over a buffer over a raw file) names it
-    # best. Concrete classes: isinstance() on the io ABCs is slow on a whole heap.
-    rank = {
-        io.TextIOWrapper: 0,
-        socket.socket: 0,
-        io.BufferedReader: 1,
-        io.BufferedWriter: 1,
-        io.BufferedRandom: 1,
-        io.FileIO: 2,
-    }
-    for obj in gc.get_objects():
-        for base, order in rank.items():
-            if isinstance(obj, base):
-                break
+    # The raw owners: their fileno() is C code on these exact base classes.
+    raw = {}
+    for obj in made:
+        cls = type(obj)
+        if issubclass(cls, io.FileIO):
+            fileno = io.FileIO.fileno
+        elif issubclass(cls, socket.socket):
+            fileno = socket.socket.__mro__[1].fileno  # _socket.socket's, in C
         else:
             continue
         try:
-            fd = obj.fileno()
+            fd = fileno(obj)
         except Exception:
             continue
-        if fd in wanted and (fd not in owners or owners[fd][0] > order):
-            owners[fd] = (order, obj)
-    return {
-        fd: (type_name(type(obj)), _frames(_traceback(obj)))
-        for fd, (order, obj) in owners.items()
-    }
+        if fd in wanted:
+            raw[id(obj)] = (fd, obj)
+    # The outermost wrapper (a text file over a buffer over a raw file) names
+    # it best: climb from the raw object through the objects the runs made.
+    wrappers = (io.BufferedReader, io.BufferedWriter, io.BufferedRandom, io.TextIOWrapper)
+    outer = {key: obj for key, (_, obj) in raw.items()}
+    for _ in range(2):
+        for obj in made:
+            if type(obj) in wrappers:
+                for ref in gc.get_referents(obj):
+                    for key, current in outer.items():
+                        if ref is current:
+                            outer[key] = obj
+    for key, (fd, _) in raw.items():
+        obj = outer[key]
+        owners[fd] = (type_name(type(obj)), _frames(_traceback(obj)))
+    for fd in wanted - set(owners):
+        stack = _opened_at(fd)
+        if stack is not None:
+            owners[fd] = ("", stack)
+    return owners
+
+
+def _opened_at(fd):
+    """Where the audit hook saw the descriptor `fd` opened (by its path, or
+    the only place that opened anything), innermost frame first."""
+    import os
+
+    try:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None
+    opened = _state.get("opened") or []
+    for _, path, stack in opened:
+        if path is None:
+            continue
+        if type(path) is bytes:
+            path = os.fsdecode(path)
+        if os.path.abspath(path) == target:
+            return stack
+    sockets = target.startswith("socket:")
+    places = {tuple(stack) for is_socket, _, stack in opened if is_socket == sockets}
+    if sockets and len(places) == 1:
+        return list(places.pop())
+    return None
+
+
+def _atexit_count():
+    import atexit
+
+    return atexit._ncallbacks()
 
 
 def chains(handles):
     """For each sample, the shortest chain of referrers to a recognised root:
     (root, [(label, type name)] from the root down, reached) or None."""
+    # The whole heap may hold the way to a root: search it all.
+    gc.unfreeze()
     ignore = set()
     frame = sys._getframe()
     while frame is not None:
@@ -261,7 +546,7 @@ def chains(handles):
     ignore.add(id(ignore))
     modules = {}
     for name, module in list(sys.modules.items()):
-        namespace = getattr(module, "__dict__", None)
+        namespace = _namespace(module) if issubclass(type(module), types.ModuleType) else None
         if namespace is None:
             continue
         if name.startswith("_leakhunt"):
@@ -275,53 +560,154 @@ def chains(handles):
         while top is not None:
             threads[id(top)] = ident
             top = top.f_back
-    names = {t.ident: t.name for t in threading.enumerate()}
-    return [_chain(_state["samples"][h], ignore, modules, threads, names) for h in handles]
+    names = {}
+    for thread in threading.enumerate():
+        names[thread.ident] = str((_namespace(thread) or {}).get("_name", thread.ident))
+    roots = _Roots(modules, threads, names, _state["atexit"])
+    targets = [_state["samples"][h] for h in handles]
+    found = _search(targets, ignore, roots)
+    if found is None:
+        return [("", [], False, "the search ran out of time")] * len(targets)
+    return found
 
 
-def _chain(target, ignore, modules, threads, names):
-    parent = {id(target): None}
-    queue = [target]
-    ignore.add(id(queue))
-    ignore.add(id(parent))
-    index = 0
-    depth = {id(target): 0}
-    while index < len(queue) and index < _MAX_VISITED:
-        obj = queue[index]
-        index += 1
-        root = _root(obj, modules, threads, names) if index > 1 else None
-        if root is not None:
-            path = [obj]
-            while parent[id(path[-1])] is not None:
-                path.append(parent[id(path[-1])])
-            del queue[:]
-            return (root, _hops(path), True)
-        if depth[id(obj)] >= _MAX_DEPTH:
-            continue
-        referrers = gc.get_referrers(obj)
-        ignore.add(id(referrers))
-        for ref in referrers:
-            if id(ref) in ignore or id(ref) in parent:
+class _Roots:
+    """Recognises what holds objects for good: modules, threads' frames and
+    the registries the interpreter keeps."""
+
+    def __init__(self, modules, threads, names, atexit_before):
+        self.modules = modules
+        self.threads = threads
+        self.names = names
+        self.atexit_grew = _atexit_count() > atexit_before
+        self.handlers = {}
+        import signal
+
+        for signum in signal.valid_signals():
+            try:
+                handler = signal.getsignal(signum)
+            except (ValueError, OSError):
                 continue
-            parent[id(ref)] = obj
-            depth[id(ref)] = depth[id(obj)] + 1
-            queue.append(ref)
-        del referrers
-    del queue[:]
-    return None if index > 1 else ("", [], False)
+            if callable(handler):
+                self.handlers.setdefault(id(handler), signal.Signals(signum).name)
+
+    def root(self, obj):
+        if obj is sys.modules:
+            return "sys.modules"
+        if type(obj) is dict and id(obj) in self.modules:
+            return f"module {self.modules[id(obj)]}"
+        if issubclass(type(obj), type):
+            module = _MODULE(obj)
+            return f"module {module if type(module) is str else 'builtins'}"
+        if type(obj) is types.FrameType and id(obj) in self.threads:
+            ident = self.threads[id(obj)]
+            return f"thread {self.names.get(ident, ident)!r}"
+        if type(obj).__name__ == "_lru_cache_wrapper":
+            return f"lru_cache of {_callable_name(_static_wrapped(obj))}"
+        return None
+
+    def dead_end(self, obj):
+        """What holds obj when nothing the gc sees does: a registry kept in
+        the interpreter's C state. None when it is none of those."""
+        if id(obj) in self.handlers:
+            return f"signal handler for {self.handlers[id(obj)]} (signal.signal)"
+        if type(obj) is list:
+            for item in obj:
+                if item is _audit:
+                    return "audit hooks (sys.addaudithook)"
+                if _callable_name(item) == "encodings.search_function":
+                    return "codec search functions (codecs.register)"
+        if callable(obj) and self.atexit_grew:
+            return "atexit callbacks (atexit.register)"
+        return None
 
 
-def _root(obj, modules, threads, names):
-    if type(obj) is dict and id(obj) in modules:
-        return f"module {modules[id(obj)]}"
-    if isinstance(obj, type):
-        return f"module {obj.__module__}"
-    if isinstance(obj, types.FrameType) and id(obj) in threads:
-        ident = threads[id(obj)]
-        return f"thread {names.get(ident, ident)!r}"
-    if type(obj).__name__ == "_lru_cache_wrapper":
-        return f"lru_cache of {_callable_name(obj)}"
-    return None
+def _static_wrapped(cache):
+    namespace = _namespace(cache) or {}
+    return namespace.get("__wrapped__")
+
+
+def _search(targets, ignore, roots):
+    """Breadth first from every target at once, up the referrers: one walk of
+    the heap per level (gc.get_referrers of a whole level), not per object."""
+    results = [None] * len(targets)
+    # Per target: parent[id(referrer)] = the object it refers to, on the way down.
+    parents = [{id(t): None} for t in targets]
+    objects = [{id(t): t} for t in targets]
+    frontiers = [[t] for t in targets]
+    visited = [1] * len(targets)
+    ignore.update((id(parents), id(objects), id(frontiers), id(targets)))
+    ignore.update(id(p) for p in parents)
+    ignore.update(id(o) for o in objects)
+    ignore.update(id(f) for f in frontiers)
+    for depth in range(_MAX_DEPTH):
+        if time.monotonic() > _state["deadline"]:
+            return None if depth == 0 else _unfinished(results, targets, roots)
+        level = {}
+        for i, frontier in enumerate(frontiers):
+            if results[i] is None:
+                for obj in frontier[:_MAX_FRONTIER]:
+                    level[id(obj)] = obj
+        if not level:
+            break
+        current = [{id(o) for o in f[:_MAX_FRONTIER]} for f in frontiers]
+        wanted = list(level.values())
+        referrers = gc.get_referrers(*wanted)
+        ignore.update((id(referrers), id(wanted), id(level), id(current)))
+        referred = set()
+        nexts = [[] for _ in targets]
+        ignore.update(id(n) for n in nexts)
+        for ref in referrers:
+            if id(ref) in ignore:
+                continue
+            children = [c for c in gc.get_referents(ref) if id(c) in level]
+            for child in children:
+                referred.add(id(child))
+            for i, parent in enumerate(parents):
+                if results[i] is not None or id(ref) in parent or visited[i] >= _MAX_VISITED:
+                    continue
+                child = next((c for c in children if id(c) in current[i]), None)
+                if child is None:
+                    continue
+                parent[id(ref)] = child
+                objects[i][id(ref)] = ref
+                visited[i] += 1
+                root = roots.root(ref)
+                if root is not None:
+                    results[i] = (root, _hops(_path(ref, parent, objects[i])), True, "")
+                else:
+                    nexts[i].append(ref)
+        del referrers, wanted
+        for i, frontier in enumerate(frontiers):
+            if results[i] is not None:
+                continue
+            # A registry the interpreter keeps in C holds what nothing refers to.
+            for obj in frontier[:_MAX_FRONTIER]:
+                if id(obj) not in referred:
+                    root = roots.dead_end(obj)
+                    if root is not None:
+                        path = _path(obj, parents[i], objects[i])
+                        # The registry holds the object itself: name its type.
+                        hops = _hops(path) if len(path) > 1 else [("", type_name(type(obj)))]
+                        results[i] = (root, hops, True, "")
+                        break
+            if results[i] is None and depth == 0 and not nexts[i]:
+                results[i] = ("", [], False, "")
+            frontier[:] = nexts[i]
+        del level
+    return [r if r is not None else None for r in results]
+
+
+def _unfinished(results, targets, roots):
+    return [r if r is not None else ("", [], False, "the search ran out of time") for r in results]
+
+
+def _path(top, parent, objects):
+    """[top, ..., target]: from the referrer found down to the leaked object."""
+    path = [top]
+    while parent[id(path[-1])] is not None:
+        path.append(parent[id(path[-1])])
+    return path
 
 
 def _hops(path):
@@ -338,57 +724,88 @@ def _hops(path):
             folded.pop()
             label = "." + label[2:-2]
         folded.append((label, name))
-    if folded and isinstance(path[0], type) and folded[0][0].startswith("."):
-        folded[0] = (path[0].__qualname__ + folded[0][0], folded[0][1])
+    if folded and issubclass(type(path[0]), type) and folded[0][0].startswith("."):
+        qualname = _QUALNAME(path[0])
+        folded[0] = (qualname + folded[0][0], folded[0][1])
     return folded
 
 
 def _label(parent, child):
-    if type(parent) is dict:
+    """How parent refers to child, read without running the parent's code."""
+    kind = type(parent)
+    if kind is dict:
         for key, value in parent.items():
             if value is child:
-                if isinstance(child, threading.Thread):
-                    return f"[{child.name!r}]"  # keyed by an ident that changes every run
+                if issubclass(type(child), threading.Thread):
+                    name = (_namespace(child) or {}).get("_name", "")
+                    return f"[{_short(name)}]"  # keyed by an ident that changes every run
                 return f"[{_short(key)}]"
         return "(key)"
-    if isinstance(parent, (list, tuple)):
+    if kind in (list, tuple):
         for i, value in enumerate(parent):
             if value is child:
                 return f"[{i}]"
         return ""
-    if isinstance(parent, (set, frozenset)):
+    if kind in (set, frozenset):
         return ""
-    if isinstance(parent, type):
+    if issubclass(kind, type):
         return ".__dict__"
-    if isinstance(parent, types.FrameType):
+    if kind is types.FrameType:
         for name, value in parent.f_locals.items():
             if value is child:
                 return f"{parent.f_code.co_name}() local {name}"
         return f"{parent.f_code.co_name}()"
-    if isinstance(parent, types.CellType):
+    if kind is types.CellType:
         return ".cell_contents"
-    for name in _ATTRIBUTES:
-        try:
-            if getattr(parent, name, None) is child:
-                return "." + name
-        except Exception:
-            pass
-    namespace = getattr(parent, "__dict__", None)
-    if isinstance(namespace, dict):
+    if kind in _BUILTIN_OWNERS:
+        for name in _ATTRIBUTES:
+            try:
+                if getattr(parent, name, None) is child:
+                    return "." + name
+            except Exception:
+                pass
+    namespace = _namespace(parent)
+    if namespace is child:
+        return ".__dict__"
+    if namespace is not None:
         for name, value in namespace.items():
             if value is child:
                 return "." + name
+    # __slots__: member descriptors are C code.
+    for klass in _MRO(kind):
+        for name, descriptor in _DICT(klass).items():
+            if type(descriptor) is types.MemberDescriptorType:
+                try:
+                    if descriptor.__get__(parent, kind) is child:
+                        return "." + name
+                except Exception:
+                    pass
     return ""
 
 
 _ATTRIBUTES = (
-    "__closure__", "__defaults__", "__kwdefaults__", "__dict__", "__self__", "__func__",
-    "tb_frame", "tb_next", "gi_frame", "__wrapped__",
+    "__closure__",
+    "__defaults__",
+    "__kwdefaults__",
+    "__dict__",
+    "__self__",
+    "__func__",
+    "tb_frame",
+    "tb_next",
+    "gi_frame",
+    "cr_frame",
+    "__wrapped__",
 )
 
 
 def _short(value):
-    text = repr(value)
+    """The repr of a key of a builtin type; user objects are named by type."""
+    if type(value) in (str, bytes, int, float, bool, complex) or value is None:
+        text = repr(value)
+    elif type(value) is tuple and all(type(v) in (str, int, float, bool) for v in value):
+        text = repr(value)
+    else:
+        text = f"<{type_name(type(value))}>"
     return text if len(text) <= 40 else text[:37] + "..."
 
 

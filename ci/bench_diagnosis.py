@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Benchmark: what a leak's diagnosis costs, per leak, under each engine.
+
+Runs leakhunt with --json on fixtures/leaky and on a generated collection of
+small leaky tests (each keeps a few objects per run in a global list), and
+prints the median and the largest diagnosis time per leak (the JSON's
+`diagnosis.seconds`), side by side for the built-in and the pytest engine.
+
+Run from the repository root:
+    python3 ci/bench_diagnosis.py [--binary target/release/leakhunt]
+        [--python /tmp/suites/venv] [--tests 30]
+The Python given must have pytest for the pytest engine (a virtualenv folder
+or an interpreter).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+LEAKY = """\
+KEPT = []
+
+
+class Thing:
+    def __init__(self, n):
+        self.n = n
+
+"""
+
+
+def write_suite(folder, tests):
+    with open(os.path.join(folder, "test_gen_leaky.py"), "w") as out:
+        out.write(LEAKY)
+        for t in range(tests):
+            out.write(f"\ndef test_leak_{t:03d}():\n    KEPT.append([Thing(i) for i in range({t % 5 + 1})])\n\n")
+    with open(os.path.join(folder, "pytest.ini"), "w") as out:
+        out.write("[pytest]\n")
+
+
+def diagnosis_seconds(binary, python, engine, folder, paths):
+    with tempfile.TemporaryDirectory() as scratch:
+        report = os.path.join(scratch, "report.json")
+        command = [binary, "--color", "no", "--engine", engine, "--timeout", "0", "--json", report]
+        if python:
+            command += ["--python", python]
+        subprocess.run(command + paths, cwd=folder, stdout=subprocess.DEVNULL, check=False)
+        with open(report, encoding="utf-8") as f:
+            tests = json.load(f)["tests"]
+    return [t["diagnosis"]["seconds"] for t in tests if t.get("diagnosis")]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--binary", default="target/release/leakhunt")
+    parser.add_argument("--python", default="/tmp/suites/venv")
+    parser.add_argument("--tests", type=int, default=30)
+    args = parser.parse_args()
+    binary = os.path.abspath(args.binary)
+    fixtures = os.path.abspath("fixtures")
+    print(f"{'set':<22} {'engine':<8} {'leaks':>5} {'median s':>9} {'max s':>7}")
+    with tempfile.TemporaryDirectory() as generated:
+        write_suite(generated, args.tests)
+        sets = [("fixtures/leaky", fixtures, ["leaky"]), ("generated", generated, ["."])]
+        for name, folder, paths in sets:
+            for engine in ("builtin", "pytest"):
+                seconds = diagnosis_seconds(binary, args.python, engine, folder, paths)
+                if not seconds:
+                    print(f"{name:<22} {engine:<8} {0:>5}", file=sys.stderr)
+                    continue
+                print(
+                    f"{name:<22} {engine:<8} {len(seconds):>5} "
+                    f"{statistics.median(seconds):>9.3f} {max(seconds):>7.3f}"
+                )
+
+
+if __name__ == "__main__":
+    main()
