@@ -120,3 +120,38 @@ fn pytest_cov_is_turned_off() {
         .stdout
         .contains("AssertionError: tracing: <coverage.CTracer object at "));
 }
+
+/// With plugin autoloading off, pytest-cov is not loaded and knows no
+/// `--no-cov`: leakhunt passes none, and says nothing about coverage.
+#[test]
+fn pytest_cov_installed_but_not_loaded_is_left_alone() {
+    let venv = coverage_venv();
+    let project = tempfile::tempdir().unwrap();
+    for file in ["covered.py", "test_first.py"] {
+        std::fs::copy(
+            fixtures().join("coverage").join(file),
+            project.path().join(file),
+        )
+        .unwrap();
+    }
+    std::fs::write(project.path().join("pytest.ini"), "[pytest]\n").unwrap();
+    let python = venv.to_str().expect("a UTF-8 path");
+    for (env, extra) in [
+        (&[("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")][..], &[][..]),
+        (&[][..], &["--", "--disable-plugin-autoload"][..]),
+    ] {
+        let mut args = vec!["--python", python, "-v"];
+        args.extend_from_slice(extra);
+        let run = leakhunt_with(project.path(), &args, env);
+        assert_eq!(
+            verdicts(&run.stdout),
+            PASSED[..1],
+            "{}{}",
+            run.stdout,
+            run.stderr
+        );
+        assert!(run
+            .stdout
+            .contains(&format!("\nengine: pytest {PYTEST}, warm-up ")));
+    }
+}

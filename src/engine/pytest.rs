@@ -75,7 +75,8 @@ impl PytestEngine {
     /// blame, and two workers' sessions write one data file at once.
     pub fn turn_coverage_off(&mut self, py: Python<'_>) -> Result<()> {
         // Without autoloading, pytest-cov (and its option) is not there.
-        let autoload = std::env::var_os("PYTEST_DISABLE_PLUGIN_AUTOLOAD").is_none();
+        let autoload = std::env::var_os("PYTEST_DISABLE_PLUGIN_AUTOLOAD").is_none()
+            && !self.args.iter().any(|a| a == "--disable-plugin-autoload");
         let util = py.import("importlib.util")?;
         let installed = !util.call_method1("find_spec", ("pytest_cov",))?.is_none();
         if autoload && installed {

@@ -201,6 +201,13 @@ fn failure_detail(out: &mut String, index: usize, test: &TestReport) {
             "<p class=\"failure\">{}</p>",
             escape(&failure.summary())
         );
+        if let Some(not_repeatable) = &test.not_repeatable {
+            let _ = writeln!(
+                out,
+                "<p class=\"not-repeatable\">{}</p>",
+                escape(&not_repeatable.describe())
+            );
+        }
         if !failure.traceback.is_empty() {
             let _ = writeln!(out, "<pre>{}</pre>", escape(failure.traceback.trim_end()));
         }
@@ -355,6 +362,7 @@ td.node { font-family: ui-monospace, Menlo, Consolas, monospace; overflow-wrap: 
 .detail { border: 1px solid #e3e3e3; border-radius: 6px; padding: 12px; margin: 0 0 16px; }
 .where { color: #666; margin: 0 0 6px; font-family: ui-monospace, Menlo, Consolas, monospace; }
 .failure { color: #a1161b; font-weight: 600; }
+.not-repeatable { color: #8a5a00; font-weight: 600; }
 pre { background: #f7f7f7; padding: 8px; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
 .charts { display: flex; flex-wrap: wrap; gap: 8px; }
 svg.chart { background: #fafafa; border: 1px solid #e6e6e6; border-radius: 4px; }
@@ -397,6 +405,7 @@ const SCRIPT: &str = r#"(function () {
 mod tests {
     use super::*;
     use crate::outcome::{CollectionError, Failure, Growth};
+    use crate::repeatability::NotRepeatable;
     use std::fs;
     use std::time::Duration;
 
@@ -510,6 +519,27 @@ mod tests {
         assert!(section.contains("points=\"74.0,98.0 146.7,73.3 219.3,48.7 292.0,24.0\""));
         // Only leaked and inconclusive tests get charts.
         assert_eq!(html.matches("<svg ").count(), Signal::ALL.len());
+    }
+
+    #[test]
+    fn a_test_that_is_not_repeatable_says_how() {
+        let mut failed = report("test_again", Verdict::Failed);
+        failed.failure = Some(Failure {
+            kind: "AssertionError".to_owned(),
+            message: "registered twice".to_owned(),
+            traceback: String::new(),
+            run: 2,
+            phase: "call".to_owned(),
+        });
+        failed.not_repeatable = Some(NotRepeatable::FailsWhenRepeated { run: 2 });
+        let html = render_html(&SessionReport {
+            tests: vec![failed],
+            ..SessionReport::default()
+        });
+        assert!(html.contains(
+            "<p class=\"failure\">passed run 1, failed run 2: AssertionError: registered twice</p>\n\
+             <p class=\"not-repeatable\">not repeatable: passes, then fails when run again (run 2)</p>\n"
+        ), "{html}");
     }
 
     #[test]
