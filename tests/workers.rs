@@ -3,7 +3,9 @@
 
 mod common;
 
+use std::io::Read;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{assert_valid_junit, final_counts, fixtures, leakhunt, verdicts};
@@ -234,9 +236,16 @@ fn shards_cover_the_collection_exactly_once() {
     assert_eq!(final_counts(&full.stdout), "2 passed");
 }
 
+/// A leakhunt process whose output is read as it comes.
+struct Session {
+    child: std::process::Child,
+    stdout: Arc<Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
 /// Starts `WRAPPER... leakhunt ARGS` from the fixtures folder (`timeout 3
-/// leakhunt ...`; no wrapper: leakhunt itself), its output piped.
-fn start(wrapper: &[&str], args: &[&str]) -> std::process::Child {
+/// leakhunt ...`; no wrapper: leakhunt itself).
+fn start(wrapper: &[&str], args: &[&str]) -> Session {
     let leakhunt = env!("CARGO_BIN_EXE_leakhunt");
     let mut command = match wrapper.split_first() {
         Some((program, options)) => {
@@ -246,7 +255,7 @@ fn start(wrapper: &[&str], args: &[&str]) -> std::process::Child {
         }
         None => Command::new(leakhunt),
     };
-    command
+    let mut child = command
         .args(["--color", "no"])
         .args(args)
         .current_dir(fixtures())
@@ -255,28 +264,57 @@ fn start(wrapper: &[&str], args: &[&str]) -> std::process::Child {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap()
-}
-
-fn send_signal(child: &std::process::Child, signal: i32) {
-    let pid = i32::try_from(child.id()).unwrap();
-    // SAFETY: sending a signal to our own child.
-    unsafe { libc::kill(pid, signal) };
-}
-
-/// Waits for the session to end (a liveness guard, not a speed check).
-fn finish(mut child: std::process::Child) -> (Option<i32>, String, String) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "leakhunt did not stop");
-        std::thread::sleep(Duration::from_millis(50));
+        .unwrap();
+    let stdout = Arc::new(Mutex::new(String::new()));
+    let mut pipe = child.stdout.take().unwrap();
+    let sink = Arc::clone(&stdout);
+    let reader = std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+    });
+    Session {
+        child,
+        stdout,
+        reader,
     }
-    let output = child.wait_with_output().unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).to_string(),
-        String::from_utf8_lossy(&output.stderr).to_string(),
-    )
+}
+
+impl Session {
+    /// Waits until the output holds `text` (a liveness guard, not a speed check).
+    fn wait_for(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !self.stdout.lock().unwrap().contains(text) {
+            assert!(Instant::now() < deadline, "never printed {text:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.child.id()).unwrap();
+        // SAFETY: sending a signal to our own child.
+        unsafe { libc::kill(pid, signal) };
+    }
+
+    /// Waits for the session to end: exit code, stdout, stderr.
+    fn finish(mut self) -> (Option<i32>, String, String) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "leakhunt did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let status = self.child.wait().unwrap();
+        self.reader.join().unwrap();
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            pipe.read_to_string(&mut stderr).unwrap();
+        }
+        let stdout = self.stdout.lock().unwrap().clone();
+        (status.code(), stdout, stderr)
+    }
 }
 
 /// The reports a session interrupted while `slow/test_slow.py::test_slow`
@@ -322,15 +360,15 @@ fn interrupt_test_slow(wrapper: &[&str], signals: &[i32]) {
         "--json",
         json.to_str().unwrap(),
     ];
-    let child = start(wrapper, &args);
+    let session = start(wrapper, &args);
     if !signals.is_empty() {
-        // test_slow sleeps 0.5 s per run: by now it is running.
-        std::thread::sleep(Duration::from_millis(1500));
+        // Reported once the next test, test_slow (0.5 s a run), has started.
+        session.wait_for("slow/test_slow.py::test_quick_second PASSED");
     }
     for &signal in signals {
-        send_signal(&child, signal);
+        session.signal(signal);
     }
-    let (code, stdout, stderr) = finish(child);
+    let (code, stdout, stderr) = session.finish();
     assert_partial_reports(dir.path(), code, &stdout, &stderr);
 }
 
@@ -349,7 +387,7 @@ fn two_signals_back_to_back_are_one_interruption() {
 fn a_timeout_from_a_script_keeps_every_report() {
     // GNU timeout, not in the foreground, sends SIGTERM to leakhunt and then
     // to its own process group, leakhunt included: one expiry, two signals.
-    interrupt_test_slow(&["timeout", "--preserve-status", "-s", "TERM", "3"], &[]);
+    interrupt_test_slow(&["timeout", "--preserve-status", "-s", "TERM", "5"], &[]);
 }
 
 #[test]
@@ -360,7 +398,7 @@ fn a_second_interruption_stops_now_and_still_writes_the_reports() {
         dir.path().join("r.json"),
         dir.path().join("r.html"),
     );
-    let child = start(
+    let session = start(
         &[],
         &[
             "slow/test_stubborn.py",
@@ -373,13 +411,14 @@ fn a_second_interruption_stops_now_and_still_writes_the_reports() {
             html.to_str().unwrap(),
         ],
     );
-    // test_cleans_up_slowly runs 0.5 s a run; after Ctrl-C it sleeps on.
-    std::thread::sleep(Duration::from_millis(1500));
-    send_signal(&child, libc::SIGINT);
+    // Reported once test_cleans_up_slowly (0.5 s a run; after Ctrl-C it
+    // sleeps on) has started.
+    session.wait_for("slow/test_stubborn.py::test_quick PASSED");
+    session.signal(libc::SIGINT);
     // Later than one interruption's signals (1 s), within the 3 s grace.
     std::thread::sleep(Duration::from_millis(1500));
-    send_signal(&child, libc::SIGTERM);
-    let (code, stdout, stderr) = finish(child);
+    session.signal(libc::SIGTERM);
+    let (code, stdout, stderr) = session.finish();
     assert_eq!(code, Some(2), "{stdout}{stderr}");
     assert_eq!(
         stderr, "interrupted again: stopping the running tests now\n",
@@ -405,4 +444,70 @@ fn a_second_interruption_stops_now_and_still_writes_the_reports() {
     );
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("test_quick"), "no test in the HTML report");
+}
+
+/// A pytest file whose class shares a class-scoped fixture: the class spans
+/// the middle of the file, where an idle worker would cut it.
+const PINNED_FILE: &str = r#"
+import os
+import time
+
+import pytest
+
+
+def _record(name):
+    with open(os.environ["LEAKHUNT_FIXTURE_PIDS"], "a") as out:
+        out.write(f"{name} {os.getpid()}\n")
+
+
+@pytest.mark.parametrize("n", range(10))
+def test_free(n):
+    time.sleep(0.005)
+    _record(f"free{n}")
+
+
+@pytest.fixture(scope="class")
+def shared():
+    return object()
+
+
+class TestPinned:
+    @pytest.mark.parametrize("n", range(20))
+    def test_in_class(self, shared, n):
+        time.sleep(0.005)
+        _record(f"class{n}")
+
+
+@pytest.mark.parametrize("n", range(6))
+def test_free_after(n):
+    time.sleep(0.005)
+    _record(f"after{n}")
+"#;
+
+#[test]
+fn under_pytest_a_class_scoped_fixture_keeps_its_class_in_one_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("test_pins.py"), PINNED_FILE).unwrap();
+    let pids = dir.path().join("pids");
+    let venv = common::pytest_venv();
+    let run = common::leakhunt_with(
+        dir.path(),
+        &["--python", venv.to_str().unwrap(), "-n", "2", "-q"],
+        &[("LEAKHUNT_FIXTURE_PIDS", pids.as_os_str())],
+    );
+    assert_eq!(final_counts(&run.stdout), "36 passed", "{}", run.stdout);
+    let mut worker_of: std::collections::BTreeMap<String, String> = Default::default();
+    for line in std::fs::read_to_string(&pids).unwrap().lines() {
+        let (test, pid) = line.split_once(' ').unwrap();
+        worker_of.insert(test.to_string(), pid.to_string());
+    }
+    assert_eq!(worker_of.len(), 36);
+    let class_workers: std::collections::BTreeSet<&String> = worker_of
+        .iter()
+        .filter(|(test, _)| test.starts_with("class"))
+        .map(|(_, pid)| pid)
+        .collect();
+    assert_eq!(class_workers.len(), 1, "{worker_of:?}");
+    let workers: std::collections::BTreeSet<&String> = worker_of.values().collect();
+    assert_eq!(workers.len(), 2, "{worker_of:?}");
 }

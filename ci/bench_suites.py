@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Benchmark on real suites: plain pytest, then leakhunt, back to back.
+
+For every suite of a folder made by ../shared/suites/fetch.sh (its
+`suites.tsv` names each suite, its folder and its pytest arguments, and
+`venv/` is the virtualenv that runs them all), runs plain pytest once and
+then `leakhunt -n 2` once, in the same virtualenv, and prints a table: wall
+time, CPU time (the user + system time of the process and every process it
+waited for), the ratios leakhunt / pytest, and each run's verdict counts.
+
+    python3 ci/bench_suites.py --suites /tmp/suites
+    python3 ci/bench_suites.py --suites /tmp/suites --only humanize,idna \
+        --leakhunt target/release/leakhunt --workers 1
+
+The binary defaults to target/release/leakhunt (build it first with
+`cargo build --release`). leakhunt remembers test durations between runs
+(to start the slowest files first); every leakhunt run here gets a fresh,
+empty cache folder unless --cache names one, so the figures are those of a
+first run. --stop-after stops a leakhunt run that takes longer (SIGTERM: it
+writes what has finished) and marks the row. Nothing here asserts a speed.
+"""
+
+import argparse
+import os
+import re
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+# pytest's last line, with its rule (leakhunt, pytest) or without it (pytest -q).
+FINAL = re.compile(r"^(?:=+ )?(\d+ \w.*) in [0-9.]+s(?: \([0-9:]+\))?(?: =+)?$")
+
+
+def read_suites(folder):
+    """(name, directory, pytest arguments) for each line of suites.tsv."""
+    path = os.path.join(folder, "suites.tsv")
+    suites = []
+    with open(path, encoding="utf-8") as table:
+        for line in table:
+            if not line.strip():
+                continue
+            name, directory, args = (line.rstrip("\n").split("\t") + [""])[:3]
+            suites.append((name, directory, shlex.split(args)))
+    return suites
+
+
+def measure(argv, cwd, env, stop_after=None):
+    """Runs argv; returns (wall seconds, CPU seconds, exit code, stdout,
+    stopped). CPU is the child's and its waited-for descendants' user+sys."""
+    started = time.monotonic()
+    child = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    stopped = False
+    chunks = []
+    # Read in a thread-free way: the output goes to a file-like pipe; poll it.
+    os.set_blocking(child.stdout.fileno(), False)
+    while True:
+        try:
+            data = child.stdout.read()
+        except BlockingIOError:
+            data = None
+        if data:
+            chunks.append(data)
+        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+        if pid:
+            break
+        if stop_after is not None and not stopped:
+            if time.monotonic() - started > stop_after:
+                child.send_signal(signal.SIGTERM)
+                stopped = True
+        time.sleep(0.05)
+    wall = time.monotonic() - started
+    os.set_blocking(child.stdout.fileno(), True)
+    rest = child.stdout.read()
+    if rest:
+        chunks.append(rest)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    output = b"".join(chunks).decode("utf-8", "replace")
+    return wall, usage.ru_utime + usage.ru_stime, child.returncode, output, stopped
+
+
+def final_counts(output):
+    """`5 passed, 1 leaked` from pytest's (or leakhunt's) last line."""
+    for line in reversed(output.splitlines()):
+        match = FINAL.match(line.strip())
+        if match:
+            return match.group(1)
+    return "(no final line)"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--suites", required=True, help="folder made by fetch.sh")
+    parser.add_argument("--leakhunt", default="target/release/leakhunt")
+    parser.add_argument("--workers", default="2", help="leakhunt -n (default 2)")
+    parser.add_argument("--only", default="", help="comma-separated suite names")
+    parser.add_argument(
+        "--cache", help="leakhunt's cache folder (default: a fresh one)"
+    )
+    parser.add_argument("--stop-after", type=float, help="seconds per leakhunt run")
+    parser.add_argument("--log", help="folder to keep each run's output in")
+    args = parser.parse_args()
+
+    suites = read_suites(args.suites)
+    if args.only:
+        wanted = set(args.only.split(","))
+        suites = [s for s in suites if s[0] in wanted]
+    venv = os.path.join(os.path.abspath(args.suites), "venv")
+    python = os.path.join(venv, "bin", "python")
+    binary = os.path.abspath(args.leakhunt)
+    if not os.access(binary, os.X_OK):
+        sys.exit(f"{binary} is not an executable: build it (cargo build --release)")
+    env = dict(os.environ)
+    env.pop("COLUMNS", None)
+    env["VIRTUAL_ENV"] = venv
+    env["PATH"] = os.path.join(venv, "bin") + os.pathsep + env.get("PATH", "")
+    env.pop("GITHUB_ACTIONS", None)
+    if args.log:
+        os.makedirs(args.log, exist_ok=True)
+
+    print(f"leakhunt: {binary} -n {args.workers}; python: {python}")
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    print()
+    header = (
+        "| suite | pytest wall | pytest CPU | leakhunt wall | leakhunt CPU "
+        "| wall ratio | CPU ratio | pytest | leakhunt |"
+    )
+    print(header)
+    print("|---|---|---|---|---|---|---|---|---|")
+    wall_ratios, cpu_ratios = [], []
+    for name, directory, pytest_args in suites:
+        plain = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"] + pytest_args
+        p_wall, p_cpu, _, p_out, _ = measure(plain, directory, env)
+        with tempfile.TemporaryDirectory(prefix="bench-cache-") as fresh:
+            run_env = dict(env, LEAKHUNT_CACHE_DIR=args.cache or fresh)
+            hunt = [binary, "--color", "no", "-n", args.workers]
+            if pytest_args:
+                hunt += ["--"] + pytest_args
+            l_wall, l_cpu, _, l_out, stopped = measure(
+                hunt, directory, run_env, args.stop_after
+            )
+        if args.log:
+            for kind, text in (("pytest", p_out), ("leakhunt", l_out)):
+                with open(os.path.join(args.log, f"{name}.{kind}.txt"), "w") as out:
+                    out.write(text)
+        wall_ratios.append(l_wall / p_wall)
+        cpu_ratios.append(l_cpu / p_cpu)
+        mark = " (stopped)" if stopped else ""
+        print(
+            f"| {name} | {p_wall:.1f} s | {p_cpu:.1f} s | {l_wall:.1f} s{mark} "
+            f"| {l_cpu:.1f} s | {l_wall / p_wall:.1f}× | {l_cpu / p_cpu:.1f}× "
+            f"| {final_counts(p_out)} | {final_counts(l_out)} |",
+            flush=True,
+        )
+    if wall_ratios:
+        print(
+            f"| **median** | | | | | **{statistics.median(wall_ratios):.1f}×** "
+            f"| **{statistics.median(cpu_ratios):.1f}×** | | |"
+        )
+    print()
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
