@@ -6,6 +6,7 @@
 //! in-interpreter half (`python/diagnosis.py`) gathers; this file decides what
 //! of it to show.
 
+pub mod cause;
 pub mod sites;
 
 use std::collections::BTreeSet;

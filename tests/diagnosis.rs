@@ -156,6 +156,52 @@ fn a_leak_stays_leaked_when_its_diagnosis_dies() {
 }
 
 #[test]
+fn leaks_of_one_cause_are_diagnosed_once_and_keyed_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let xml = dir.path().join("junit.xml");
+    let run = leakhunt(&[
+        "one_cause",
+        "--json",
+        json.to_str().unwrap(),
+        "--junitxml",
+        xml.to_str().unwrap(),
+    ]);
+    assert_eq!(final_counts(&run.stdout), "4 leaked");
+    let cause = "test_one_cause.Handler: module test_one_cause -> REGISTRY (list) -> […] -> test_one_cause.Handler";
+    let same = format!(
+        "same cause as one_cause/test_one_cause.py::test_registers_a (diagnosed there): {cause}"
+    );
+    assert_lines(
+        &run.stdout,
+        &[
+            &format!("cause: {cause}"),
+            "the same cause leaks in 2 more tests:",
+            "  one_cause/test_one_cause.py::test_registers_b",
+            "  one_cause/test_one_cause.py::test_registers_c",
+            "cause: list: module test_one_cause -> OTHER (dict) -> […] -> list",
+        ],
+    );
+    assert_eq!(run.stdout.matches(&same).count(), 2, "{}", run.stdout);
+    assert_eq!(run.stdout.matches("what grows, per run").count(), 2);
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let causes: Vec<&str> = value["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["cause"].as_str().unwrap())
+        .collect();
+    assert_eq!(causes[0], causes[1]);
+    assert_eq!(causes[0], causes[2]);
+    assert_ne!(causes[0], causes[3]);
+    // JUnit keeps one <failure> per test, each naming its cause.
+    let xml = std::fs::read_to_string(&xml).unwrap();
+    assert_eq!(xml.matches("<failure").count(), 4);
+    assert_eq!(xml.matches(&format!("cause: {cause}")).count(), 3, "{xml}");
+}
+
+#[test]
 fn junit_points_at_the_allocating_line_and_json_holds_the_diagnosis() {
     let dir = tempfile::tempdir().unwrap();
     let xml = dir.path().join("out/junit.xml");

@@ -1,9 +1,41 @@
 //! A leak's diagnosis as text lines, the same in the terminal and in JUnit.
 
+use crate::diagnosis::cause::cause_of;
 use crate::diagnosis::{native_commands, LeakedFd, LeakedThread, Location};
 use crate::outcome::TestReport;
 use crate::report::format::amount;
 use crate::signal::Signal;
+
+/// The diagnosis of `test` among the `leaks` of a session: in full for the
+/// first leak of its cause, with the other tests of that cause listed; one
+/// line naming the cause and that first test for the others.
+pub fn grouped_lines(test: &TestReport, leaks: &[&TestReport]) -> Vec<String> {
+    let Some(cause) = test.diagnosis.as_ref().and_then(cause_of) else {
+        return diagnosis_lines(test);
+    };
+    let same: Vec<&TestReport> = leaks
+        .iter()
+        .copied()
+        .filter(|t| t.diagnosis.as_ref().and_then(cause_of).as_ref() == Some(&cause))
+        .collect();
+    match same.first() {
+        Some(first) if first.item.nodeid != test.item.nodeid => vec![format!(
+            "same cause as {} (diagnosed there): {}",
+            first.item.nodeid, cause.text
+        )],
+        _ => {
+            let mut lines = diagnosis_lines(test);
+            if same.len() > 1 {
+                lines.push(format!(
+                    "the same cause leaks in {} more tests:",
+                    same.len() - 1
+                ));
+                lines.extend(same[1..].iter().map(|t| format!("  {}", t.item.nodeid)));
+            }
+            lines
+        }
+    }
+}
 
 /// The diagnosis of `test`, or nothing when it has none.
 pub fn diagnosis_lines(test: &TestReport) -> Vec<String> {
@@ -13,6 +45,9 @@ pub fn diagnosis_lines(test: &TestReport) -> Vec<String> {
     let mut lines = Vec::new();
     if let Some(note) = &d.note {
         lines.push(format!("diagnosis incomplete: {note}"));
+    }
+    if let Some(cause) = cause_of(d) {
+        lines.push(format!("cause: {}", cause.text));
     }
     if !d.types.is_empty() {
         lines.push(format!("what grows, per run ({} diagnosis runs):", d.runs));
