@@ -202,6 +202,34 @@ fn leaks_of_one_cause_are_diagnosed_once_and_keyed_alike() {
 }
 
 #[test]
+fn under_pytest_the_diagnosis_shows_only_the_tests_own_growth() {
+    let venv = common::pytest_venv();
+    let run = leakhunt(&[
+        "--python",
+        venv.to_str().unwrap(),
+        "--engine",
+        "pytest",
+        "leaky/test_resources.py::test_fd_leaked_by_os_open",
+        "leaky/test_native.py::test_malloc_never_freed",
+        "leaky/test_inplace.py::test_bytearray_grows_in_place",
+        "leaky/test_interpreter_roots.py::test_atexit_callback_registered_every_run",
+    ]);
+    assert_eq!(final_counts(&run.stdout), "4 leaked", "{}", run.stdout);
+    // Neither pytest's logging plugin nor any other library line or root.
+    assert!(!run.stdout.contains("site-packages"), "{}", run.stdout);
+    assert!(!run.stdout.contains("_pytest"), "{}", run.stdout);
+    assert!(!run.stdout.contains("StringIO"), "{}", run.stdout);
+    assert_lines(
+        &run.stdout,
+        &[
+            "        +1  leaky/test_resources.py  no Python object owns it, opened at leaky/test_resources.py:14",
+            "  bytearray: module test_inplace -> BUF -> bytearray",
+            "  function: atexit callbacks (atexit.register) -> function",
+        ],
+    );
+}
+
+#[test]
 fn junit_points_at_the_allocating_line_and_json_holds_the_diagnosis() {
     let dir = tempfile::tempdir().unwrap();
     let xml = dir.path().join("out/junit.xml");
