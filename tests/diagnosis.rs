@@ -89,12 +89,19 @@ fn in_place_intermittent_and_native_leaks() {
             "  leaky/test_intermittent.py:27: +133.33 B, +3.33 blocks",
             "  object: module test_intermittent -> SMALL (list) -> [28] -> object",
             "native: Python's allocators saw none of it (no objects, blocks or traced bytes grew), so C code allocates it. To see where:",
+            "      LIBC.memset(LIBC.malloc(CHUNK), 1, CHUNK)",
             "  PYTHONMALLOC=malloc valgrind --leak-check=full --show-leak-kinds=definite python -m pytest leaky/test_native.py::test_malloc_never_freed",
             "  list: nothing refers to it: a reference was taken and never released (C code, e.g. a missing Py_DECREF)",
             "  leaky/test_native.py:31: +36 B, +1 blocks",
             "no container refers to what these lines allocated: a reference was taken and never released (C code, e.g. a missing Py_DECREF)",
         ],
     );
+    // The line that called malloc, read from mallinfo2 around the user's lines
+    // (about 256 KiB a run; the amount moves with the allocator's own blocks).
+    assert_starts(&run.stdout, &["  leaky/test_native.py:19: +2"]);
+    assert!(run
+        .stdout
+        .contains(" of malloc (C code called on this line)\n"));
 }
 
 #[test]
@@ -225,6 +232,7 @@ fn under_pytest_the_diagnosis_shows_only_the_tests_own_growth() {
             "        +1  leaky/test_resources.py  no Python object owns it, opened at leaky/test_resources.py:14",
             "  bytearray: module test_inplace -> BUF -> bytearray",
             "  function: atexit callbacks (atexit.register) -> function",
+            "      LIBC.memset(LIBC.malloc(CHUNK), 1, CHUNK)",
         ],
     );
 }

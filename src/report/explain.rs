@@ -76,12 +76,21 @@ pub fn diagnosis_lines(test: &TestReport) -> Vec<String> {
         lines.push("where it was allocated, per run:".to_string());
         for site in &d.sites {
             let steady = if site.steady { "" } else { " (not steady)" };
-            lines.push(format!(
-                "  {}: {}, {} blocks{steady}",
-                site.location.at(),
-                amount(Signal::Bytes, site.bytes_per_run),
-                count(site.blocks_per_run)
-            ));
+            if d.native {
+                // Read from malloc's in-use bytes around the user's lines.
+                lines.push(format!(
+                    "  {}: {} of malloc (C code called on this line)",
+                    site.location.at(),
+                    amount(Signal::Bytes, site.bytes_per_run)
+                ));
+            } else {
+                lines.push(format!(
+                    "  {}: {}, {} blocks{steady}",
+                    site.location.at(),
+                    amount(Signal::Bytes, site.bytes_per_run),
+                    count(site.blocks_per_run)
+                ));
+            }
             push_source(&mut lines, &site.location);
             for via in &site.via {
                 lines.push(format!("    called from {}", via.at()));
@@ -104,7 +113,8 @@ pub fn diagnosis_lines(test: &TestReport) -> Vec<String> {
             lines.push(format!("  {name}: {chain}"));
         }
     }
-    if d.types.is_empty() && d.in_place.is_empty() && d.sites.iter().any(|s| s.steady) {
+    if d.types.is_empty() && d.in_place.is_empty() && !d.native && d.sites.iter().any(|s| s.steady)
+    {
         lines.push(
             "no container refers to what these lines allocated: a reference was taken and \
              never released (C code, e.g. a missing Py_DECREF)"
