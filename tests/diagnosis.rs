@@ -302,6 +302,11 @@ fn resource_warnings_are_warnings_unless_strict() {
             "  ResourceWarning: unclosed event loop <_UnixSelectorEventLoop running=False closed=False debug=False> (13 runs)",
         ],
     );
+    // A socket's place comes from the socket.__new__ audit event.
+    assert_starts(
+        &run.stdout,
+        &["  unclosed/test_unclosed.py:15: ResourceWarning: unclosed <socket.socket fd="],
+    );
     assert_eq!(final_counts(&run.stdout), "4 passed, 3 warnings");
     let run = leakhunt(&["unclosed", "-q", "--strict-resources"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
