@@ -6,6 +6,7 @@
 //! in-interpreter half (`python/diagnosis.py`) gathers; this file decides what
 //! of it to show.
 
+pub mod cause;
 pub mod sites;
 
 use std::collections::BTreeSet;
@@ -202,12 +203,19 @@ fn try_diagnose(
     // Memory that grew without new objects is inside containers that already
     // exist: compare their sizes too (a heap walk, so only then).
     let in_place = !grew(Signal::Objects) && (grew(Signal::Blocks) || grew(Signal::Bytes));
+    let native = grew(Signal::Rss) && !grew(Signal::Objects) && !in_place;
     let fds_before = open_fds();
     let folder = Folder::new(py, &options.rootdir)?;
     call(
         py,
         "begin",
-        (FRAMES, in_place, folder.library.clone(), BUDGET_SECONDS),
+        (
+            FRAMES,
+            in_place,
+            native,
+            folder.library.clone(),
+            BUDGET_SECONDS,
+        ),
     )?;
     let gathered = gather(
         py,
@@ -223,10 +231,7 @@ fn try_diagnose(
     let ended = call(py, "end", ());
     let mut diagnosis = gathered?;
     ended?;
-    if grew(Signal::Rss) && !grew(Signal::Objects) && !grew(Signal::Blocks) && !grew(Signal::Bytes)
-    {
-        diagnosis.native = true;
-    }
+    diagnosis.native = native;
     diagnosis.seconds = started.elapsed().as_secs_f64();
     Ok(diagnosis)
 }
@@ -300,6 +305,30 @@ fn gather(
             steady: s.steady,
         })
         .collect();
+
+    // A native leak: the user's lines after which malloc's in-use bytes grew.
+    // Only unsteady Python sites: noise beside it, when malloc names a line.
+    if diagnosis.sites.iter().all(|s| !s.steady) {
+        let malloc: Vec<(Frames, i64)> = get("malloc")?.extract()?;
+        let native: Vec<Site> = malloc
+            .iter()
+            .filter_map(|(frames, bytes)| {
+                Some(Site {
+                    location: folder.user_frame(frames)?,
+                    via: Vec::new(),
+                    bytes_per_run: *bytes as f64 / runs,
+                    blocks_per_run: 0.0,
+                    steady: true,
+                })
+            })
+            // Less than a page a run is the allocator's noise, not the leak.
+            .filter(|site| site.bytes_per_run >= 4096.0)
+            .take(1)
+            .collect();
+        if !native.is_empty() {
+            diagnosis.sites = native;
+        }
+    }
 
     let mut census: Vec<RawCensus> = get("census")?.extract()?;
     // One survivor is the last value of something replaced each run, not a leak.

@@ -89,12 +89,19 @@ fn in_place_intermittent_and_native_leaks() {
             "  leaky/test_intermittent.py:27: +133.33 B, +3.33 blocks",
             "  object: module test_intermittent -> SMALL (list) -> [28] -> object",
             "native: Python's allocators saw none of it (no objects, blocks or traced bytes grew), so C code allocates it. To see where:",
+            "      LIBC.memset(LIBC.malloc(CHUNK), 1, CHUNK)",
             "  PYTHONMALLOC=malloc valgrind --leak-check=full --show-leak-kinds=definite python -m pytest leaky/test_native.py::test_malloc_never_freed",
             "  list: nothing refers to it: a reference was taken and never released (C code, e.g. a missing Py_DECREF)",
             "  leaky/test_native.py:31: +36 B, +1 blocks",
             "no container refers to what these lines allocated: a reference was taken and never released (C code, e.g. a missing Py_DECREF)",
         ],
     );
+    // The line that called malloc, read from mallinfo2 around the user's lines
+    // (about 256 KiB a run; the amount moves with the allocator's own blocks).
+    assert_starts(&run.stdout, &["  leaky/test_native.py:19: +2"]);
+    assert!(run
+        .stdout
+        .contains(" of malloc (C code called on this line)\n"));
 }
 
 #[test]
@@ -153,6 +160,81 @@ fn a_leak_stays_leaked_when_its_diagnosis_dies() {
     assert_eq!(leak["outcome"], "leaked");
     // The judged series is kept.
     assert_eq!(leak["series"]["objects"].as_array().unwrap().len(), 21);
+}
+
+#[test]
+fn leaks_of_one_cause_are_diagnosed_once_and_keyed_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let xml = dir.path().join("junit.xml");
+    let run = leakhunt(&[
+        "one_cause",
+        "--json",
+        json.to_str().unwrap(),
+        "--junitxml",
+        xml.to_str().unwrap(),
+    ]);
+    assert_eq!(final_counts(&run.stdout), "4 leaked");
+    let cause = "test_one_cause.Handler: module test_one_cause -> REGISTRY (list) -> […] -> test_one_cause.Handler";
+    let same = format!(
+        "same cause as one_cause/test_one_cause.py::test_registers_a (diagnosed there): {cause}"
+    );
+    assert_lines(
+        &run.stdout,
+        &[
+            &format!("cause: {cause}"),
+            "the same cause leaks in 2 more tests:",
+            "  one_cause/test_one_cause.py::test_registers_b",
+            "  one_cause/test_one_cause.py::test_registers_c",
+            "cause: list: module test_one_cause -> OTHER (dict) -> […] -> list",
+        ],
+    );
+    assert_eq!(run.stdout.matches(&same).count(), 2, "{}", run.stdout);
+    assert_eq!(run.stdout.matches("what grows, per run").count(), 2);
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let causes: Vec<&str> = value["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["cause"].as_str().unwrap())
+        .collect();
+    assert_eq!(causes[0], causes[1]);
+    assert_eq!(causes[0], causes[2]);
+    assert_ne!(causes[0], causes[3]);
+    // JUnit keeps one <failure> per test, each naming its cause.
+    let xml = std::fs::read_to_string(&xml).unwrap();
+    assert_eq!(xml.matches("<failure").count(), 4);
+    assert_eq!(xml.matches(&format!("cause: {cause}")).count(), 3, "{xml}");
+}
+
+#[test]
+fn under_pytest_the_diagnosis_shows_only_the_tests_own_growth() {
+    let venv = common::pytest_venv();
+    let run = leakhunt(&[
+        "--python",
+        venv.to_str().unwrap(),
+        "--engine",
+        "pytest",
+        "leaky/test_resources.py::test_fd_leaked_by_os_open",
+        "leaky/test_native.py::test_malloc_never_freed",
+        "leaky/test_inplace.py::test_bytearray_grows_in_place",
+        "leaky/test_interpreter_roots.py::test_atexit_callback_registered_every_run",
+    ]);
+    assert_eq!(final_counts(&run.stdout), "4 leaked", "{}", run.stdout);
+    // Neither pytest's logging plugin nor any other library line or root.
+    assert!(!run.stdout.contains("site-packages"), "{}", run.stdout);
+    assert!(!run.stdout.contains("_pytest"), "{}", run.stdout);
+    assert!(!run.stdout.contains("StringIO"), "{}", run.stdout);
+    assert_lines(
+        &run.stdout,
+        &[
+            "        +1  leaky/test_resources.py  no Python object owns it, opened at leaky/test_resources.py:14",
+            "  bytearray: module test_inplace -> BUF -> bytearray",
+            "  function: atexit callbacks (atexit.register) -> function",
+            "      LIBC.memset(LIBC.malloc(CHUNK), 1, CHUNK)",
+        ],
+    );
 }
 
 #[test]
@@ -219,6 +301,11 @@ fn resource_warnings_are_warnings_unless_strict() {
             "    assert open(__file__, encoding=\"utf-8\").read(3) == '\"\"\"'",
             "  ResourceWarning: unclosed event loop <_UnixSelectorEventLoop running=False closed=False debug=False> (13 runs)",
         ],
+    );
+    // A socket's place comes from the socket.__new__ audit event.
+    assert_starts(
+        &run.stdout,
+        &["  unclosed/test_unclosed.py:15: ResourceWarning: unclosed <socket.socket fd="],
     );
     assert_eq!(final_counts(&run.stdout), "4 passed, 3 warnings");
     let run = leakhunt(&["unclosed", "-q", "--strict-resources"]);

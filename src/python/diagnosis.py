@@ -252,9 +252,10 @@ def _audit(event, args):
 sys.addaudithook(_audit)
 
 
-def begin(nframes, in_place, library, budget):
+def begin(nframes, in_place, native, library, budget):
     """Freezes what exists, restarts tracemalloc with deep tracebacks and
-    takes the first point. `library`: folders whose frames are not the user's."""
+    takes the first point. `library`: folders whose frames are not the user's.
+    `native`: only resident memory grew, so watch malloc around the user's lines."""
     global _library
     _library = tuple(library)
     tracemalloc.stop()
@@ -274,6 +275,8 @@ def begin(nframes, in_place, library, budget):
     _state["opened"] = []
     tracemalloc.start(nframes)
     _state["points"] = [_sites()]
+    if native:
+        _watch_malloc()
 
 
 def point(sites):
@@ -426,6 +429,7 @@ def _finish(new_fds):
         grown.append((type_name(type(obj)), before, _size(obj), len(samples) - 1))
     return {
         "sites": sites,
+        "malloc": _malloc_lines(),
         "census": census,
         "grown": grown,
         "threads": threads,
@@ -809,8 +813,68 @@ def _short(value):
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _watch_malloc():
+    """Reads malloc's in-use bytes (glibc's mallinfo2: small blocks and mapped
+    big ones) at every line of the user's frames, and adds what grew to the
+    line that ran: the line after which a native leak's amount appears every
+    run made it. A trace function, during the diagnosis runs only."""
+    import ctypes
+
+    class Mallinfo2(ctypes.Structure):
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in (
+                "arena", "ordblks", "smblks", "hblks", "hblkhd",
+                "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
+            )
+        ]
+
+    try:
+        mallinfo2 = ctypes.CDLL(None).mallinfo2
+    except (OSError, AttributeError):  # not glibc 2.33+
+        return
+    mallinfo2.restype = Mallinfo2
+    grown = {}
+    where = [None, 0]
+
+    def used():
+        info = mallinfo2()
+        return info.uordblks + info.hblkhd
+
+    def local(frame, event, arg):
+        if event == "line" or event == "return":
+            now = used()
+            if where[0] is not None:
+                grown[where[0]] = grown.get(where[0], 0) + now - where[1]
+            where[0] = (frame.f_code.co_filename, frame.f_lineno) if event == "line" else None
+            where[1] = used()  # after this bookkeeping: it is not the line's
+        return local
+
+    def call(frame, event, arg):
+        if _is_user_file(frame.f_code.co_filename):
+            return local
+        return None
+
+    _state["malloc"] = grown
+    _state["previous trace"] = sys.gettrace()
+    sys.settrace(call)
+
+
+def _malloc_lines():
+    """[((file, line), bytes grown in all runs)] of the lines malloc grew on,
+    biggest first; the trace function is gone after this."""
+    grown = _state.get("malloc")
+    if grown is None:
+        return []
+    sys.settrace(_state.get("previous trace"))
+    lines = sorted(grown.items(), key=lambda item: -item[1])
+    return [([key], size) for key, size in lines[:5] if size > 0]
+
+
 def end():
     """Back to what the sampler expects: 1-frame tracing, nothing held."""
+    if "malloc" in _state:
+        sys.settrace(_state.get("previous trace"))
     _state.clear()
     gc.unfreeze()
     if tracemalloc.is_tracing():

@@ -1,9 +1,41 @@
 //! A leak's diagnosis as text lines, the same in the terminal and in JUnit.
 
+use crate::diagnosis::cause::cause_of;
 use crate::diagnosis::{native_commands, LeakedFd, LeakedThread, Location};
 use crate::outcome::TestReport;
 use crate::report::format::amount;
 use crate::signal::Signal;
+
+/// The diagnosis of `test` among the `leaks` of a session: in full for the
+/// first leak of its cause, with the other tests of that cause listed; one
+/// line naming the cause and that first test for the others.
+pub fn grouped_lines(test: &TestReport, leaks: &[&TestReport]) -> Vec<String> {
+    let Some(cause) = test.diagnosis.as_ref().and_then(cause_of) else {
+        return diagnosis_lines(test);
+    };
+    let same: Vec<&TestReport> = leaks
+        .iter()
+        .copied()
+        .filter(|t| t.diagnosis.as_ref().and_then(cause_of).as_ref() == Some(&cause))
+        .collect();
+    match same.first() {
+        Some(first) if first.item.nodeid != test.item.nodeid => vec![format!(
+            "same cause as {} (diagnosed there): {}",
+            first.item.nodeid, cause.text
+        )],
+        _ => {
+            let mut lines = diagnosis_lines(test);
+            if same.len() > 1 {
+                lines.push(format!(
+                    "the same cause leaks in {} more tests:",
+                    same.len() - 1
+                ));
+                lines.extend(same[1..].iter().map(|t| format!("  {}", t.item.nodeid)));
+            }
+            lines
+        }
+    }
+}
 
 /// The diagnosis of `test`, or nothing when it has none.
 pub fn diagnosis_lines(test: &TestReport) -> Vec<String> {
@@ -13,6 +45,9 @@ pub fn diagnosis_lines(test: &TestReport) -> Vec<String> {
     let mut lines = Vec::new();
     if let Some(note) = &d.note {
         lines.push(format!("diagnosis incomplete: {note}"));
+    }
+    if let Some(cause) = cause_of(d) {
+        lines.push(format!("cause: {}", cause.text));
     }
     if !d.types.is_empty() {
         lines.push(format!("what grows, per run ({} diagnosis runs):", d.runs));
@@ -41,12 +76,21 @@ pub fn diagnosis_lines(test: &TestReport) -> Vec<String> {
         lines.push("where it was allocated, per run:".to_string());
         for site in &d.sites {
             let steady = if site.steady { "" } else { " (not steady)" };
-            lines.push(format!(
-                "  {}: {}, {} blocks{steady}",
-                site.location.at(),
-                amount(Signal::Bytes, site.bytes_per_run),
-                count(site.blocks_per_run)
-            ));
+            if d.native {
+                // Read from malloc's in-use bytes around the user's lines.
+                lines.push(format!(
+                    "  {}: {} of malloc (C code called on this line)",
+                    site.location.at(),
+                    amount(Signal::Bytes, site.bytes_per_run)
+                ));
+            } else {
+                lines.push(format!(
+                    "  {}: {}, {} blocks{steady}",
+                    site.location.at(),
+                    amount(Signal::Bytes, site.bytes_per_run),
+                    count(site.blocks_per_run)
+                ));
+            }
             push_source(&mut lines, &site.location);
             for via in &site.via {
                 lines.push(format!("    called from {}", via.at()));
@@ -69,7 +113,8 @@ pub fn diagnosis_lines(test: &TestReport) -> Vec<String> {
             lines.push(format!("  {name}: {chain}"));
         }
     }
-    if d.types.is_empty() && d.in_place.is_empty() && d.sites.iter().any(|s| s.steady) {
+    if d.types.is_empty() && d.in_place.is_empty() && !d.native && d.sites.iter().any(|s| s.steady)
+    {
         lines.push(
             "no container refers to what these lines allocated: a reference was taken and \
              never released (C code, e.g. a missing Py_DECREF)"

@@ -8,6 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 
+use crate::diagnosis::cause::cause_of;
 use crate::diagnosis::{native_commands, Diagnosis};
 use crate::outcome::{SessionReport, TestReport};
 use crate::repeatability::NotRepeatable;
@@ -54,6 +55,8 @@ struct Test<'a> {
     series: BTreeMap<&'static str, Vec<i64>>,
     resource_warnings: &'a [ResourceWarning],
     diagnosis: Option<&'a Diagnosis>,
+    /// Equal for leaks of one cause (same root, same growing types).
+    cause: Option<String>,
     /// For a native leak: commands that show where C code allocates.
     native_commands: Vec<String>,
     /// Set when the test failed only because it ran again:
@@ -111,6 +114,7 @@ fn test(report: &TestReport) -> Test<'_> {
         series,
         resource_warnings: &report.resource_warnings,
         diagnosis: report.diagnosis.as_ref(),
+        cause: report.diagnosis.as_ref().and_then(cause_of).map(|c| c.key),
         native_commands: if native {
             native_commands(&report.item.nodeid)
         } else {

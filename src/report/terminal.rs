@@ -5,7 +5,7 @@ use std::io::Write;
 
 use crate::interpreter::InterpreterInfo;
 use crate::outcome::{SessionReport, TestReport, Verdict};
-use crate::report::explain::diagnosis_lines;
+use crate::report::explain::grouped_lines;
 use crate::report::format::{growth_outcome, rates, series_lines};
 use crate::report::sanitize::printable;
 use crate::supervisor::Progress;
@@ -337,8 +337,8 @@ impl Terminal {
             .collect();
         if !leaks.is_empty() {
             self.line(&self.paint(&self.rule("LEAKS", '='), Color::Red));
-            for test in leaks {
-                self.leak_section(test);
+            for test in &leaks {
+                self.leak_section(test, &leaks);
             }
         }
         self.warnings_summary(session);
@@ -378,7 +378,7 @@ impl Terminal {
         }
     }
 
-    fn leak_section(&mut self, test: &TestReport) {
+    fn leak_section(&mut self, test: &TestReport, leaks: &[&TestReport]) {
         self.line(&self.rule(&test.item.name, '_'));
         let what = growth_outcome(test);
         self.line(&format!(
@@ -398,7 +398,7 @@ impl Terminal {
             let marker = if grew { "> " } else { "  " };
             self.line(&format!("{marker}{line}"));
         }
-        for line in diagnosis_lines(test) {
+        for line in grouped_lines(test, leaks) {
             self.line(&line);
         }
     }
