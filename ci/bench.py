@@ -93,9 +93,15 @@ def main():
     parser.add_argument("--tests", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--python", default=f"target/tmp/venv-pytest-{PYTEST}")
+    parser.add_argument(
+        "--binary", help="a leakhunt binary to measure (default: build this checkout's release)"
+    )
     args = parser.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--quiet"], check=True)
-    binary = os.path.abspath("target/release/leakhunt")
+    if args.binary:
+        binary = os.path.abspath(args.binary)
+    else:
+        subprocess.run(["cargo", "build", "--release", "--quiet"], check=True)
+        binary = os.path.abspath("target/release/leakhunt")
     python = pytest_venv(os.path.abspath(args.python))
     configurations = (("builtin", 1), ("builtin", 2), ("pytest", 1))
     walls = {configuration: [] for configuration in configurations}

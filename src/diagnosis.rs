@@ -205,7 +205,13 @@ fn try_diagnose(
     let ended = call(py, "end", ());
     let mut diagnosis = gathered?;
     ended?;
-    if grew(Signal::Rss) && !grew(Signal::Objects) && !grew(Signal::Blocks) && !grew(Signal::Bytes)
+    // Heap bytes count malloc too, so a native leak grows them as well: it is
+    // native when the traced pass found no Python allocation behind it.
+    if (grew(Signal::Rss) || grew(Signal::Bytes))
+        && !grew(Signal::Objects)
+        && !grew(Signal::Blocks)
+        && diagnosis.sites.is_empty()
+        && diagnosis.in_place.is_empty()
     {
         diagnosis.native = true;
     }

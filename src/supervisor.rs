@@ -161,8 +161,10 @@ impl Pool {
             std::env::current_exe().context("cannot find leakhunt's own binary")?
         };
         let mut process = Process::new(exe);
+        let (tunables, value) = crate::sampler::worker_tunables();
         process
             .arg(WORKER_ARG)
+            .env(tunables, value)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
