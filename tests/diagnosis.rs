@@ -178,7 +178,7 @@ fn resource_warnings_are_warnings_unless_strict() {
         &[
             "unclosed/test_unclosed.py::test_file_never_closed",
             "    assert open(__file__, encoding=\"utf-8\").read(3) == '\"\"\"'",
-            "  ResourceWarning: unclosed event loop <_UnixSelectorEventLoop running=False closed=False debug=False> (13 runs)",
+            "  ResourceWarning: unclosed event loop <_UnixSelectorEventLoop running=False closed=False debug=False> (9 runs)",
         ],
     );
     assert_eq!(final_counts(&run.stdout), "4 passed, 3 warnings");
