@@ -203,7 +203,10 @@ fn try_diagnose(
     // Memory that grew without new objects is inside containers that already
     // exist: compare their sizes too (a heap walk, so only then).
     let in_place = !grew(Signal::Objects) && (grew(Signal::Blocks) || grew(Signal::Bytes));
-    let native = grew(Signal::Rss) && !grew(Signal::Objects) && !in_place;
+    // Heap bytes count malloc too, so a native leak grows them as well as RSS.
+    let native = (grew(Signal::Rss) || grew(Signal::Bytes))
+        && !grew(Signal::Objects)
+        && !grew(Signal::Blocks);
     let fds_before = open_fds();
     let folder = Folder::new(py, &options.rootdir)?;
     call(
@@ -231,7 +234,9 @@ fn try_diagnose(
     let ended = call(py, "end", ());
     let mut diagnosis = gathered?;
     ended?;
-    diagnosis.native = native;
+    // No new objects or blocks, yet bytes (which count malloc) or RSS grew,
+    // and no container grew in place: the memory is native.
+    diagnosis.native = native && diagnosis.in_place.is_empty();
     diagnosis.seconds = started.elapsed().as_secs_f64();
     Ok(diagnosis)
 }

@@ -1,6 +1,7 @@
 //! leakhunt: finds Python tests that leak by running each one many times in an
 //! embedded CPython and judging what stays alive between runs.
 
+pub mod allocator;
 pub mod allow;
 pub mod baseline;
 pub mod capture;

@@ -54,7 +54,9 @@ pub fn run_test(
 ) -> Result<TestReport> {
     let started = Instant::now();
     sampler.restore(py)?;
-    let mut series = Vec::new();
+    // Room for every sample up front: growing the series mid-test would show
+    // in the heap bytes it measures.
+    let mut series = Vec::with_capacity(config.policy.max_runs + 2);
     let mut runs = Runs { count: 0, on_run };
     let mut watched = Watched::new(engine, &config.diagnosis.rootdir);
     let ending = match watched.enter(py, index)? {
@@ -70,11 +72,12 @@ pub fn run_test(
         )?,
     };
     let judged_runs = runs.count;
+    let warmup = config.warmup.min(judged_runs);
     let mut report = TestReport {
         item: item.clone(),
         verdict: Verdict::Passed,
         runs: judged_runs,
-        warmup: config.warmup.min(judged_runs),
+        warmup,
         duration: Duration::ZERO,
         failure: None,
         skip_reason: None,
@@ -174,6 +177,17 @@ fn repeat(
     ending
 }
 
+/// Judged runs of a test whose runs take longer than this in all are decided
+/// at the next point the verdict engine can decide, with the runs they had:
+/// a test of seconds a run gets a time budget, not a count.
+const TIME_BUDGET: Duration = Duration::from_secs(60);
+
+/// Judged runs until the verdict engine decides. The caches are cleared
+/// only when something moved: each run's first sample leaves them as the
+/// test left them, and when nothing changed since the run before (caches
+/// included), the state with them cleared has not changed either. A test
+/// that reuses its caches (a regex-heavy one) then refills them once, not in
+/// every run, and a flat test never pays for the clearing.
 fn judged_runs(
     py: Python<'_>,
     engine: &mut dyn Engine,
@@ -184,25 +198,53 @@ fn judged_runs(
     runs: &mut Runs<'_>,
 ) -> Result<Ending> {
     let policy = &config.policy;
-    series.push(sampler.sample(py, None)?);
+    let baseline = sampler.sample(py, None)?;
+    series.push(baseline);
+    let mut as_left = baseline;
+    let started = Instant::now();
     loop {
         let run = runs.next();
         if let Some(problem) = engine.run_once(py, index)? {
             return Ok(Ending::Problem(problem, run));
         }
-        let sample = sampler.sample(py, series.last())?;
+        let previous = *series.last().unwrap_or(&baseline);
+        let now = sampler.sample_uncleared(py, Some(&previous))?;
+        let sample = if now == as_left {
+            previous
+        } else {
+            as_left = now;
+            sampler.sample(py, Some(&previous))?
+        };
         series.push(sample);
         let judged = series.len() - 1;
+        if is_flat(series, policy.flat_runs) {
+            return Ok(Ending::Judged(Judgement::Clean));
+        }
         let checkpoint = judged >= policy.min_runs
             && ((judged - policy.min_runs).is_multiple_of(policy.min_runs.max(1))
                 || judged >= policy.max_runs);
-        if checkpoint {
-            match judge(series, policy) {
-                Judgement::NeedMore => {}
-                judgement => return Ok(Ending::Judged(judgement)),
-            }
+        if !checkpoint {
+            continue;
+        }
+        let judgement = if started.elapsed() >= TIME_BUDGET {
+            judge(series, &policy.capped_at(judged))
+        } else {
+            judge(series, policy)
+        };
+        if judgement != Judgement::NeedMore {
+            return Ok(Ending::Judged(judgement));
         }
     }
+}
+
+/// Nothing moved in the first `flat_runs` judged runs, or in the
+/// `flat_runs` after a one-off step in the first (pytest replaces a handful
+/// of its per-test objects in a test's first judged run).
+fn is_flat(series: &[Sample], flat_runs: usize) -> bool {
+    let judged = series.len() - 1;
+    let unchanged = |from: &[Sample]| from.iter().all(|s| *s == from[0]);
+    (judged == flat_runs && unchanged(series))
+        || (judged == flat_runs + 1 && unchanged(&series[1..]))
 }
 
 fn apply_problem(report: &mut TestReport, problem: RunProblem, run: usize) -> Result<()> {

@@ -8,6 +8,7 @@ use anyhow::Result;
 use pyo3::prelude::*;
 use pyo3::types::PyModule;
 
+use crate::allocator::heap_bytes;
 use crate::interpreter::{harness_error, load_module};
 use crate::signal::{Sample, Signal};
 
@@ -27,7 +28,7 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// Loads the sampler and starts tracemalloc.
+    /// Loads the sampler.
     pub fn start(py: Python<'_>) -> Result<Sampler> {
         let module = load_module(py, SAMPLER, "_leakhunt_sampler")?.unbind();
         let sampler = Sampler {
@@ -47,8 +48,12 @@ impl Sampler {
 
     /// After the warm-ups: everything alive so far stops being walked by the gc,
     /// so each later collection only looks at what the judged runs create.
+    /// A first sample of each kind is taken and dropped: the first one after
+    /// a freeze keeps 64 bytes for good, which the baseline must already hold.
     pub fn freeze(&self, py: Python<'_>) -> Result<()> {
-        self.call(py, "freeze").map(drop)
+        self.call(py, "freeze")?;
+        self.sample_uncleared(py, None)?;
+        self.sample(py, None).map(drop)
     }
 
     /// After a test: now and then, hand the whole heap back to the gc.
@@ -84,25 +89,43 @@ impl Sampler {
             .map(drop)
     }
 
-    /// Stops tracing when no test is left to measure.
+    /// Unfreezes the heap when no test is left to measure.
     pub fn stop(&self, py: Python<'_>) -> Result<()> {
         self.call(py, "stop").map(drop)
     }
 
-    /// Re-enables what a test may have switched off (the gc, tracemalloc).
+    /// Re-enables what a test may have switched off (the gc), and stops
+    /// tracing that a test or the diagnosis started.
     pub fn restore(&self, py: Python<'_>) -> Result<()> {
         self.call(py, "restore").map(drop)
     }
 
-    /// One sample. `previous` lets a thread that is ending leave first, so
-    /// that what it frees on its way out is not counted either.
+    /// One sample after clearing the interpreter's caches. `previous` lets a
+    /// thread that is ending leave first, so that what it frees on its way
+    /// out is not counted either.
     pub fn sample(&self, py: Python<'_>, previous: Option<&Sample>) -> Result<Sample> {
-        let mut threads = count_threads();
-        if let Some(previous) = previous {
-            let limit = previous.get(Signal::Threads);
-            threads = py.detach(|| settle_threads(threads, limit));
-        }
-        let (objects, blocks, bytes): (i64, i64, i64) = self.call(py, "sample")?.extract()?;
+        self.take(py, previous, true)
+    }
+
+    /// One sample with the caches as the test left them: clearing costs a
+    /// few hundred microseconds, and the next run fills them again.
+    pub fn sample_uncleared(&self, py: Python<'_>, previous: Option<&Sample>) -> Result<Sample> {
+        self.take(py, previous, false)
+    }
+
+    fn take(&self, py: Python<'_>, previous: Option<&Sample>, clear: bool) -> Result<Sample> {
+        let threads = count_threads();
+        // The same path every time (the first detach allocates for good).
+        let limit = previous.map_or(threads, |p| p.get(Signal::Threads));
+        let threads = py.detach(|| settle_threads(threads, limit));
+        let (objects, blocks): (i64, i64) = self
+            .module
+            .bind(py)
+            .call_method1("sample", (clear,))
+            .map_err(|e| harness_error(py, &e, "sampler (sample)"))?
+            .extract()?;
+        // Read once the sampler's own objects are gone.
+        let bytes = heap_bytes();
         Ok(Sample([
             objects,
             blocks,
@@ -146,6 +169,7 @@ pub fn release_free_heap() {
 ///
 /// Called before the interpreter starts, so before any thread exists.
 pub fn steady_malloc() {
+    forget_worker_tunables();
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         extern "C" {
@@ -159,6 +183,35 @@ pub fn steady_malloc() {
             mallopt(M_ARENA_MAX, 1);
             mallopt(M_MMAP_THRESHOLD, 128 * 1024);
         }
+    }
+}
+
+/// glibc's tunable that turns off the per-thread cache of freed chunks.
+const NO_TCACHE: &str = "glibc.malloc.tcache_count=0";
+
+/// The `GLIBC_TUNABLES` a worker is started with. glibc keeps up to 7 freed
+/// chunks of each size per thread in a cache that `mallinfo2` counts as in
+/// use, so the heap bytes would move by a few hundred bytes whenever leakhunt
+/// itself freed a buffer between two samples. Only read when a process
+/// starts, hence set for the worker by the supervisor.
+pub fn worker_tunables() -> (&'static str, String) {
+    let value = match std::env::var("GLIBC_TUNABLES") {
+        Ok(user) if !user.is_empty() => format!("{user}:{NO_TCACHE}"),
+        _ => NO_TCACHE.to_string(),
+    };
+    ("GLIBC_TUNABLES", value)
+}
+
+/// Gives the tests the `GLIBC_TUNABLES` the user had (the worker's own
+/// malloc already read it).
+fn forget_worker_tunables() {
+    let Ok(value) = std::env::var("GLIBC_TUNABLES") else {
+        return;
+    };
+    if value == NO_TCACHE {
+        std::env::remove_var("GLIBC_TUNABLES");
+    } else if let Some(user) = value.strip_suffix(&format!(":{NO_TCACHE}")) {
+        std::env::set_var("GLIBC_TUNABLES", user);
     }
 }
 

@@ -12,7 +12,7 @@ pub enum Signal {
     Objects,
     /// `sys.getallocatedblocks()`.
     Blocks,
-    /// bytes traced by tracemalloc.
+    /// bytes in use on the heap: pymalloc's blocks and malloc's chunks.
     Bytes,
     /// open file descriptors.
     Fds,

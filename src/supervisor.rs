@@ -163,7 +163,9 @@ impl Pool {
         let (message_read, message_write) = std::io::pipe().context("cannot create a pipe")?;
         // The binary starts itself again; the wheel starts the tests' Python.
         let mut process = crate::startup::worker_command(self.setup.python.as_deref())?;
+        let (tunables, value) = crate::sampler::worker_tunables();
         process
+            .env(tunables, value)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());

@@ -82,8 +82,7 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
             },
         )?;
         let mut collection = engine.collect(py, &setup.rootdir, &setup.files)?;
-        // Tracing starts after collection: imports under tracemalloc take
-        // several times longer, and what they allocate is not measured anyway.
+        // The sampler is loaded after collection: what imports allocate is not measured.
         let sampler = Sampler::start(py)?;
         sampler.remember(py)?;
         sampler.dump_stack_on(py, libc::SIGUSR1, &stack_path(&setup.capture_path))?;

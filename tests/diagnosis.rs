@@ -83,11 +83,11 @@ fn in_place_intermittent_and_native_leaks() {
             "  len    +1000    +562.50 B  bytearray",
             "  leaky/test_inplace.py:9: +4.8 KiB, +0.17 blocks (not steady)",
             "  bytearray: module test_inplace -> BUF -> bytearray",
-            "  len       +1         +0 B  list",
+            "  len       +1        +16 B  list",
             "  list: module test_inplace -> CACHED -> list",
             "  test_intermittent.Item: module test_intermittent -> EVERY_SECOND (list) -> [66] -> test_intermittent.Item",
             "  leaky/test_intermittent.py:27: +133.33 B, +3.33 blocks",
-            "  object: module test_intermittent -> SMALL (list) -> [28] -> object",
+            "  object: module test_intermittent -> SMALL (list) -> [63] -> object",
             "native: Python's allocators saw none of it (no objects, blocks or traced bytes grew), so C code allocates it. To see where:",
             "      LIBC.memset(LIBC.malloc(CHUNK), 1, CHUNK)",
             "  PYTHONMALLOC=malloc valgrind --leak-check=full --show-leak-kinds=definite python -m pytest leaky/test_native.py::test_malloc_never_freed",
@@ -299,7 +299,7 @@ fn resource_warnings_are_warnings_unless_strict() {
         &[
             "unclosed/test_unclosed.py::test_file_never_closed",
             "    assert open(__file__, encoding=\"utf-8\").read(3) == '\"\"\"'",
-            "  ResourceWarning: unclosed event loop <_UnixSelectorEventLoop running=False closed=False debug=False> (13 runs)",
+            "  ResourceWarning: unclosed event loop <_UnixSelectorEventLoop running=False closed=False debug=False> (9 runs)",
         ],
     );
     // A socket's place comes from the socket.__new__ audit event.

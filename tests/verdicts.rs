@@ -37,6 +37,8 @@ const LEAKY: &[&str] = &[
 ];
 
 const CLEAN: &[&str] = &[
+    "clean/test_bounded_growth.py::test_freelist_fills_one_block_per_run_up_to_32 PASSED",
+    "clean/test_bounded_growth.py::test_shared_table_resized_a_few_times PASSED",
     "clean/test_caches.py::test_lru_cache_saturates PASSED",
     "clean/test_caches.py::test_regex_cache_with_fresh_patterns PASSED",
     "clean/test_closed_resources.py::test_thread_started_and_joined PASSED",
@@ -79,7 +81,7 @@ fn clean_fixtures_raise_no_alarm_in_five_consecutive_runs() {
             "attempt {attempt}:\n{}",
             run.stdout
         );
-        assert_eq!(final_counts(&run.stdout), "20 passed", "attempt {attempt}");
+        assert_eq!(final_counts(&run.stdout), "22 passed", "attempt {attempt}");
         assert_eq!(run.code, 0, "attempt {attempt}");
     }
 }
@@ -100,8 +102,9 @@ fn a_test_that_does_nothing_shows_exactly_zero_growth_in_every_signal() {
         signals,
         ["objects", "blocks", "bytes", "fds", "threads", "rss"]
     );
+    // Nothing moved in the first 5 judged runs: clean, no more runs spent.
     for line in series {
-        assert!(line.ends_with("deltas: +0 x10"), "{line}");
+        assert!(line.ends_with("deltas: +0 x5"), "{line}");
     }
 }
 

@@ -83,7 +83,9 @@ fn hostile_tests_cost_only_themselves() {
         // Bytes that are not UTF-8 show as Python's surrogateescape escapes them.
         "bytes \\udcff\\udcfe here\n",
         "------------------------------- Captured output --------------------------------\nstill captured\n",
-        "LEAKED hostile/test_process_state.py::test_leak_seen_after_gc_disabled - +2 blocks/run, +192 B/run\n",
+        // Its heap bytes also hold the list's buffer growing by jumps: their
+        // rate depends on where the window starts.
+        "LEAKED hostile/test_process_state.py::test_leak_seen_after_gc_disabled - +2 blocks/run, +19",
     ] {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
     }
@@ -207,7 +209,7 @@ fn collect_only(extra: &[&str]) -> Vec<String> {
 #[test]
 fn shards_cover_the_collection_exactly_once() {
     let all = collect_only(&[]);
-    assert_eq!(all.len(), 65);
+    assert_eq!(all.len(), 67);
     let mut union: Vec<String> = Vec::new();
     for k in 1..=3 {
         let shard = format!("{k}/3");

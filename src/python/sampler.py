@@ -25,7 +25,7 @@ _MODULE_CACHES = (
 
 
 def start():
-    """Starts tracing allocations; the abstract base classes are listed once."""
+    """Lists the abstract base classes once."""
     import collections.abc
     import inspect
 
@@ -35,16 +35,13 @@ def start():
         for cls in (getattr(collections.abc, name) for name in collections.abc.__all__)
         if inspect.isabstract(cls)
     ]
-    if not tracemalloc.is_tracing():
-        tracemalloc.start()
 
 
 _abstract_classes = []
 
 
 def _clear_caches():
-    # Allocations are costly while tracemalloc traces them: no copies, no
-    # exceptions, no temporary lists where a loop will do.
+    # No copies, no exceptions, no temporary lists where a loop will do.
     for module in sys.modules.values():
         namespace = getattr(module, "__dict__", None)
         if namespace is not None and "__warningregistry__" in namespace:
@@ -77,14 +74,13 @@ def _clear_caches():
     sys._clear_type_cache()
 
 
-def sample():
-    """(gc-tracked objects, allocated blocks, traced bytes) after a full collection."""
-    _clear_caches()
+def sample(clear):
+    """(gc-tracked objects, allocated blocks) after a full collection, and
+    after clearing the interpreter's caches when `clear`."""
+    if clear:
+        _clear_caches()
     gc.collect()
-    objects = len(gc.get_objects())
-    blocks = sys.getallocatedblocks()
-    traced = tracemalloc.get_traced_memory()[0]
-    return objects, blocks, traced
+    return len(gc.get_objects()), sys.getallocatedblocks()
 
 
 def freeze():
@@ -114,10 +110,8 @@ def remember():
 
 
 def stop():
-    """Ends tracing once every test is done: what runs after (pytest's
-    sessionfinish hooks, which may import whole libraries) is not measured."""
+    """Hands the heap back to the gc once every test is done."""
     gc.unfreeze()
-    tracemalloc.stop()
 
 
 def restore():
@@ -125,8 +119,10 @@ def restore():
     measurement itself."""
     if not gc.isenabled():
         gc.enable()
-    if not tracemalloc.is_tracing():
-        tracemalloc.start()
+    # Tracing slows every allocation 2-4 times and the counters do not need
+    # it: only the diagnosis turns it on, for itself.
+    if tracemalloc.is_tracing():
+        tracemalloc.stop()
     if _saved_cwd is not None:
         try:
             moved = os.getcwd() != _saved_cwd

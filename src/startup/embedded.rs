@@ -65,6 +65,16 @@ pub fn initialize(executable: Option<&Path>) -> Result<()> {
     unsafe {
         if ffi::Py_IsInitialized() == 0 {
             crate::sampler::steady_malloc();
+            // The allocators PYTHONMALLOC asks for are set by the
+            // pre-initialisation; the byte counter wraps them before any
+            // block of theirs exists.
+            let mut preconfig = std::mem::MaybeUninit::<ffi::PyPreConfig>::zeroed();
+            ffi::PyPreConfig_InitPythonConfig(preconfig.as_mut_ptr());
+            check(
+                ffi::Py_PreInitialize(preconfig.as_ptr()),
+                "pre-initialising Python",
+            )?;
+            crate::allocator::install();
             let mut config = std::mem::MaybeUninit::<ffi::PyConfig>::zeroed();
             let config = config.as_mut_ptr();
             ffi::PyConfig_InitPythonConfig(config);

@@ -63,5 +63,17 @@ fn extension_file() -> Result<PathBuf> {
 /// settings the binary makes before starting it are left to make.
 pub fn initialize(_executable: Option<&Path>) -> Result<()> {
     crate::sampler::steady_malloc();
-    Ok(())
+    // steady_malloc gives the tests back the user's GLIBC_TUNABLES in the C
+    // environment; os.environ was copied from it when Python started.
+    Python::attach(|py| -> PyResult<()> {
+        let environ = py.import("os")?.getattr("environ")?;
+        match std::env::var_os("GLIBC_TUNABLES") {
+            Some(value) => environ.set_item("GLIBC_TUNABLES", value)?,
+            None => {
+                environ.call_method1("pop", ("GLIBC_TUNABLES", py.None()))?;
+            }
+        }
+        Ok(())
+    })
+    .map_err(|e| anyhow!("cannot restore GLIBC_TUNABLES in os.environ: {e}"))
 }
