@@ -167,12 +167,15 @@ fn leaks_of_one_cause_are_diagnosed_once_and_keyed_alike() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let xml = dir.path().join("junit.xml");
+    let html = dir.path().join("report.html");
     let run = leakhunt(&[
         "one_cause",
         "--json",
         json.to_str().unwrap(),
         "--junitxml",
         xml.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
     ]);
     assert_eq!(final_counts(&run.stdout), "4 leaked");
     let cause = "test_one_cause.Handler: module test_one_cause -> REGISTRY (list) -> […] -> test_one_cause.Handler";
@@ -206,6 +209,20 @@ fn leaks_of_one_cause_are_diagnosed_once_and_keyed_alike() {
     let xml = std::fs::read_to_string(&xml).unwrap();
     assert_eq!(xml.matches("<failure").count(), 4);
     assert_eq!(xml.matches(&format!("cause: {cause}")).count(), 3, "{xml}");
+    // HTML: the same grouping, under each leak's charts.
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(
+        html.matches("the same cause leaks in 2 more tests:")
+            .count(),
+        1
+    );
+    assert_eq!(
+        html.matches(
+            "same cause as one_cause/test_one_cause.py::test_registers_a (diagnosed there)"
+        )
+        .count(),
+        2
+    );
 }
 
 #[test]

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use crate::outcome::{SessionReport, TestReport, Verdict};
 use crate::report::atomic::write_atomically;
+use crate::report::explain::grouped_lines;
 use crate::report::format::{amount, growth_outcome, rates};
 use crate::report::sanitize::printable;
 use crate::report::terminal::summary_counts;
@@ -145,10 +146,15 @@ fn details(out: &mut String, session: &SessionReport) {
             escape(error.message.trim_end()),
         );
     }
+    let leaks: Vec<&TestReport> = session
+        .tests
+        .iter()
+        .filter(|t| t.verdict == Verdict::Leaked)
+        .collect();
     for (index, test) in session.tests.iter().enumerate() {
         match test.verdict {
             Verdict::Leaked | Verdict::Inconclusive | Verdict::Allowed => {
-                leak_detail(out, index, test)
+                leak_detail(out, index, test, &leaks)
             }
             Verdict::Failed | Verdict::Error => failure_detail(out, index, test),
             Verdict::Passed | Verdict::Skipped | Verdict::XFailed | Verdict::XPassed => {}
@@ -170,7 +176,7 @@ fn section_start(out: &mut String, index: usize, test: &TestReport) {
     );
 }
 
-fn leak_detail(out: &mut String, index: usize, test: &TestReport) {
+fn leak_detail(out: &mut String, index: usize, test: &TestReport, leaks: &[&TestReport]) {
     section_start(out, index, test);
     let _ = writeln!(
         out,
@@ -189,6 +195,15 @@ fn leak_detail(out: &mut String, index: usize, test: &TestReport) {
             chart(out, &test.series, signal, growth.map(|g| g.per_run));
         }
         out.push_str("</div>\n");
+    }
+    // The diagnosis as the terminal shows it: a cause once, with its tests.
+    let lines = grouped_lines(test, leaks);
+    if !lines.is_empty() {
+        let _ = writeln!(
+            out,
+            "<pre class=\"diagnosis\">{}</pre>",
+            escape(&lines.join("\n"))
+        );
     }
     out.push_str("</section>\n");
 }
@@ -582,7 +597,7 @@ mod tests {
         let mut test = report("test_flat", Verdict::Inconclusive);
         test.series = vec![Sample([5; 6]); 3];
         let mut out = String::new();
-        leak_detail(&mut out, 0, &test);
+        leak_detail(&mut out, 0, &test, &[]);
         assert!(
             out.contains("points=\"74.0,61.0 183.0,61.0 292.0,61.0\""),
             "{out}"
@@ -595,7 +610,7 @@ mod tests {
         );
         test.series.truncate(1);
         let mut out = String::new();
-        leak_detail(&mut out, 0, &test);
+        leak_detail(&mut out, 0, &test, &[]);
         assert!(out.contains("no series was recorded") && !out.contains("<svg"));
     }
 
