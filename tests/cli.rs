@@ -175,7 +175,7 @@ fn junit_report_validates_and_holds_leaks_as_failures() {
     assert_valid_junit(&report);
     assert!(xml.contains(r#"<testcase name="test_fd_leaked_by_os_open" time="#));
     assert!(xml.contains(
-        r#"<failure type="leak" message="leaked: +1 fds/run"><![CDATA[leaky/test_resources.py:12: leaky/test_resources.py::test_fd_leaked_by_os_open leaked"#
+        r#"<failure type="leak" message="leaked: +1 fds/run"><![CDATA[leaky/test_resources.py:14: leaky/test_resources.py::test_fd_leaked_by_os_open leaked"#
     ), "{xml}");
     assert!(
         xml.contains(r#"<failure type="AssertionError" message="AssertionError: lists differ">"#)

@@ -87,7 +87,7 @@ fn in_place_intermittent_and_native_leaks() {
             "  list: module test_inplace -> CACHED -> list",
             "  test_intermittent.Item: module test_intermittent -> EVERY_SECOND (list) -> [66] -> test_intermittent.Item",
             "  leaky/test_intermittent.py:27: +133.33 B, +3.33 blocks",
-            "  object: module test_intermittent -> SMALL (list) -> [63] -> object",
+            "  object: module test_intermittent -> SMALL (list) -> [68] -> object",
             "native: Python's allocators saw none of it (no objects, blocks or traced bytes grew), so C code allocates it. To see where:",
             "      LIBC.memset(LIBC.malloc(CHUNK), 1, CHUNK)",
             "  PYTHONMALLOC=malloc valgrind --leak-check=full --show-leak-kinds=definite python -m pytest leaky/test_native.py::test_malloc_never_freed",
