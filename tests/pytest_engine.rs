@@ -464,7 +464,13 @@ fn a_run_finds_its_item_as_collected() {
 /// the session stops with the partial report.
 #[test]
 fn ctrl_c_through_an_old_style_hookwrapper_is_an_interrupt() {
-    let run = in_venv(&["pytest_interrupt", "-v"]);
+    let venv = pytest_venv();
+    let python = venv.to_str().expect("a UTF-8 path");
+    let run = leakhunt_with(
+        &fixtures(),
+        &["--python", python, "pytest_interrupt", "-v"],
+        &[("LEAKHUNT_FIXTURE_PRESS_CTRL_C", "1")],
+    );
     assert_eq!(
         verdicts(&run.stdout),
         ["test_interrupted.py::test_before PASSED"],
