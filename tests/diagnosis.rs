@@ -132,6 +132,9 @@ fn registries_the_interpreter_keeps_are_named_as_roots() {
             "  function: atexit callbacks (atexit.register) -> function",
             "  function: codec search functions (codecs.register) -> [28] -> function",
             "  list: signal handler for SIGUSR2 (signal.signal) -> .kept (list) -> [27] -> list",
+            "  list: sys.excepthook replacement -> .kept (list) -> [27] -> list",
+            "  list: threading.excepthook replacement -> .kept (list) -> [27] -> list",
+            "  list: faulthandler's file (faulthandler.enable / register) -> (test_interpreter_roots._Stream) -> .kept (list) -> [27] -> list",
         ],
     );
     assert!(!run.stdout.contains("missing Py_DECREF"), "{}", run.stdout);

@@ -575,6 +575,16 @@ def chains(handles):
     return found
 
 
+# Hooks a program replaces by assignment; each has its default as __NAME__.
+_HOOKS = (
+    ("sys", "excepthook"),
+    ("sys", "unraisablehook"),
+    ("sys", "displayhook"),
+    ("sys", "breakpointhook"),
+    ("threading", "excepthook"),
+)
+
+
 class _Roots:
     """Recognises what holds objects for good: modules, threads' frames and
     the registries the interpreter keeps."""
@@ -594,10 +604,25 @@ class _Roots:
                 continue
             if callable(handler):
                 self.handlers.setdefault(id(handler), signal.Signals(signum).name)
+        # Hooks replaced by the user: their modules' dicts hold them too, but
+        # "module sys -> excepthook" hides that it is a replacement.
+        self.hooks = {}
+        for module, name in _HOOKS:
+            hook = getattr(sys.modules.get(module), name, None)
+            default = getattr(sys.modules.get(module), f"__{name}__", None)
+            if hook is not None and hook is not default:
+                self.hooks.setdefault(id(hook), f"{module}.{name} replacement")
+        # faulthandler's module object refers (in C) to the files it was
+        # given; reached from below, it is by one of those, never its dict.
+        faulthandler = sys.modules.get("faulthandler")
+        if faulthandler is not None:
+            self.hooks[id(faulthandler)] = "faulthandler's file (faulthandler.enable / register)"
 
     def root(self, obj):
         if obj is sys.modules:
             return "sys.modules"
+        if id(obj) in self.hooks:
+            return self.hooks[id(obj)]
         if type(obj) is dict and id(obj) in self.modules:
             return f"module {self.modules[id(obj)]}"
         if issubclass(type(obj), type):
