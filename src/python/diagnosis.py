@@ -13,6 +13,7 @@ Two rules shape it:
   Attributes are read from the types' own dictionaries and C descriptors.
 """
 
+import builtins
 import gc
 import io
 import socket
@@ -860,6 +861,7 @@ def _watch_malloc():
         return
     mallinfo2.restype = Mallinfo2
     grown = {}
+    code = {}  # (file, line): the code and globals that ran it
     where = [None, 0]
 
     def used():
@@ -872,6 +874,8 @@ def _watch_malloc():
             if where[0] is not None:
                 grown[where[0]] = grown.get(where[0], 0) + now - where[1]
             where[0] = (frame.f_code.co_filename, frame.f_lineno) if event == "line" else None
+            if where[0] is not None and where[0] not in code:
+                code[where[0]] = (frame.f_code, frame.f_globals)
             where[1] = used()  # after this bookkeeping: it is not the line's
         return local
 
@@ -881,6 +885,7 @@ def _watch_malloc():
         return None
 
     _state["malloc"] = grown
+    _state["malloc code"] = code
     _state["previous trace"] = sys.gettrace()
     sys.settrace(call)
 
@@ -893,7 +898,47 @@ def _malloc_lines():
         return []
     sys.settrace(_state.get("previous trace"))
     lines = sorted(grown.items(), key=lambda item: -item[1])
-    return [([key], size) for key, size in lines[:5] if size > 0]
+    code = _state["malloc code"]
+    return [([key], size, _c_functions(key[1], *code[key])) for key, size in lines[:5] if size > 0]
+
+
+def _c_functions(line, code, namespace):
+    """The C functions a line calls through ctypes (`LIBC.malloc(n)`:
+    "malloc"), found without running user code: the names and attributes the
+    line's bytecode loads, looked up statically from its globals."""
+    import ctypes
+    import dis
+    import inspect
+
+    found = []
+    current = None
+    lineno = None
+    for instruction in dis.get_instructions(code):
+        positions = getattr(instruction, "positions", None)  # 3.11+
+        if positions is not None:
+            lineno = positions.lineno
+        elif instruction.starts_line is not None:
+            lineno = instruction.starts_line
+        if lineno != line:
+            current = None
+            continue
+        if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+            name = instruction.argval
+            current = namespace.get(name, _NOTHING)
+            if current is _NOTHING:
+                current = vars(builtins).get(name)
+        elif instruction.opname in ("LOAD_ATTR", "LOAD_METHOD") and current is not None:
+            current = inspect.getattr_static(current, instruction.argval, None)
+        else:
+            current = None
+        if issubclass(type(current), ctypes._CFuncPtr):
+            name = inspect.getattr_static(current, "__name__", None)
+            if type(name) is str and name not in found:
+                found.append(name)
+    return found
+
+
+_NOTHING = object()
 
 
 def end():
