@@ -99,6 +99,9 @@ pub struct Site {
     pub blocks_per_run: f64,
     /// Grew in at least two runs and never shrank.
     pub steady: bool,
+    /// For a native leak: the C functions its line calls through ctypes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub c_functions: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -308,22 +311,24 @@ fn gather(
             bytes_per_run: s.bytes_per_run,
             blocks_per_run: s.blocks_per_run,
             steady: s.steady,
+            c_functions: Vec::new(),
         })
         .collect();
 
     // A native leak: the user's lines after which malloc's in-use bytes grew.
     // Only unsteady Python sites: noise beside it, when malloc names a line.
     if diagnosis.sites.iter().all(|s| !s.steady) {
-        let malloc: Vec<(Frames, i64)> = get("malloc")?.extract()?;
+        let malloc: Vec<(Frames, i64, Vec<String>)> = get("malloc")?.extract()?;
         let native: Vec<Site> = malloc
-            .iter()
-            .filter_map(|(frames, bytes)| {
+            .into_iter()
+            .filter_map(|(frames, bytes, c_functions)| {
                 Some(Site {
-                    location: folder.user_frame(frames)?,
+                    location: folder.user_frame(&frames)?,
                     via: Vec::new(),
-                    bytes_per_run: *bytes as f64 / runs,
+                    bytes_per_run: bytes as f64 / runs,
                     blocks_per_run: 0.0,
                     steady: true,
+                    c_functions,
                 })
             })
             // Less than a page a run is the allocator's noise, not the leak.

@@ -127,6 +127,26 @@ fn builtin_fixtures_raise_no_alarm_in_three_consecutive_runs() {
 }
 
 #[test]
+fn a_joined_thread_is_clean_under_pytest_in_five_consecutive_runs() {
+    // Issue 13 item 2b: it was LEAKED 4 runs in 5 (one existing block grew).
+    for attempt in 1..=5 {
+        let run = in_venv(&[
+            "clean/test_thread_builtin_target.py",
+            "--engine",
+            "pytest",
+            "-v",
+        ]);
+        assert_eq!(
+            verdicts(&run.stdout),
+            ["clean/test_thread_builtin_target.py::test_thread_appends_and_joins PASSED"],
+            "attempt {attempt}:\n{}",
+            run.stdout
+        );
+        assert_eq!(run.code, 0, "attempt {attempt}");
+    }
+}
+
+#[test]
 fn node_ids_and_k_select_as_pytest_does() {
     let run = in_venv(&[
         "pytest_project/test_params.py::test_ids[high]",

@@ -209,7 +209,7 @@ fn collect_only(extra: &[&str]) -> Vec<String> {
 #[test]
 fn shards_cover_the_collection_exactly_once() {
     let all = collect_only(&[]);
-    assert_eq!(all.len(), 67);
+    assert_eq!(all.len(), 70);
     let mut union: Vec<String> = Vec::new();
     for k in 1..=3 {
         let shard = format!("{k}/3");

@@ -13,6 +13,7 @@ Two rules shape it:
   Attributes are read from the types' own dictionaries and C descriptors.
 """
 
+import builtins
 import gc
 import io
 import socket
@@ -575,6 +576,16 @@ def chains(handles):
     return found
 
 
+# Hooks a program replaces by assignment; each has its default as __NAME__.
+_HOOKS = (
+    ("sys", "excepthook"),
+    ("sys", "unraisablehook"),
+    ("sys", "displayhook"),
+    ("sys", "breakpointhook"),
+    ("threading", "excepthook"),
+)
+
+
 class _Roots:
     """Recognises what holds objects for good: modules, threads' frames and
     the registries the interpreter keeps."""
@@ -594,10 +605,25 @@ class _Roots:
                 continue
             if callable(handler):
                 self.handlers.setdefault(id(handler), signal.Signals(signum).name)
+        # Hooks replaced by the user: their modules' dicts hold them too, but
+        # "module sys -> excepthook" hides that it is a replacement.
+        self.hooks = {}
+        for module, name in _HOOKS:
+            hook = getattr(sys.modules.get(module), name, None)
+            default = getattr(sys.modules.get(module), f"__{name}__", None)
+            if hook is not None and hook is not default:
+                self.hooks.setdefault(id(hook), f"{module}.{name} replacement")
+        # faulthandler's module object refers (in C) to the files it was
+        # given; reached from below, it is by one of those, never its dict.
+        faulthandler = sys.modules.get("faulthandler")
+        if faulthandler is not None:
+            self.hooks[id(faulthandler)] = "faulthandler's file (faulthandler.enable / register)"
 
     def root(self, obj):
         if obj is sys.modules:
             return "sys.modules"
+        if id(obj) in self.hooks:
+            return self.hooks[id(obj)]
         if type(obj) is dict and id(obj) in self.modules:
             return f"module {self.modules[id(obj)]}"
         if issubclass(type(obj), type):
@@ -835,6 +861,7 @@ def _watch_malloc():
         return
     mallinfo2.restype = Mallinfo2
     grown = {}
+    code = {}  # (file, line): the code and globals that ran it
     where = [None, 0]
 
     def used():
@@ -847,6 +874,8 @@ def _watch_malloc():
             if where[0] is not None:
                 grown[where[0]] = grown.get(where[0], 0) + now - where[1]
             where[0] = (frame.f_code.co_filename, frame.f_lineno) if event == "line" else None
+            if where[0] is not None and where[0] not in code:
+                code[where[0]] = (frame.f_code, frame.f_globals)
             where[1] = used()  # after this bookkeeping: it is not the line's
         return local
 
@@ -856,6 +885,7 @@ def _watch_malloc():
         return None
 
     _state["malloc"] = grown
+    _state["malloc code"] = code
     _state["previous trace"] = sys.gettrace()
     sys.settrace(call)
 
@@ -868,7 +898,47 @@ def _malloc_lines():
         return []
     sys.settrace(_state.get("previous trace"))
     lines = sorted(grown.items(), key=lambda item: -item[1])
-    return [([key], size) for key, size in lines[:5] if size > 0]
+    code = _state["malloc code"]
+    return [([key], size, _c_functions(key[1], *code[key])) for key, size in lines[:5] if size > 0]
+
+
+def _c_functions(line, code, namespace):
+    """The C functions a line calls through ctypes (`LIBC.malloc(n)`:
+    "malloc"), found without running user code: the names and attributes the
+    line's bytecode loads, looked up statically from its globals."""
+    import ctypes
+    import dis
+    import inspect
+
+    found = []
+    current = None
+    lineno = None
+    for instruction in dis.get_instructions(code):
+        positions = getattr(instruction, "positions", None)  # 3.11+
+        if positions is not None:
+            lineno = positions.lineno
+        elif instruction.starts_line is not None:
+            lineno = instruction.starts_line
+        if lineno != line:
+            current = None
+            continue
+        if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+            name = instruction.argval
+            current = namespace.get(name, _NOTHING)
+            if current is _NOTHING:
+                current = vars(builtins).get(name)
+        elif instruction.opname in ("LOAD_ATTR", "LOAD_METHOD") and current is not None:
+            current = inspect.getattr_static(current, instruction.argval, None)
+        else:
+            current = None
+        if issubclass(type(current), ctypes._CFuncPtr):
+            name = inspect.getattr_static(current, "__name__", None)
+            if type(name) is str and name not in found:
+                found.append(name)
+    return found
+
+
+_NOTHING = object()
 
 
 def end():

@@ -105,6 +105,7 @@ mod tests {
                 bytes_per_run: 64.0,
                 blocks_per_run: 1.0,
                 steady: true,
+                c_functions: Vec::new(),
             }],
             ..Default::default()
         });

@@ -78,8 +78,16 @@ pub fn diagnosis_lines(test: &TestReport) -> Vec<String> {
             let steady = if site.steady { "" } else { " (not steady)" };
             if d.native {
                 // Read from malloc's in-use bytes around the user's lines.
+                let called = if site.c_functions.is_empty() {
+                    "C code called on this line".to_string()
+                } else {
+                    format!(
+                        "C functions called on this line: {}",
+                        site.c_functions.join(", ")
+                    )
+                };
                 lines.push(format!(
-                    "  {}: {} of malloc (C code called on this line)",
+                    "  {}: {} of malloc ({called})",
                     site.location.at(),
                     amount(Signal::Bytes, site.bytes_per_run)
                 ));
