@@ -338,3 +338,49 @@ fn resource_warnings_are_warnings_unless_strict() {
     );
     assert_eq!(final_counts(&run.stdout), "3 failed, 1 passed");
 }
+
+#[test]
+fn a_chain_of_forwarding_proxies_is_diagnosed_without_running_them() {
+    // One attribute read on the outer proxy runs 2**20 of its __getattr__
+    // (two seconds): a diagnosis that read attributes through getattr()
+    // would run out of its time budget and say so in its note.
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let run = leakhunt(&["proxy_chain", "--json", json.to_str().unwrap()]);
+    assert_eq!(final_counts(&run.stdout), "1 leaked", "{}", run.stdout);
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let leak = &value["tests"][0];
+    assert_eq!(
+        leak["nodeid"],
+        "proxy_chain/test_proxy_chain.py::test_keeps_a_chain_of_proxies"
+    );
+    assert_eq!(leak["outcome"], "leaked");
+    // The judged series is kept: baseline and one sample per judged run.
+    let judged = leak["runs"].as_u64().unwrap() - leak["warmup"].as_u64().unwrap();
+    let objects = leak["series"]["objects"].as_array().unwrap();
+    assert_eq!(objects.len() as u64, judged + 1);
+    assert_eq!(objects.last().unwrap().as_u64(), Some(21 * judged));
+    // The diagnosis finished all its runs, with no note of running out of time.
+    let diagnosis = &leak["diagnosis"];
+    assert_eq!(diagnosis["note"], serde_json::Value::Null, "{diagnosis}");
+    assert_eq!(diagnosis["runs"], 6);
+    let types: Vec<(&str, f64)> = diagnosis["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap(),
+                t["count_per_run"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("test_proxy_chain.Proxy", 20.0),
+            ("test_proxy_chain.Payload", 1.0)
+        ]
+    );
+}
