@@ -97,7 +97,7 @@ fn the_pytest_engine_runs_in_the_wheels_virtualenv_as_in_the_binarys() {
     );
     assert_eq!(
         final_counts(&reference.stdout),
-        "6 failed, 29 passed, 1 leaked, 6 skipped, 4 xfailed, 1 xpassed, 2 errors",
+        "6 failed, 29 passed, 1 leaked, 6 skipped, 4 xfailed, 1 xpassed, 2 errors, 5 subtests passed",
         "{}",
         reference.stdout
     );
