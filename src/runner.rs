@@ -13,7 +13,7 @@ use crate::outcome::{Failure, TestItem, TestReport, Verdict};
 use crate::resource_warnings::{fail_on_resource_warnings, Watched};
 use crate::sampler::{release_free_heap, Sampler};
 use crate::signal::Sample;
-use crate::verdict::{judge, Judgement, Policy};
+use crate::verdict::{is_flat, judge, Judgement, Policy};
 
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -72,12 +72,11 @@ pub fn run_test(
         )?,
     };
     let judged_runs = runs.count;
-    let warmup = config.warmup.min(judged_runs);
     let mut report = TestReport {
         item: item.clone(),
         verdict: Verdict::Passed,
         runs: judged_runs,
-        warmup,
+        warmup: config.warmup.min(judged_runs),
         duration: Duration::ZERO,
         failure: None,
         skip_reason: None,
@@ -110,7 +109,6 @@ pub fn run_test(
     }
     report.resource_warnings = watched.into_warnings();
     match ending {
-        Ending::Judged(Judgement::Leak(_)) => {}
         Ending::Judged(Judgement::Inconclusive(growth)) => {
             report.verdict = Verdict::Inconclusive;
             report.growth = growth;
@@ -237,25 +235,6 @@ fn judged_runs(
     }
 }
 
-/// Nothing moved in the first `flat_runs` judged runs, or in the
-/// `flat_runs` after a one-off step in the first (pytest replaces a handful
-/// of its per-test objects in a test's first judged run). Counters must not
-/// move at all; resident memory moves by pages as the allocator touches
-/// them, so it is flat while it stays within the growth of one run that
-/// would count for it (`Policy::min_per_run`).
-fn is_flat(series: &[Sample], policy: &Policy) -> bool {
-    let judged = series.len() - 1;
-    let unchanged = |window: &[Sample]| {
-        (0..window[0].0.len()).all(|signal| {
-            let values = window.iter().map(|s| s.0[signal]);
-            let spread = values.clone().max().unwrap_or(0) - values.min().unwrap_or(0);
-            spread as f64 <= policy.min_per_run[signal]
-        })
-    };
-    (judged == policy.flat_runs && unchanged(series))
-        || (judged == policy.flat_runs + 1 && unchanged(&series[1..]))
-}
-
 fn apply_problem(report: &mut TestReport, problem: RunProblem, run: usize) -> Result<()> {
     report.captured = problem.captured;
     match problem.outcome {
@@ -287,37 +266,4 @@ fn apply_problem(report: &mut TestReport, problem: RunProblem, run: usize) -> Re
         phase: problem.phase,
     });
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn series(rss: &[i64], objects: &[i64]) -> Vec<Sample> {
-        rss.iter()
-            .zip(objects)
-            .map(|(&rss, &objects)| Sample([objects, 100, 1000, 10, 1, rss]))
-            .collect()
-    }
-
-    #[test]
-    fn a_page_of_resident_memory_does_not_keep_a_flat_test_running() {
-        let policy = Policy::new(10, 60);
-        let page = 4096;
-        let rss = [0, 0, 0, 0, 0, page];
-        assert!(is_flat(&series(&rss, &[0; 6]), &policy));
-        // One new object is a change: counters must not move at all.
-        assert!(!is_flat(&series(&[0; 6], &[0, 0, 0, 0, 0, 1]), &policy));
-        // Resident memory growing by what counts for it is not flat either.
-        let growing = [0, 0, 0, 0, 0, 64 * 1024 + page];
-        assert!(!is_flat(&series(&growing, &[0; 6]), &policy));
-    }
-
-    #[test]
-    fn a_one_off_step_in_the_first_judged_run_is_flat_one_run_later() {
-        let policy = Policy::new(10, 60);
-        let objects = [0, 7, 7, 7, 7, 7, 7];
-        assert!(is_flat(&series(&[0; 7], &objects), &policy));
-        assert!(!is_flat(&series(&[0; 6], &objects[..6]), &policy));
-    }
 }

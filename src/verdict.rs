@@ -59,6 +59,25 @@ impl Policy {
     }
 }
 
+/// Nothing moved in the first `flat_runs` judged runs, or in the
+/// `flat_runs` after a one-off step in the first (pytest replaces a handful
+/// of its per-test objects in a test's first judged run). Counters must not
+/// move at all; resident memory moves by pages as the allocator touches
+/// them, so it is flat while it stays within the growth of one run that
+/// would count for it (`Policy::min_per_run`).
+pub fn is_flat(series: &[Sample], policy: &Policy) -> bool {
+    let judged = series.len() - 1;
+    let unchanged = |window: &[Sample]| {
+        (0..window[0].0.len()).all(|signal| {
+            let values = window.iter().map(|s| s.0[signal]);
+            let spread = values.clone().max().unwrap_or(0) - values.min().unwrap_or(0);
+            spread as f64 <= policy.min_per_run[signal]
+        })
+    };
+    (judged == policy.flat_runs && unchanged(series))
+        || (judged == policy.flat_runs + 1 && unchanged(&series[1..]))
+}
+
 /// What the engine says about a test after some judged runs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Judgement {
@@ -727,5 +746,33 @@ mod tests {
         assert!(mann_kendall_z(&flat_noise).abs() < 2.0);
         assert!(mann_kendall_z(&steady(1, 20)) > 6.0);
         assert_eq!(mann_kendall_z(&[5, 5, 5, 5]), 0.0);
+    }
+
+    fn series(rss: &[i64], objects: &[i64]) -> Vec<Sample> {
+        rss.iter()
+            .zip(objects)
+            .map(|(&rss, &objects)| Sample([objects, 100, 1000, 10, 1, rss]))
+            .collect()
+    }
+
+    #[test]
+    fn a_page_of_resident_memory_does_not_keep_a_flat_test_running() {
+        let policy = Policy::new(10, 60);
+        let page = 4096;
+        let rss = [0, 0, 0, 0, 0, page];
+        assert!(is_flat(&series(&rss, &[0; 6]), &policy));
+        // One new object is a change: counters must not move at all.
+        assert!(!is_flat(&series(&[0; 6], &[0, 0, 0, 0, 0, 1]), &policy));
+        // Resident memory growing by what counts for it is not flat either.
+        let growing = [0, 0, 0, 0, 0, 64 * 1024 + page];
+        assert!(!is_flat(&series(&growing, &[0; 6]), &policy));
+    }
+
+    #[test]
+    fn a_one_off_step_in_the_first_judged_run_is_flat_one_run_later() {
+        let policy = Policy::new(10, 60);
+        let objects = [0, 7, 7, 7, 7, 7, 7];
+        assert!(is_flat(&series(&[0; 7], &objects), &policy));
+        assert!(!is_flat(&series(&[0; 6], &objects[..6]), &policy));
     }
 }
