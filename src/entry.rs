@@ -6,8 +6,8 @@ use std::io::Write;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use crate::cli::{self, Cli, UsageError};
-use crate::exit::ExitCode;
+use crate::model::exit::ExitCode;
+use crate::settings::cli::{self, Cli, UsageError};
 use crate::worker;
 
 /// Runs leakhunt with these arguments (`argv[0]` is the program name) and
@@ -19,7 +19,10 @@ where
     T: Into<OsString> + Clone,
 {
     let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
-    if argv.get(1).is_some_and(|a| a == worker::WORKER_ARG) {
+    if argv
+        .get(1)
+        .is_some_and(|a| a == crate::model::protocol::WORKER_ARG)
+    {
         return worker::main();
     }
     let parsed = Cli::command()

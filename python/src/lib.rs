@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 #[pymodule]
 mod _native {
     use std::ffi::OsString;
+    use std::path::PathBuf;
 
     use pyo3::prelude::*;
 
@@ -14,7 +15,11 @@ mod _native {
     /// no Python finalisation, which would wait for threads a test left
     /// running and call a test's atexit hooks.
     #[pyfunction]
-    fn main(py: Python<'_>, argv: Vec<OsString>) {
+    fn main(py: Python<'_>, argv: Vec<OsString>) -> PyResult<()> {
+        // The virtualenv's path, which the process's own executable (the
+        // base interpreter) is not: workers start from it.
+        let executable: Option<PathBuf> = py.import("sys")?.getattr("executable")?.extract()?;
+        leakhunt::session::launch::set_own_python(executable);
         let code = py.detach(|| leakhunt::run(argv));
         std::process::exit(code)
     }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::outcome::{SessionReport, Verdict};
+use crate::model::outcome::{SessionReport, Verdict};
 use crate::report::format::rates;
 
 /// One `::error file=…,line=…,title=…::message` line per failed, errored or
@@ -80,8 +80,8 @@ fn property(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::{Failure, TestReport};
-    use crate::signal::Signal;
+    use crate::model::outcome::{Failure, TestReport};
+    use crate::model::signal::Signal;
 
     fn report(verdict: Verdict) -> TestReport {
         TestReport::example(
@@ -94,9 +94,9 @@ mod tests {
     #[test]
     fn a_diagnosed_leak_points_at_its_allocating_line() {
         let mut leaked = report(Verdict::Leaked);
-        leaked.diagnosis = Some(crate::diagnosis::Diagnosis {
-            sites: vec![crate::diagnosis::Site {
-                location: crate::diagnosis::Location {
+        leaked.diagnosis = Some(crate::model::diagnosis::Diagnosis {
+            sites: vec![crate::model::diagnosis::Site {
+                location: crate::model::diagnosis::Location {
                     path: "tests/test_x.py".into(),
                     line: 40,
                     source: "KEPT.append(x)".into(),

@@ -1,10 +1,10 @@
 //! A leak's diagnosis as text lines, the same in the terminal and in JUnit.
 
-use crate::diagnosis::cause::cause_of;
-use crate::diagnosis::{native_commands, LeakedFd, LeakedThread, Location};
-use crate::outcome::TestReport;
+use crate::model::diagnosis::cause::cause_of;
+use crate::model::diagnosis::{native_commands, LeakedFd, LeakedThread, Location};
+use crate::model::outcome::TestReport;
+use crate::model::signal::Signal;
 use crate::report::format::amount;
-use crate::signal::Signal;
 
 /// The diagnosis of `test` among the `leaks` of a session: in full for the
 /// first leak of its cause, with the other tests of that cause listed; one

@@ -1,7 +1,7 @@
 //! How numbers read in every report: growth rates and series.
 
-use crate::outcome::{Growth, TestReport, Verdict};
-use crate::signal::{Sample, Signal};
+use crate::model::outcome::{Growth, TestReport, Verdict};
+use crate::model::signal::{Sample, Signal};
 
 /// What happened to a test that grew: `leaked`, `leaked, allowed (reason)`,
 /// or `still ambiguous (inconclusive)`.

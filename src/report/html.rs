@@ -8,13 +8,13 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::outcome::{SessionReport, TestReport, Verdict};
+use crate::model::outcome::{SessionReport, TestReport, Verdict};
+use crate::model::sanitize::printable;
+use crate::model::signal::{Sample, Signal};
 use crate::report::atomic::write_atomically;
 use crate::report::explain::grouped_lines;
 use crate::report::format::{amount, growth_outcome, rates};
-use crate::report::sanitize::printable;
 use crate::report::terminal::summary_counts;
-use crate::signal::{Sample, Signal};
 
 /// Colour of a growing signal's line; the integration test looks for it in a
 /// screenshot, so keep the two in step.
@@ -419,8 +419,8 @@ const SCRIPT: &str = r#"(function () {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::{CollectionError, Failure, Growth};
-    use crate::repeatability::NotRepeatable;
+    use crate::model::outcome::{CollectionError, Failure, Growth};
+    use crate::model::repeatability::NotRepeatable;
     use std::fs;
     use std::time::Duration;
 

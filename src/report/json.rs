@@ -8,13 +8,13 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::diagnosis::cause::cause_of;
-use crate::diagnosis::{native_commands, Diagnosis};
-use crate::outcome::{SessionReport, TestReport};
-use crate::repeatability::NotRepeatable;
+use crate::model::diagnosis::cause::cause_of;
+use crate::model::diagnosis::{native_commands, Diagnosis};
+use crate::model::outcome::{SessionReport, TestReport};
+use crate::model::repeatability::NotRepeatable;
+use crate::model::resource_warning::ResourceWarning;
+use crate::model::signal::Signal;
 use crate::report::atomic::write_atomically;
-use crate::resource_warnings::ResourceWarning;
-use crate::signal::Signal;
 
 pub const SCHEMA: &str = "leakhunt-report/1";
 

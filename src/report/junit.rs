@@ -15,11 +15,13 @@ use std::path::Path;
 use anyhow::{bail, Context};
 use junit_report::{Duration, Report, TestCase, TestSuite};
 
-use crate::outcome::{CollectionError, Failure, SessionReport, TestItem, TestReport, Verdict};
+use crate::model::outcome::{
+    CollectionError, Failure, SessionReport, TestItem, TestReport, Verdict,
+};
+use crate::model::sanitize::{for_xml, printable};
 use crate::report::atomic::write_atomically;
 use crate::report::explain::diagnosis_lines;
 use crate::report::format::rates;
-use crate::report::sanitize::{for_xml, printable};
 
 const SUITE_NAME: &str = "leakhunt";
 const INTERRUPTED: &str = "interrupted: not every test ran";
@@ -480,8 +482,8 @@ fn markup(xml: &str) -> anyhow::Result<Vec<Range<usize>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::Growth;
-    use crate::signal::{Sample, Signal};
+    use crate::model::outcome::Growth;
+    use crate::model::signal::{Sample, Signal};
     use std::process::Command;
 
     const NASTY: &str = "\x1b[31mred\x1b[0m nul\0 end]]> <tag> & \"q\"";

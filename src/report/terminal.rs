@@ -3,12 +3,12 @@
 
 use std::io::Write;
 
-use crate::interpreter::InterpreterInfo;
-use crate::outcome::{SessionReport, TestReport, Verdict};
+use crate::model::event::Progress;
+use crate::model::interpreter::InterpreterInfo;
+use crate::model::outcome::{SessionReport, TestReport, Verdict};
+use crate::model::sanitize::printable;
 use crate::report::explain::grouped_lines;
 use crate::report::format::{growth_outcome, rates, series_lines};
-use crate::report::sanitize::printable;
-use crate::supervisor::Progress;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {

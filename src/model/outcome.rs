@@ -1,0 +1,292 @@
+//! What running one test produced: the data every report is written from.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::diagnosis::Diagnosis;
+use crate::model::repeatability::NotRepeatable;
+use crate::model::resource_warning::ResourceWarning;
+use crate::model::sanitize::os_text;
+use crate::model::signal::{Sample, Signal};
+
+/// A collected test, as the engine describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestItem {
+    /// pytest's node id, relative to the rootdir: `dir/test_x.py::TestC::test_y`.
+    pub nodeid: String,
+    /// The file, relative to the rootdir with `/` separators.
+    pub path: String,
+    /// 1-based line of the test's definition (0 when unknown).
+    pub line: u32,
+    /// The test's own name (`test_y`, with a parametrize id if any).
+    pub name: String,
+    /// JUnit classname: dotted module path plus classes (`dir.test_x.TestC`).
+    pub classname: String,
+    /// Names `-k` matches against: the test, its classes, module file, folders.
+    pub keywords: Vec<String>,
+}
+
+impl TestItem {
+    /// The one test that stands for a file skipped whole while it was
+    /// imported: its node id is the file's path (`dir/test_x.py`), and it is
+    /// named by its module (`dir.test_x`), as pytest's junitxml names it.
+    pub fn skipped_file(path: &str, line: u32) -> TestItem {
+        TestItem {
+            nodeid: path.to_string(),
+            path: path.to_string(),
+            line,
+            name: path.strip_suffix(".py").unwrap_or(path).replace('/', "."),
+            classname: String::new(),
+            keywords: path.split('/').map(str::to_string).collect(),
+        }
+    }
+
+    /// Made by `skipped_file`: the only kind of item whose node id names no
+    /// function.
+    pub fn is_skipped_file(&self) -> bool {
+        !self.nodeid.contains("::")
+    }
+}
+
+/// How a test ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Passed,
+    Failed,
+    Error,
+    Skipped,
+    Leaked,
+    /// Growth that was still ambiguous when the run cap was reached.
+    Inconclusive,
+    /// A leak an allow-list entry or the baseline accepts.
+    Allowed,
+    /// Failed as its `xfail` mark expects: not a failure.
+    XFailed,
+    /// Passed although marked `xfail` (not strict): not a failure, as with pytest.
+    XPassed,
+}
+
+impl Verdict {
+    /// The word pytest prints with `-v`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Passed => "PASSED",
+            Verdict::Failed => "FAILED",
+            Verdict::Error => "ERROR",
+            Verdict::Skipped => "SKIPPED",
+            Verdict::Leaked => "LEAKED",
+            Verdict::Inconclusive => "INCONCLUSIVE",
+            Verdict::Allowed => "ALLOWED",
+            Verdict::XFailed => "XFAIL",
+            Verdict::XPassed => "XPASS",
+        }
+    }
+
+    /// The progress character.
+    pub fn letter(self) -> char {
+        match self {
+            Verdict::Passed => '.',
+            Verdict::Failed => 'F',
+            Verdict::Error => 'E',
+            Verdict::Skipped => 's',
+            Verdict::Leaked => 'L',
+            Verdict::Inconclusive => '?',
+            Verdict::Allowed => 'a',
+            Verdict::XFailed => 'x',
+            Verdict::XPassed => 'X',
+        }
+    }
+
+    /// Does this verdict make the run exit non-zero?
+    pub fn is_bad(self) -> bool {
+        matches!(self, Verdict::Failed | Verdict::Error | Verdict::Leaked)
+    }
+}
+
+/// An exception raised by a test (or its setup/teardown).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Exception class name, e.g. `AssertionError`.
+    pub kind: String,
+    /// `str(exception)`.
+    pub message: String,
+    /// The formatted traceback.
+    pub traceback: String,
+    /// 1-based run on which it happened.
+    pub run: usize,
+    /// Where it happened: `call`, `setup` or `teardown`.
+    pub phase: String,
+}
+
+impl Failure {
+    /// `passed run 1, failed run 3: KeyError: 'x'`, or just `KeyError: 'x'` on run 1.
+    pub fn summary(&self) -> String {
+        let message = first_line(&self.message);
+        let error = match (self.kind.is_empty(), message.is_empty()) {
+            (true, _) => message.to_string(),
+            (false, true) => self.kind.clone(),
+            (false, false) => format!("{}: {message}", self.kind),
+        };
+        match self.run {
+            0 | 1 => error,
+            2 => format!("passed run 1, failed run 2: {error}"),
+            n => format!("passed runs 1-{}, failed run {n}: {error}", n - 1),
+        }
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}
+
+/// A signal that kept growing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Growth {
+    pub signal: Signal,
+    /// Average growth per judged run.
+    pub per_run: f64,
+}
+
+/// Everything known about one test once it is done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestReport {
+    pub item: TestItem,
+    pub verdict: Verdict,
+    /// Runs executed, warm-ups included.
+    pub runs: usize,
+    /// Warm-up runs among them.
+    pub warmup: usize,
+    pub duration: Duration,
+    pub failure: Option<Failure>,
+    pub skip_reason: Option<String>,
+    /// Signals that grew (for leaked and inconclusive tests).
+    pub growth: Vec<Growth>,
+    /// Samples taken after the warm-ups: the baseline, then one per judged run.
+    pub series: Vec<Sample>,
+    /// stdout and stderr the test wrote on the run that failed.
+    pub captured: String,
+    /// Why a leak is accepted (allow-list reasons, or the baseline).
+    #[serde(default)]
+    pub allowed: Option<String>,
+    /// What the leak is made of (leaked tests only).
+    pub diagnosis: Option<Diagnosis>,
+    /// Resources the test dropped without closing them.
+    pub resource_warnings: Vec<ResourceWarning>,
+    /// Set when the test failed only because it was run again.
+    #[serde(default)]
+    pub not_repeatable: Option<NotRepeatable>,
+    /// What pytest's final line would count of the test's one run, apart
+    /// from its outcome: `("warnings", 2)`, `("subtests passed", 3)`.
+    #[serde(default)]
+    pub pytest_counts: Vec<(String, usize)>,
+}
+
+/// A file that could not be imported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionError {
+    /// The file, relative to the rootdir.
+    pub path: String,
+    /// The formatted traceback or reason.
+    pub message: String,
+}
+
+/// The result of a whole session, in collection order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SessionReport {
+    pub tests: Vec<TestReport>,
+    pub collection_errors: Vec<CollectionError>,
+    pub duration: Duration,
+    /// Set when the session was stopped before every test ran.
+    pub interrupted: bool,
+}
+
+impl SessionReport {
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.tests.iter().filter(|t| t.verdict == verdict).count()
+    }
+}
+
+/// A failed module or class teardown after the test turns a pass into an error
+/// (a failure or leak already says enough).
+pub fn apply_teardown(report: &mut TestReport, failure: Failure) {
+    if matches!(report.verdict, Verdict::Passed | Verdict::Inconclusive) {
+        report.verdict = Verdict::Error;
+        report.growth.clear();
+        report.failure = Some(failure);
+    }
+}
+
+/// `--strict-resources`: a test that passed but dropped a resource unclosed fails.
+pub fn fail_on_resource_warnings(report: &mut TestReport) {
+    let Some(first) = report.resource_warnings.first() else {
+        return;
+    };
+    if !matches!(report.verdict, Verdict::Passed | Verdict::Inconclusive) {
+        return;
+    }
+    let mut traceback = String::new();
+    for warning in &report.resource_warnings {
+        traceback.push_str(&warning.line());
+        traceback.push('\n');
+        if let Some(source) = warning.opened.as_ref().map(|o| &o.source) {
+            traceback.push_str(&format!("    {source}\n"));
+        }
+    }
+    report.verdict = Verdict::Failed;
+    report.growth.clear();
+    report.failure = Some(Failure {
+        kind: "ResourceWarning".to_string(),
+        message: first.message.clone(),
+        traceback,
+        run: 0,
+        phase: "call".to_string(),
+    });
+}
+
+/// `file` relative to `rootdir`, with `/` separators, as pytest writes node ids.
+pub fn relative_path(rootdir: &Path, file: &Path) -> String {
+    let relative = file.strip_prefix(rootdir).unwrap_or(file);
+    relative
+        .components()
+        .map(|c| os_text(c.as_os_str()))
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+impl TestReport {
+    /// A report for unit tests: `nodeid` in `path` at line 12, with `growth`.
+    pub fn example(nodeid: &str, verdict: Verdict, growth: &[(Signal, f64)]) -> TestReport {
+        let path = nodeid.split("::").next().unwrap_or_default().to_string();
+        TestReport {
+            item: TestItem {
+                nodeid: nodeid.to_string(),
+                name: nodeid.rsplit("::").next().unwrap_or_default().to_string(),
+                classname: path.trim_end_matches(".py").replace('/', "."),
+                path,
+                line: 12,
+                keywords: Vec::new(),
+            },
+            verdict,
+            runs: 23,
+            warmup: 3,
+            duration: Duration::ZERO,
+            failure: None,
+            skip_reason: None,
+            growth: growth
+                .iter()
+                .map(|&(signal, per_run)| Growth { signal, per_run })
+                .collect(),
+            series: Vec::new(),
+            captured: String::new(),
+            allowed: None,
+            diagnosis: None,
+            resource_warnings: Vec::new(),
+            not_repeatable: None,
+            pytest_counts: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! Which tests a worker takes together, and in what order (planning only: no
+//! processes here).
+//!
+//! A worker takes a file at a time, the slowest first when there is more
+//! than one worker (by the durations remembered from the last session, else
+//! by its number of tests), so that no long file starts last. Once no file is
+//! left, an idle worker takes about half of what a busy worker still has to
+//! do in its file. Tests that share a module- or class-scoped fixture (pytest
+//! engine) are pinned together: a file whose tests use a module-scoped one is
+//! never split, a class whose tests use a class-scoped one is split from the
+//! rest of its file only as a whole. The built-in engine pins nothing.
+
+use std::collections::VecDeque;
+
+use crate::model::outcome::TestItem;
+
+/// Consecutive tests of one file, in collection order.
+pub type Unit = Vec<usize>;
+
+/// What the scheduler knows about the collected tests, by collection index.
+#[derive(Debug, Clone, Default)]
+pub struct Schedule {
+    /// Expected seconds of each test.
+    costs: Vec<f64>,
+    /// Tests with the same pin run in the same worker, one after the other.
+    pins: Vec<Option<String>>,
+}
+
+impl Schedule {
+    /// `pins` are what the engine reported: for each test, the node id of the
+    /// module (no `::`) or class whose scoped fixtures it uses, if any (empty
+    /// when the engine pins nothing).
+    pub fn new(tests: &[TestItem], costs: Vec<f64>, pins: &[Option<String>]) -> Schedule {
+        let pinned_files: Vec<&str> = tests
+            .iter()
+            .zip(pins)
+            .filter(|(_, pin)| pin.as_deref().is_some_and(|p| !p.contains("::")))
+            .map(|(test, _)| test.path.as_str())
+            .collect();
+        let pins = tests
+            .iter()
+            .enumerate()
+            .map(|(index, test)| {
+                if pinned_files.contains(&test.path.as_str()) {
+                    Some(format!("file {}", test.path))
+                } else {
+                    pins.get(index).cloned().flatten()
+                }
+            })
+            .collect();
+        Schedule { costs, pins }
+    }
+
+    fn cost(&self, tests: &[usize]) -> f64 {
+        tests
+            .iter()
+            .map(|&t| self.costs.get(t).copied().unwrap_or(1.0))
+            .sum()
+    }
+
+    /// The selected tests by file, files in collection order with one worker
+    /// (nothing to gain from another order), else the slowest first.
+    pub fn units(&self, tests: &[TestItem], selected: &[usize], workers: usize) -> Vec<Unit> {
+        let mut files: Vec<Unit> = Vec::new();
+        for &index in selected {
+            match files.last_mut() {
+                Some(file) if tests[file[0]].path == tests[index].path => file.push(index),
+                _ => files.push(vec![index]),
+            }
+        }
+        if workers > 1 {
+            // Stable: files of equal cost keep their order.
+            files.sort_by(|a, b| self.cost(b).total_cmp(&self.cost(a)));
+        }
+        files
+    }
+
+    /// Whether the test after `before` may run in another worker.
+    fn may_split(&self, before: usize, after: usize) -> bool {
+        match (self.pins.get(before), self.pins.get(after)) {
+            (Some(Some(a)), Some(Some(b))) => a != b,
+            _ => true,
+        }
+    }
+
+    /// For an idle worker: the back of `queue`, the tests a busy worker has
+    /// not started yet (after `current`, the one it runs), about half of the
+    /// work it has left, cut where the pins allow. None when nothing can be
+    /// taken.
+    pub fn split(&self, current: Option<usize>, queue: &mut VecDeque<usize>) -> Option<Unit> {
+        let tests: Vec<usize> = queue.iter().copied().collect();
+        let left = self.cost(&tests) + current.map_or(0.0, |c| self.cost(&[c]));
+        let target = left / 2.0;
+        let mut best: Option<(usize, f64)> = None;
+        let mut taken = 0.0;
+        for at in (0..tests.len()).rev() {
+            taken += self.cost(&tests[at..=at]);
+            let before = if at == 0 {
+                current
+            } else {
+                Some(tests[at - 1])
+            };
+            if before.is_some_and(|b| !self.may_split(b, tests[at])) {
+                continue;
+            }
+            let miss = (taken - target).abs();
+            if best.is_none_or(|(_, m)| miss < m) {
+                best = Some((at, miss));
+            }
+        }
+        let (at, _) = best?;
+        Some(queue.split_off(at).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(path: &str, name: &str) -> TestItem {
+        TestItem {
+            nodeid: format!("{path}::{name}"),
+            path: path.to_string(),
+            line: 1,
+            name: name.to_string(),
+            classname: String::new(),
+            keywords: Vec::new(),
+        }
+    }
+
+    fn suite() -> Vec<TestItem> {
+        vec![
+            item("a.py", "t0"),
+            item("a.py", "t1"),
+            item("b.py", "t2"),
+            item("b.py", "t3"),
+            item("b.py", "t4"),
+            item("c.py", "t5"),
+        ]
+    }
+
+    #[test]
+    fn one_worker_keeps_collection_order_and_more_start_with_the_slowest_file() {
+        let tests = suite();
+        let all: Vec<usize> = (0..tests.len()).collect();
+        let costs = vec![1.0, 1.0, 0.1, 0.1, 0.1, 5.0];
+        let schedule = Schedule::new(&tests, costs, &[]);
+        let in_order: Vec<Unit> = vec![vec![0, 1], vec![2, 3, 4], vec![5]];
+        assert_eq!(schedule.units(&tests, &all, 1), in_order);
+        assert_eq!(
+            schedule.units(&tests, &all, 2),
+            [vec![5], vec![0, 1], vec![2, 3, 4]]
+        );
+        // Unknown durations: a file costs its number of tests.
+        let schedule = Schedule::new(&tests, vec![1.0; 6], &[]);
+        assert_eq!(
+            schedule.units(&tests, &all, 2),
+            [vec![2, 3, 4], vec![0, 1], vec![5]]
+        );
+        assert_eq!(schedule.units(&tests, &[1, 5], 2), [vec![1], vec![5]]);
+    }
+
+    #[test]
+    fn an_idle_worker_takes_half_of_what_is_left() {
+        let tests: Vec<TestItem> = (0..10).map(|i| item("p.py", &format!("t{i}"))).collect();
+        let schedule = Schedule::new(&tests, vec![1.0; 10], &[]);
+        // Running t0, with t1..t9 to go: 10 tests' work, 5 for each.
+        let mut queue: VecDeque<usize> = (1..10).collect();
+        assert_eq!(
+            schedule.split(Some(0), &mut queue),
+            Some(vec![5, 6, 7, 8, 9])
+        );
+        assert_eq!(queue, [1, 2, 3, 4]);
+        let mut last: VecDeque<usize> = [9].into();
+        assert_eq!(schedule.split(Some(8), &mut last), Some(vec![9]));
+        assert!(last.is_empty());
+        assert_eq!(schedule.split(Some(9), &mut last), None);
+    }
+
+    #[test]
+    fn pinned_tests_stay_together() {
+        let tests = vec![
+            item("m.py", "free"),
+            item("m.py", "C::a"),
+            item("m.py", "C::b"),
+            item("m.py", "C::c"),
+            item("n.py", "x"),
+            item("n.py", "y"),
+            item("n.py", "z"),
+        ];
+        let class = Some("m.py::C".to_string());
+        let pins = vec![
+            None,
+            class.clone(),
+            class.clone(),
+            class,
+            None,
+            Some("n.py".to_string()),
+            None,
+        ];
+        let schedule = Schedule::new(&tests, vec![1.0; 7], &pins);
+        // The class goes whole, or not at all.
+        let mut queue: VecDeque<usize> = [1, 2, 3].into();
+        assert_eq!(schedule.split(Some(0), &mut queue), Some(vec![1, 2, 3]));
+        let mut queue: VecDeque<usize> = [2, 3].into();
+        assert_eq!(schedule.split(Some(1), &mut queue), None);
+        // A module-scoped fixture in one test pins its whole file.
+        let mut queue: VecDeque<usize> = [5, 6].into();
+        assert_eq!(schedule.split(Some(4), &mut queue), None);
+    }
+}

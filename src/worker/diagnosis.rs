@@ -1,0 +1,509 @@
+//! The diagnosis of a leak: what grows, where it was allocated, what keeps it
+//! alive, and which descriptors and threads were left behind.
+//!
+//! Only tests already judged leaking get it: a second, deeper pass that runs
+//! the test a few more times under tracemalloc with deep tracebacks. The
+//! in-interpreter half (`python/diagnosis.py`) gathers; this file decides what
+//! of it to show.
+
+pub mod sites;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyModule};
+
+use crate::model::diagnosis::{
+    Diagnosis, InPlace, LeakedFd, LeakedThread, Location, Site, TypeGrowth,
+};
+use crate::model::outcome::Growth;
+use crate::model::signal::Signal;
+use crate::worker::engine::Engine;
+use crate::worker::interpreter::{harness_error, load_module, Interrupted};
+use crate::worker::sampler::Sampler;
+
+use self::sites::{select_sites, Frames, RawSite};
+
+const DIAGNOSIS: &str = include_str!("python/diagnosis.py");
+
+/// Runs of the diagnosis pass: 7 snapshots, enough to tell growth every run
+/// (or every second or third run) from a one-off fill.
+pub const RUNS: usize = 6;
+/// tracemalloc frames kept per allocation during the pass: deep enough to get
+/// from a C library call back to the user's own line.
+const FRAMES: usize = 25;
+const MAX_TYPES: usize = 8;
+const MAX_CHAINS: usize = 3;
+/// Seconds a diagnosis may take, runs included. It stops there, keeps what it
+/// has and says so: the verdict is already made and stays.
+pub const BUDGET_SECONDS: f64 = 20.0;
+
+/// What the session tells the diagnosis (and the ResourceWarning check).
+#[derive(Debug, Clone, Default)]
+pub struct DiagnosisOptions {
+    /// Paths under it are shown relative to it, like node ids.
+    pub rootdir: PathBuf,
+    /// ResourceWarnings fail the test.
+    pub strict_resources: bool,
+}
+
+static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+/// Loaded on the first leak, so a clean session never even parses it.
+fn module(py: Python<'_>) -> Result<&Bound<'_, PyModule>> {
+    let module = MODULE.get_or_try_init(py, || {
+        load_module(py, DIAGNOSIS, "_leakhunt_diagnosis").map(Bound::unbind)
+    })?;
+    Ok(module.bind(py))
+}
+
+fn call<'py>(
+    py: Python<'py>,
+    function: &str,
+    args: impl pyo3::call::PyCallArgs<'py>,
+) -> Result<Bound<'py, PyAny>> {
+    module(py)?
+        .call_method1(function, args)
+        .and_then(crate::worker::python_text::crossable)
+        .map_err(|e| harness_error(py, &e, &format!("diagnosis ({function})")))
+}
+
+/// Runs test `index` RUNS more times and says what its leak is made of.
+/// A failure of the pass itself is a note on the diagnosis, not the end of
+/// the session: the verdict stands without it. Ctrl-C still stops.
+pub fn diagnose(
+    py: Python<'_>,
+    engine: &mut dyn Engine,
+    sampler: &Sampler,
+    index: usize,
+    growth: &[Growth],
+    options: &DiagnosisOptions,
+    on_run: &mut dyn FnMut(),
+) -> Result<Diagnosis> {
+    match try_diagnose(py, engine, sampler, index, growth, options, on_run) {
+        Err(error) if !error.is::<Interrupted>() => Ok(Diagnosis {
+            note: Some(format!("leakhunt could not diagnose this leak: {error:#}")),
+            ..Diagnosis::default()
+        }),
+        result => result,
+    }
+}
+
+fn try_diagnose(
+    py: Python<'_>,
+    engine: &mut dyn Engine,
+    sampler: &Sampler,
+    index: usize,
+    growth: &[Growth],
+    options: &DiagnosisOptions,
+    on_run: &mut dyn FnMut(),
+) -> Result<Diagnosis> {
+    let started = Instant::now();
+    let grew = |signal| growth.iter().any(|g| g.signal == signal);
+    // Memory that grew without new objects is inside containers that already
+    // exist: compare their sizes too (a heap walk, so only then).
+    let in_place = !grew(Signal::Objects) && (grew(Signal::Blocks) || grew(Signal::Bytes));
+    // Heap bytes count malloc too, so a native leak grows them as well as RSS.
+    let native = (grew(Signal::Rss) || grew(Signal::Bytes))
+        && !grew(Signal::Objects)
+        && !grew(Signal::Blocks);
+    let fds_before = open_fds();
+    let folder = Folder::new(py, &options.rootdir)?;
+    call(
+        py,
+        "begin",
+        (
+            FRAMES,
+            in_place,
+            native,
+            folder.library.clone(),
+            BUDGET_SECONDS,
+        ),
+    )?;
+    let gathered = gather(
+        py,
+        engine,
+        sampler,
+        index,
+        &fds_before,
+        &folder,
+        started,
+        on_run,
+    );
+    // Whatever happened, tracing goes back to what the sampler expects.
+    let ended = call(py, "end", ());
+    let mut diagnosis = gathered?;
+    ended?;
+    // No new objects or blocks, yet bytes (which count malloc) or RSS grew,
+    // and no container grew in place: the memory is native.
+    diagnosis.native = native && diagnosis.in_place.is_empty();
+    diagnosis.seconds = started.elapsed().as_secs_f64();
+    Ok(diagnosis)
+}
+
+type RawCensus = (String, i64, i64, bool, usize);
+/// (type, (bytes, len) before, (bytes, len) after, sample handle)
+type RawGrown = (String, (i64, i64), (i64, i64), usize);
+type RawThread = (String, String, Frames);
+/// (root, hops from the root down, reached, note), or None when no root was found.
+type RawChain = Option<(String, Vec<(String, String)>, bool, String)>;
+
+#[allow(clippy::too_many_arguments)]
+fn gather(
+    py: Python<'_>,
+    engine: &mut dyn Engine,
+    sampler: &Sampler,
+    index: usize,
+    fds_before: &BTreeSet<i64>,
+    folder: &Folder,
+    started: Instant,
+    on_run: &mut dyn FnMut(),
+) -> Result<Diagnosis> {
+    let mut diagnosis = Diagnosis::default();
+    let mut previous = sampler.sample(py, None)?;
+    for run in 1..=RUNS {
+        // Two runs tell growth from a one-off; past the budget, no more.
+        if run > 2 && started.elapsed().as_secs_f64() > BUDGET_SECONDS / 2.0 {
+            diagnosis.note = Some(out_of_time(started, &format!("after {} runs", run - 1)));
+            break;
+        }
+        on_run();
+        if let Some(problem) = engine.run_once(py, index)? {
+            diagnosis.note = Some(format!(
+                "the test stopped passing on diagnosis run {run}: {} {}",
+                problem.kind, problem.message
+            ));
+            return Ok(diagnosis);
+        }
+        previous = sampler.sample(py, Some(&previous))?;
+        call(py, "point", (run % 2 == 0,))?;
+        diagnosis.runs = run;
+    }
+    let runs_done = diagnosis.runs;
+    let new_fds: Vec<i64> = open_fds().difference(fds_before).copied().collect();
+    let raw = call(py, "finish", (new_fds.clone(),))?;
+    let raw = raw
+        .cast::<PyDict>()
+        .map_err(|e| anyhow::anyhow!("unexpected result from diagnosis.finish: {e}"))?;
+    let get = |key: &str| -> Result<Bound<'_, PyAny>> {
+        raw.get_item(key)?
+            .with_context(|| format!("diagnosis.finish returned no {key}"))
+    };
+    let runs = runs_done.max(1) as f64;
+
+    let raw_sites: Vec<(Frames, Vec<i64>, Vec<i64>)> = get("sites")?.extract()?;
+    let raw_sites: Vec<RawSite> = raw_sites
+        .into_iter()
+        .map(|(frames, sizes, counts)| RawSite {
+            frames,
+            sizes,
+            counts,
+        })
+        .collect();
+    diagnosis.sites = select_sites(&raw_sites, runs_done, &|f| folder.folded(f))
+        .into_iter()
+        .map(|s| Site {
+            location: folder.location(&s.frame),
+            via: s.via.iter().map(|f| folder.location(f)).collect(),
+            bytes_per_run: s.bytes_per_run,
+            blocks_per_run: s.blocks_per_run,
+            steady: s.steady,
+            c_functions: Vec::new(),
+        })
+        .collect();
+
+    // A native leak: the user's lines after which malloc's in-use bytes grew.
+    // Only unsteady Python sites: noise beside it, when malloc names a line.
+    if diagnosis.sites.iter().all(|s| !s.steady) {
+        let malloc: Vec<(Frames, i64, Vec<String>)> = get("malloc")?.extract()?;
+        let native: Vec<Site> = malloc
+            .into_iter()
+            .filter_map(|(frames, bytes, c_functions)| {
+                Some(Site {
+                    location: folder.user_frame(&frames)?,
+                    via: Vec::new(),
+                    bytes_per_run: bytes as f64 / runs,
+                    blocks_per_run: 0.0,
+                    steady: true,
+                    c_functions,
+                })
+            })
+            // Less than a page a run is the allocator's noise, not the leak.
+            .filter(|site| site.bytes_per_run >= 4096.0)
+            .take(1)
+            .collect();
+        if !native.is_empty() {
+            diagnosis.sites = native;
+        }
+    }
+
+    let mut census: Vec<RawCensus> = get("census")?.extract()?;
+    // One survivor is the last value of something replaced each run, not a leak.
+    census.retain(|row| row.1 >= 2);
+    census.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
+    census.truncate(MAX_TYPES);
+    let mut grown: Vec<RawGrown> = get("grown")?.extract()?;
+    // One item more in six runs is some cache of the interpreter's, not the leak.
+    grown.retain(|(_, before, after, _)| after.1 - before.1 >= 2 || after.0 > before.0);
+    grown.sort_by(|a, b| {
+        (b.2 .0 - b.1 .0, b.2 .1 - b.1 .1)
+            .cmp(&(a.2 .0 - a.1 .0, a.2 .1 - a.1 .1))
+            .then(a.0.cmp(&b.0))
+    });
+    // Growth in place only explains a leak that made no new objects.
+    grown.truncate(if census.is_empty() { MAX_CHAINS } else { 0 });
+
+    let mut handles: Vec<usize> = census.iter().take(MAX_CHAINS).map(|r| r.4).collect();
+    handles.extend(grown.iter().map(|g| g.3));
+    let chains: Vec<RawChain> = call(py, "chains", (handles,))?.extract()?;
+    if chains.iter().flatten().any(|c| !c.3.is_empty()) && diagnosis.note.is_none() {
+        diagnosis.note = Some(out_of_time(started, "while searching what keeps it alive"));
+    }
+    let mut chains = chains.into_iter().map(chain_text);
+    diagnosis.types = census
+        .iter()
+        .enumerate()
+        .map(|(i, (name, count, bytes, tracked, _))| TypeGrowth {
+            name: name.clone(),
+            count_per_run: *count as f64 / runs,
+            bytes_per_run: *bytes as f64 / runs,
+            tracked: *tracked,
+            held_by: if i < MAX_CHAINS {
+                chains.next().flatten()
+            } else {
+                None
+            },
+        })
+        .collect();
+    diagnosis.in_place = grown
+        .iter()
+        .map(|(name, before, after, _)| InPlace {
+            name: name.clone(),
+            bytes_per_run: (after.0 - before.0) as f64 / runs,
+            items_per_run: (after.1 - before.1) as f64 / runs,
+            held_by: chains.next().flatten(),
+        })
+        // A container nobody holds cannot be what keeps growing.
+        .filter(|g| {
+            g.held_by
+                .as_deref()
+                .is_some_and(|c| c.starts_with("module "))
+        })
+        .collect();
+
+    let owners: std::collections::HashMap<i64, (String, Frames)> = get("fds")?.extract()?;
+    diagnosis.fds = new_fds
+        .iter()
+        .map(|&fd| {
+            let owner = owners.get(&fd);
+            LeakedFd {
+                fd,
+                target: fd_target(fd, &folder.rootdir),
+                // "" is a descriptor no object owns, seen opened by the audit hook.
+                owner: owner.map(|o| o.0.clone()).filter(|o| !o.is_empty()),
+                created: owner.and_then(|o| folder.user_frame(&o.1)),
+            }
+        })
+        .collect();
+    let threads: Vec<RawThread> = get("threads")?.extract()?;
+    diagnosis.threads = threads
+        .into_iter()
+        .map(|(name, target, frames)| LeakedThread {
+            name,
+            target,
+            started: folder.user_frame(&frames),
+        })
+        .collect();
+    Ok(diagnosis)
+}
+
+/// The user's innermost frame among `frames` (innermost first), as a
+/// location; None when every frame is the library's or leakhunt's.
+pub fn user_location(py: Python<'_>, rootdir: &Path, frames: &Frames) -> Result<Option<Location>> {
+    let folder = Folder::new(py, rootdir)?;
+    Ok(frames
+        .iter()
+        .find(|f| !folder.folded(f))
+        .map(|f| folder.location(f)))
+}
+
+/// `module test_orders -> Order.registry (list) -> [17] -> TrackedOrder`.
+fn chain_text(chain: RawChain) -> Option<String> {
+    let (root, hops, reached, note) = chain?;
+    if !note.is_empty() {
+        return None;
+    }
+    if !reached {
+        return Some(
+            "nothing refers to it: a reference was taken and never released \
+             (C code, e.g. a missing Py_DECREF)"
+                .to_string(),
+        );
+    }
+    let mut text = root;
+    let last = hops.len().saturating_sub(1);
+    for (i, (label, type_name)) in hops.iter().enumerate() {
+        match (label.is_empty(), i < last) {
+            (false, true) => text.push_str(&format!(" -> {label} ({type_name})")),
+            (true, true) => text.push_str(&format!(" -> ({type_name})")),
+            (false, false) => text.push_str(&format!(" -> {label} -> {type_name}")),
+            (true, false) => text.push_str(&format!(" -> {type_name}")),
+        }
+    }
+    Some(text)
+}
+
+/// Decides which frames are the user's, and writes them as locations.
+struct Folder {
+    rootdir: PathBuf,
+    /// The standard library and site-packages folders of the interpreter.
+    library: Vec<String>,
+}
+
+static LIBRARY: PyOnceLock<Vec<String>> = PyOnceLock::new();
+
+impl Folder {
+    fn new(py: Python<'_>, rootdir: &Path) -> Result<Folder> {
+        let library = LIBRARY.get_or_try_init(py, || -> Result<Vec<String>> {
+            let paths = py
+                .import("sysconfig")
+                .and_then(|s| s.call_method0("get_paths"))
+                .and_then(|p| p.extract::<std::collections::HashMap<String, String>>())
+                .map_err(|e| harness_error(py, &e, "sysconfig.get_paths"))?;
+            Ok(["stdlib", "platstdlib", "purelib", "platlib"]
+                .iter()
+                .filter_map(|k| paths.get(*k))
+                .map(|p| format!("{}/", p.trim_end_matches('/')))
+                .collect())
+        })?;
+        Ok(Folder {
+            rootdir: rootdir.to_path_buf(),
+            library: library.clone(),
+        })
+    }
+
+    fn folded(&self, (file, _): &(String, u32)) -> bool {
+        // `<leakhunt …>`, `<frozen …>`, `<unknown>`; code run from a string is the user's.
+        (file.starts_with('<') && file != "<string>" && file != "<stdin>")
+            || file.contains("/site-packages/")
+            || file.contains("/dist-packages/")
+            || self.library.iter().any(|lib| file.starts_with(lib))
+    }
+
+    /// The user's innermost frame; None rather than a library's.
+    fn user_frame(&self, frames: &Frames) -> Option<Location> {
+        let frame = frames.iter().find(|f| !self.folded(f))?;
+        Some(self.location(frame))
+    }
+
+    fn location(&self, (file, line): &(String, u32)) -> Location {
+        Location {
+            path: relative(&self.rootdir, file),
+            line: *line,
+            source: source_line(file, *line),
+        }
+    }
+}
+
+/// `file` relative to `rootdir` when it is inside it.
+fn relative(rootdir: &Path, file: &str) -> String {
+    match Path::new(file).strip_prefix(rootdir) {
+        Ok(inner) if !rootdir.as_os_str().is_empty() => inner
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/"),
+        _ => file.to_string(),
+    }
+}
+
+/// The stripped source line, or nothing when the file cannot be read.
+fn source_line(file: &str, line: u32) -> String {
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .nth((line as usize).checked_sub(1)?)
+                .map(|l| l.trim().to_string())
+        })
+        .unwrap_or_default()
+}
+
+fn out_of_time(started: Instant, when: &str) -> String {
+    format!(
+        "the diagnosis ran out of time ({:.1} s of {BUDGET_SECONDS} s) {when}; \
+         the leak stands on its judged runs",
+        started.elapsed().as_secs_f64()
+    )
+}
+
+/// Open descriptors, without the one this listing itself holds.
+fn open_fds() -> BTreeSet<i64> {
+    let listing = format!("/proc/{}/fd", std::process::id());
+    std::fs::read_dir("/proc/self/fd")
+        .map(|dir| {
+            dir.filter_map(|e| {
+                let entry = e.ok()?;
+                let target = std::fs::read_link(entry.path()).ok()?;
+                if target.to_string_lossy() == listing {
+                    return None;
+                }
+                entry.file_name().to_str()?.parse().ok()
+            })
+            .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn fd_target(fd: i64, rootdir: &Path) -> String {
+    match std::fs::read_link(format!("/proc/self/fd/{fd}")) {
+        Ok(target) => relative(rootdir, &target.to_string_lossy()),
+        Err(_) => "(closed since)".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chains_read_from_the_root_down() {
+        let hops = vec![
+            ("Order.registry".to_string(), "list".to_string()),
+            ("[17]".to_string(), "test_orders.TrackedOrder".to_string()),
+        ];
+        assert_eq!(
+            chain_text(Some((
+                "module test_orders".into(),
+                hops,
+                true,
+                String::new()
+            )))
+            .as_deref(),
+            Some("module test_orders -> Order.registry (list) -> [17] -> test_orders.TrackedOrder")
+        );
+        let hops = vec![
+            ("STRINGS".to_string(), "set".to_string()),
+            (String::new(), "str".to_string()),
+        ];
+        assert_eq!(
+            chain_text(Some(("module m".into(), hops, true, String::new()))).as_deref(),
+            Some("module m -> STRINGS (set) -> str")
+        );
+        assert_eq!(chain_text(None), None);
+    }
+
+    #[test]
+    fn paths_inside_the_rootdir_are_relative() {
+        assert_eq!(relative(Path::new("/r"), "/r/a/b.py"), "a/b.py");
+        assert_eq!(
+            relative(Path::new("/r"), "/elsewhere/b.py"),
+            "/elsewhere/b.py"
+        );
+        assert_eq!(relative(Path::new("/r"), "<frozen os>"), "<frozen os>");
+    }
+}

@@ -1,0 +1,125 @@
+//! The built-in engine: collects and runs pytest-style tests without pytest,
+//! through the embedded `builtin_engine.py` harness.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use pyo3::prelude::*;
+use pyo3::types::PyModule;
+
+use super::{call_harness, Collection, Engine, RunProblem};
+use crate::model::outcome::relative_path;
+use crate::model::outcome::{CollectionError, TestItem};
+use crate::worker::interpreter::load_module;
+
+const HARNESS: &str = include_str!("../python/builtin_engine.py");
+
+pub struct BuiltinEngine {
+    harness: Py<PyModule>,
+    /// Harness-side index of each collected test, in collection order.
+    handles: Vec<usize>,
+}
+
+/// (qualified name, line, harness index)
+type RawTest = (String, u32, usize);
+
+impl BuiltinEngine {
+    pub fn load(py: Python<'_>) -> Result<BuiltinEngine> {
+        let harness = load_module(py, HARNESS, "_leakhunt_builtin")?.unbind();
+        Ok(BuiltinEngine {
+            harness,
+            handles: Vec::new(),
+        })
+    }
+
+    fn call<'py>(
+        &self,
+        py: Python<'py>,
+        function: &str,
+        args: impl pyo3::call::PyCallArgs<'py>,
+    ) -> Result<Bound<'py, PyAny>> {
+        call_harness(py, &self.harness, "harness", function, args)
+    }
+}
+
+impl Engine for BuiltinEngine {
+    fn describe(&self) -> String {
+        "builtin".to_string()
+    }
+
+    fn collect(&mut self, py: Python<'_>, rootdir: &Path, files: &[PathBuf]) -> Result<Collection> {
+        let mut collection = Collection::default();
+        for file in files {
+            let relative = relative_path(rootdir, file);
+            // As a path: pyo3 gives Python the bytes of an undecodable name
+            // as os.fsdecode does, so the file can still be imported.
+            let (tests, error): (Vec<RawTest>, Option<String>) =
+                self.call(py, "collect", (file,))?.extract()?;
+            if let Some(message) = error {
+                collection.errors.push(CollectionError {
+                    path: relative,
+                    message,
+                });
+                continue;
+            }
+            for (qualname, line, handle) in tests {
+                collection
+                    .tests
+                    .push(test_item(rootdir, &relative, &qualname, line));
+                self.handles.push(handle);
+            }
+        }
+        Ok(collection)
+    }
+
+    fn enter(&mut self, py: Python<'_>, index: usize) -> Result<Option<RunProblem>> {
+        let value = self.call(py, "enter", (self.handles[index],))?;
+        RunProblem::from_harness(value)
+    }
+
+    fn run_once(&mut self, py: Python<'_>, index: usize) -> Result<Option<RunProblem>> {
+        let value = self.call(py, "run", (self.handles[index],))?;
+        RunProblem::from_harness(value)
+    }
+
+    fn leave(&mut self, py: Python<'_>, next: Option<usize>) -> Result<Option<RunProblem>> {
+        let next = next.map(|i| self.handles[i]);
+        let value = self.call(py, "leave", (next,))?;
+        RunProblem::from_harness(value)
+    }
+}
+
+/// Builds the pytest-style description of one test from its file and the
+/// `Class::name` qualified name the harness found.
+pub fn test_item(rootdir: &Path, relative: &str, qualname: &str, line: u32) -> TestItem {
+    if qualname.is_empty() {
+        return TestItem::skipped_file(relative, line);
+    }
+    let parts: Vec<&str> = qualname.split("::").collect();
+    let name = parts.last().copied().unwrap_or(qualname).to_string();
+    let classes = &parts[..parts.len().saturating_sub(1)];
+    let module_path = relative
+        .strip_suffix(".py")
+        .unwrap_or(relative)
+        .replace('/', ".");
+    let classname = std::iter::once(module_path.as_str())
+        .chain(classes.iter().copied())
+        .collect::<Vec<_>>()
+        .join(".");
+    // -k matches the names of every node from the rootdir down, as pytest does.
+    let mut keywords: Vec<String> = Vec::new();
+    if let Some(root) = rootdir.file_name() {
+        keywords.push(root.to_string_lossy().to_string());
+    }
+    keywords.extend(relative.split('/').map(str::to_string));
+    keywords.extend(classes.iter().map(|c| c.to_string()));
+    keywords.push(name.clone());
+    TestItem {
+        nodeid: format!("{relative}::{qualname}"),
+        path: relative.to_string(),
+        line,
+        name,
+        classname,
+        keywords,
+    }
+}

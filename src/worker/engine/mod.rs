@@ -1,0 +1,215 @@
+//! Engines collect tests and run one iteration of one test inside the
+//! interpreter. The runner only talks to this trait, so the built-in engine and
+//! a pytest-driven one are interchangeable.
+
+pub mod builtin;
+pub mod pytest;
+
+use std::path::Path;
+
+use anyhow::{anyhow, Result};
+use pyo3::prelude::*;
+
+use crate::model::engine::{EngineChoice, EngineSelection};
+use crate::model::exit::UsageError;
+use crate::model::outcome::{CollectionError, TestItem};
+use crate::worker::python_text::crossable;
+
+/// What went wrong in one run (a passing run has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunProblem {
+    pub outcome: ProblemKind,
+    /// Exception type name.
+    pub kind: String,
+    pub message: String,
+    pub traceback: String,
+    /// `setup`, `call` or `teardown`.
+    pub phase: String,
+    /// What the test wrote to stdout and stderr during that run.
+    pub captured: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// An exception in the test (call) or its setup/teardown.
+    Failed,
+    /// The test cannot run here (it is reported as an error).
+    Error,
+    Skipped,
+    /// Ctrl-C arrived while the test ran.
+    Interrupted,
+    /// Failed as its `xfail` mark expects (the message is the mark's reason).
+    XFailed,
+    /// Passed although marked `xfail` (not strict; a strict one is Failed).
+    XPassed,
+}
+
+impl RunProblem {
+    /// Reads the harness's `(outcome, exception type, message, traceback,
+    /// phase, captured output)` tuple; None is a passing run.
+    pub fn from_harness(value: Bound<'_, PyAny>) -> Result<Option<RunProblem>> {
+        if value.is_none() {
+            return Ok(None);
+        }
+        let (outcome, kind, message, traceback, phase, captured): (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+        ) = value
+            .extract()
+            .map_err(|e| anyhow!("unexpected result from the harness: {e}"))?;
+        let outcome = match outcome.as_str() {
+            "skipped" => ProblemKind::Skipped,
+            "interrupted" => ProblemKind::Interrupted,
+            "error" => ProblemKind::Error,
+            "xfailed" => ProblemKind::XFailed,
+            "xpassed" => ProblemKind::XPassed,
+            _ if phase == "call" => ProblemKind::Failed,
+            _ => ProblemKind::Error,
+        };
+        Ok(Some(RunProblem {
+            outcome,
+            kind,
+            message,
+            traceback,
+            phase,
+            captured,
+        }))
+    }
+}
+
+/// Calls `function` of an engine's harness module; `what` names the harness
+/// in the error, which keeps Ctrl-C recognisable.
+pub(crate) fn call_harness<'py>(
+    py: Python<'py>,
+    harness: &Py<pyo3::types::PyModule>,
+    what: &str,
+    function: &str,
+    args: impl pyo3::call::PyCallArgs<'py>,
+) -> Result<Bound<'py, PyAny>> {
+    harness
+        .bind(py)
+        .call_method1(function, args)
+        .and_then(crossable)
+        .map_err(|e| {
+            crate::worker::interpreter::harness_error(py, &e, &format!("{what} ({function})"))
+        })
+}
+
+/// Tests found in the given files, in collection order.
+#[derive(Debug, Default)]
+pub struct Collection {
+    pub tests: Vec<TestItem>,
+    pub errors: Vec<CollectionError>,
+    /// Set by an engine that applies node ids and `-k` itself (pytest): the
+    /// tests it deselected, and its own rootdir. `tests` is then the selection.
+    pub selected_by_engine: Option<EngineSelection>,
+    /// Allow-list entries the tests declare themselves (pytest markers).
+    pub allow: Vec<crate::model::allow::AllowEntry>,
+    /// For each test, the module or class whose scoped fixtures it shares
+    /// with others (see `schedule`); empty when the engine pins nothing.
+    pub pins: Vec<Option<String>>,
+}
+
+pub trait Engine {
+    /// Name and version for the header, e.g. `builtin`.
+    fn describe(&self) -> String;
+
+    /// Does the engine find files and apply node ids and `-k` itself (from
+    /// what it was loaded with), rather than collect the files it is given?
+    fn selects_tests(&self) -> bool {
+        false
+    }
+
+    /// Imports `files` (absolute paths) and lists their tests; node ids are
+    /// relative to `rootdir`.
+    fn collect(
+        &mut self,
+        py: Python<'_>,
+        rootdir: &Path,
+        files: &[std::path::PathBuf],
+    ) -> Result<Collection>;
+
+    /// Sets up what test `index` (of the collection) needs once: module and
+    /// class scopes.
+    fn enter(&mut self, py: Python<'_>, index: usize) -> Result<Option<RunProblem>>;
+
+    /// One run: setup, call, teardown.
+    fn run_once(&mut self, py: Python<'_>, index: usize) -> Result<Option<RunProblem>>;
+
+    /// Tears down the scopes that test `next` (None: no further test) does not share.
+    fn leave(&mut self, py: Python<'_>, next: Option<usize>) -> Result<Option<RunProblem>>;
+
+    /// What pytest's final line counts of test `index`'s first run apart
+    /// from its outcome (warnings, subtests), by pytest's category name.
+    fn pytest_counts(&mut self, _py: Python<'_>, _index: usize) -> Result<Vec<(String, usize)>> {
+        Ok(Vec::new())
+    }
+
+    /// The coverage plugins the engine turned off (`pytest-cov`).
+    fn coverage_off(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    /// Ends the session once every test is done and left (pytest's
+    /// sessionfinish and unconfigure); `failed` when a test of this worker
+    /// failed, leaked or errored.
+    fn finish(&mut self, _py: Python<'_>, _failed: bool) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// What the user asked to run, for an engine that selects by itself.
+pub struct Request<'a> {
+    pub paths: &'a [String],
+    pub keyword: Option<&'a str>,
+    /// Given after `--`.
+    pub pytest_args: &'a [String],
+    pub ignore: &'a [std::path::PathBuf],
+    /// Leave pytest-cov on (`--keep-coverage`).
+    pub keep_coverage: bool,
+}
+
+/// The engine `choice` asks for in this interpreter (whose prefix is
+/// `prefix`). pytest applies `request` itself; the built-in engine is handed
+/// files instead.
+pub fn load(
+    py: Python<'_>,
+    choice: EngineChoice,
+    prefix: &str,
+    request: &Request<'_>,
+) -> Result<Box<dyn Engine>> {
+    let pytest_args = request.pytest_args;
+    let version = match choice {
+        EngineChoice::Builtin => None,
+        EngineChoice::Auto | EngineChoice::Pytest => pytest::pytest_version(py)?,
+    };
+    match (choice, version) {
+        (EngineChoice::Pytest, None) => Err(anyhow::Error::new(UsageError(format!(
+            "--engine pytest: pytest cannot be imported in the Python at {prefix}; \
+             install it there (python -m pip install pytest) or use --engine builtin"
+        )))),
+        (_, Some(version)) => {
+            let mut extra: Vec<String> = request
+                .ignore
+                .iter()
+                .map(|path| format!("--ignore={}", path.display()))
+                .collect();
+            extra.extend(pytest_args.iter().cloned());
+            let mut engine =
+                pytest::PytestEngine::load(py, version, request.paths, request.keyword, &extra)?;
+            if !request.keep_coverage {
+                engine.turn_coverage_off(py)?;
+            }
+            Ok(Box::new(engine))
+        }
+        (_, None) if !pytest_args.is_empty() => Err(anyhow::Error::new(UsageError(format!(
+            "arguments after -- go to pytest, but the builtin engine runs this session \
+             (pytest is not importable in {prefix}, or --engine builtin): install pytest or drop them"
+        )))),
+        (_, None) => Ok(Box::new(builtin::BuiltinEngine::load(py)?)),
+    }
+}

@@ -1,0 +1,301 @@
+//! The pytest engine: pytest's own collection, fixtures, marks and plugins,
+//! driven one run at a time through the embedded `pytest_engine.py`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Result};
+use pyo3::prelude::*;
+use pyo3::types::PyModule;
+
+use super::{call_harness, Collection, Engine, EngineSelection, RunProblem};
+use crate::model::allow::{AllowEntry, AllowedSignal};
+use crate::model::exit::UsageError;
+use crate::model::outcome::{CollectionError, TestItem};
+use crate::worker::interpreter::{
+    format_error, harness_error, is_interrupt, load_module, Interrupted,
+};
+
+const HARNESS: &str = include_str!("../python/pytest_engine.py");
+const HARNESS_NAME: &str = "pytest engine";
+
+/// pytest plugins that only keep records of a session: off, so that nothing
+/// they hold grows with the runs (`--lf` and `--nf` need the cache). The
+/// terminal reporter stays, silenced by the harness: ini files pass its
+/// options (`-ra`) in addopts.
+const QUIET_PLUGINS: &[&str] = &["no:cacheprovider"];
+
+pub struct PytestEngine {
+    harness: Py<PyModule>,
+    version: String,
+    /// pytest-cov is installed and told not to measure (`--no-cov`).
+    coverage_off: bool,
+    /// pytest's command line: paths, `-k`, leakhunt's `-p`s, then the user's extras.
+    args: Vec<String>,
+}
+
+/// pytest's version when it can be imported in this interpreter.
+pub fn pytest_version(py: Python<'_>) -> Result<Option<String>> {
+    let util = py.import("importlib.util")?;
+    if util.call_method1("find_spec", ("pytest",))?.is_none() {
+        return Ok(None);
+    }
+    let pytest = py
+        .import("pytest")
+        .map_err(|e| harness_error(py, &e, "import of pytest"))?;
+    Ok(Some(pytest.getattr("__version__")?.extract()?))
+}
+
+impl PytestEngine {
+    /// `paths` and `keyword` as leakhunt got them; `extra` came after `--`.
+    pub fn load(
+        py: Python<'_>,
+        version: String,
+        paths: &[String],
+        keyword: Option<&str>,
+        extra: &[String],
+    ) -> Result<PytestEngine> {
+        let harness = load_module(py, HARNESS, "_leakhunt_pytest")?.unbind();
+        let mut args: Vec<String> = paths.to_vec();
+        if let Some(keyword) = keyword {
+            args.extend(["-k".to_string(), keyword.to_string()]);
+        }
+        for plugin in QUIET_PLUGINS {
+            args.extend(["-p".to_string(), plugin.to_string()]);
+        }
+        args.extend(extra.iter().cloned());
+        Ok(PytestEngine {
+            harness,
+            version,
+            coverage_off: false,
+            args,
+        })
+    }
+
+    /// Tells pytest-cov, when pytest will load it, not to measure: its
+    /// `--no-cov` wins over any `--cov` in addopts or after `--`. Coverage
+    /// slows every line, its tracer holds references the diagnosis would
+    /// blame, and two workers' sessions write one data file at once.
+    pub fn turn_coverage_off(&mut self, py: Python<'_>) -> Result<()> {
+        // Without autoloading, pytest-cov (and its option) is not there.
+        let autoload = std::env::var_os("PYTEST_DISABLE_PLUGIN_AUTOLOAD").is_none()
+            && !self.args.iter().any(|a| a == "--disable-plugin-autoload");
+        let util = py.import("importlib.util")?;
+        let installed = !util.call_method1("find_spec", ("pytest_cov",))?.is_none();
+        if autoload && installed {
+            self.args.push("--no-cov".to_string());
+            self.coverage_off = true;
+        }
+        Ok(())
+    }
+}
+
+/// (node id, file relative to the rootdir, 0-based line or -1, name,
+/// the leakhunt marker's (signals, reason))
+type RawItem = (
+    String,
+    String,
+    i64,
+    String,
+    Option<(Vec<String>, Option<String>)>,
+);
+
+impl Engine for PytestEngine {
+    fn describe(&self) -> String {
+        format!("pytest {}", self.version)
+    }
+
+    fn selects_tests(&self) -> bool {
+        true
+    }
+
+    fn pytest_counts(&mut self, py: Python<'_>, index: usize) -> Result<Vec<(String, usize)>> {
+        call_harness(py, &self.harness, HARNESS_NAME, "counts", (index,))?
+            .extract()
+            .map_err(|e| anyhow!("unexpected result from the pytest engine: {e}"))
+    }
+
+    fn coverage_off(&self) -> Vec<&'static str> {
+        if self.coverage_off {
+            vec!["pytest-cov"]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// pytest finds the files and the rootdir itself, from the paths, `-k` and
+    /// extra arguments given to `load`; `rootdir` and `files` are not used.
+    fn collect(
+        &mut self,
+        py: Python<'_>,
+        _rootdir: &Path,
+        _files: &[PathBuf],
+    ) -> Result<Collection> {
+        let result = self
+            .harness
+            .bind(py)
+            .call_method1("collect", (self.args.clone(),))
+            .and_then(crate::worker::python_text::crossable);
+        let value = match result {
+            Ok(value) => value,
+            Err(error) if is_interrupt(py, &error) => return Err(anyhow::Error::new(Interrupted)),
+            Err(error) if error.get_type(py).name().is_ok_and(|n| n == "UsageError") => {
+                let message = error.value(py).to_string();
+                return Err(anyhow::Error::new(UsageError(message)));
+            }
+            Err(error) => {
+                return Err(anyhow!(
+                    "pytest could not start or collect: {}",
+                    format_error(py, &error)
+                ))
+            }
+        };
+        let (items, errors, deselected, rootdir): (
+            Vec<RawItem>,
+            Vec<(String, String)>,
+            usize,
+            String,
+        ) = value
+            .extract()
+            .map_err(|e| anyhow!("unexpected result from the pytest engine: {e}"))?;
+        let pins: Vec<Option<String>> = call_harness(py, &self.harness, HARNESS_NAME, "pins", ())?
+            .extract()
+            .map_err(|e| anyhow!("unexpected pins from the pytest engine: {e}"))?;
+        let mut allow = Vec::new();
+        for (nodeid, _, _, _, marker) in &items {
+            if let Some((signals, reason)) = marker {
+                allow.push(marker_entry(nodeid, signals, reason.as_deref())?);
+            }
+        }
+        Ok(Collection {
+            tests: items
+                .into_iter()
+                .map(|(nodeid, path, line, name, _)| pytest_item(nodeid, path, line, name))
+                .collect(),
+            allow,
+            pins,
+            errors: errors
+                .into_iter()
+                .map(|(path, message)| CollectionError { path, message })
+                .collect(),
+            selected_by_engine: Some(EngineSelection {
+                deselected,
+                rootdir: PathBuf::from(rootdir),
+            }),
+        })
+    }
+
+    /// Nothing to do: pytest sets up the session, package, module and class
+    /// scopes in the first run's setup, a warm-up, and keeps them until `leave`.
+    fn enter(&mut self, _py: Python<'_>, _index: usize) -> Result<Option<RunProblem>> {
+        Ok(None)
+    }
+
+    fn run_once(&mut self, py: Python<'_>, index: usize) -> Result<Option<RunProblem>> {
+        RunProblem::from_harness(call_harness(
+            py,
+            &self.harness,
+            HARNESS_NAME,
+            "run",
+            (index,),
+        )?)
+    }
+
+    fn leave(&mut self, py: Python<'_>, next: Option<usize>) -> Result<Option<RunProblem>> {
+        RunProblem::from_harness(call_harness(
+            py,
+            &self.harness,
+            HARNESS_NAME,
+            "leave",
+            (next,),
+        )?)
+    }
+
+    fn finish(&mut self, py: Python<'_>, failed: bool) -> Result<()> {
+        // pytest's ExitCode: plugins that write results at sessionfinish read it.
+        let exitstatus = if failed { 1 } else { 0 };
+        call_harness(py, &self.harness, HARNESS_NAME, "finish", (exitstatus,)).map(drop)
+    }
+}
+
+/// `@pytest.mark.leakhunt(allow=[...], reason=...)` as an allow-list entry
+/// for exactly that test; a wrong signal or a missing reason is a usage error
+/// naming the test.
+fn marker_entry(nodeid: &str, signals: &[String], reason: Option<&str>) -> Result<AllowEntry> {
+    let fail = |why: String| {
+        anyhow::Error::new(UsageError(format!("{nodeid}: @pytest.mark.leakhunt {why}")))
+    };
+    let reason = reason
+        .filter(|r| !r.trim().is_empty())
+        .ok_or_else(|| fail("needs reason=\"why this leak is accepted\"".to_string()))?;
+    let signals = signals
+        .iter()
+        .map(|s| AllowedSignal::try_from(s.clone()).map_err(&fail))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(AllowEntry {
+        // The node id is the pattern: it always matches its own test (a `*`
+        // or `?` in a parametrize id could also match a sibling's).
+        test: nodeid.to_string(),
+        signals,
+        reason: reason.to_string(),
+    })
+}
+
+/// A collected pytest item as leakhunt reports it; the JUnit classname is
+/// made from the node id as pytest's junitxml makes it (`mangle_test_address`).
+fn pytest_item(nodeid: String, path: String, line: i64, name: String) -> TestItem {
+    let line = u32::try_from(line + 1).unwrap_or(0);
+    if !nodeid.contains("::") {
+        return TestItem::skipped_file(&path, line);
+    }
+    let address = nodeid.split_once('[').map_or(nodeid.as_str(), |(a, _)| a);
+    let mut names: Vec<String> = address.split("::").map(str::to_string).collect();
+    if let Some(first) = names.first_mut() {
+        let dotted = first.replace('/', ".");
+        *first = dotted.strip_suffix(".py").unwrap_or(&dotted).to_string();
+    }
+    names.pop();
+    TestItem {
+        classname: names.join("."),
+        path,
+        line,
+        name,
+        // pytest applied -k itself.
+        keywords: Vec::new(),
+        nodeid,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn junit_classname_follows_pytest() {
+        let item = pytest_item(
+            "tests/test_a.py::TestX::test_y[a::b-1]".into(),
+            "tests/test_a.py".into(),
+            9,
+            "test_y[a::b-1]".into(),
+        );
+        assert_eq!(item.classname, "tests.test_a.TestX");
+        assert_eq!(item.line, 10);
+        let item = pytest_item(
+            "test_b.py::test_z".into(),
+            "test_b.py".into(),
+            -1,
+            "test_z".into(),
+        );
+        assert_eq!(item.classname, "test_b");
+        assert_eq!(item.line, 0);
+        let item = pytest_item(
+            "tests/test_skipped_whole.py".into(),
+            "tests/test_skipped_whole.py".into(),
+            -1,
+            "tests/test_skipped_whole.py".into(),
+        );
+        assert_eq!(
+            (item.classname.as_str(), item.name.as_str()),
+            ("", "tests.test_skipped_whole")
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! ResourceWarnings: a file, socket or event loop a test dropped without
+//! closing it (the `with` that was forgotten). Not a leak — the object is gone —
+//! but the descriptor stayed open until the gc got to it.
+//!
+//! [`Watched`] wraps an engine so that every run is bracketed by
+//! `resource_warnings.py`, whatever the engine is.
+
+use std::path::Path;
+
+use anyhow::Result;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyModule;
+
+use crate::model::resource_warning::ResourceWarning;
+use crate::worker::diagnosis::sites::Frames;
+use crate::worker::diagnosis::user_location;
+use crate::worker::engine::{Collection, Engine, RunProblem};
+use crate::worker::interpreter::{harness_error, load_module};
+
+const WATCHER: &str = include_str!("python/resource_warnings.py");
+
+static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+fn call<'py>(py: Python<'py>, function: &str) -> Result<Bound<'py, PyAny>> {
+    let module = MODULE.get_or_try_init(py, || {
+        load_module(py, WATCHER, "_leakhunt_resource_warnings").map(Bound::unbind)
+    })?;
+    module
+        .bind(py)
+        .call_method0(function)
+        .and_then(crate::worker::python_text::crossable)
+        .map_err(|e| harness_error(py, &e, &format!("resource warnings ({function})")))
+}
+
+/// An engine whose runs record ResourceWarnings.
+pub struct Watched<'a> {
+    inner: &'a mut dyn Engine,
+    rootdir: &'a Path,
+    warnings: Vec<ResourceWarning>,
+}
+
+impl<'a> Watched<'a> {
+    pub fn new(inner: &'a mut dyn Engine, rootdir: &'a Path) -> Watched<'a> {
+        Watched {
+            inner,
+            rootdir,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// What the runs so far raised, one entry per message and place.
+    pub fn into_warnings(self) -> Vec<ResourceWarning> {
+        self.warnings
+    }
+
+    fn record(&mut self, py: Python<'_>, found: Vec<(String, Frames)>) -> Result<()> {
+        for (message, frames) in found {
+            let opened = user_location(py, self.rootdir, &frames)?;
+            // The repr of a socket names its fd, which changes from run to run.
+            let kind = message.split(" fd=").next().unwrap_or(&message).to_string();
+            match self
+                .warnings
+                .iter_mut()
+                .find(|w| w.opened == opened && w.message.starts_with(&kind))
+            {
+                Some(existing) => existing.runs += 1,
+                None => self.warnings.push(ResourceWarning {
+                    message,
+                    opened,
+                    runs: 1,
+                }),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Engine for Watched<'_> {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    fn collect(
+        &mut self,
+        py: Python<'_>,
+        rootdir: &Path,
+        files: &[std::path::PathBuf],
+    ) -> Result<Collection> {
+        self.inner.collect(py, rootdir, files)
+    }
+
+    fn enter(&mut self, py: Python<'_>, index: usize) -> Result<Option<RunProblem>> {
+        self.inner.enter(py, index)
+    }
+
+    fn run_once(&mut self, py: Python<'_>, index: usize) -> Result<Option<RunProblem>> {
+        call(py, "begin")?;
+        let outcome = self.inner.run_once(py, index);
+        let found: Vec<(String, Frames)> = call(py, "end")?.extract()?;
+        self.record(py, found)?;
+        outcome
+    }
+
+    fn leave(&mut self, py: Python<'_>, next: Option<usize>) -> Result<Option<RunProblem>> {
+        self.inner.leave(py, next)
+    }
+}

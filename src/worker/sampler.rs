@@ -1,0 +1,262 @@
+//! Takes one sample between runs: Python's own counters through the embedded
+//! `sampler.py`, and the process's fds, threads and memory read from /proc in
+//! Rust, where reading them allocates nothing in the interpreter.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use pyo3::prelude::*;
+use pyo3::types::PyModule;
+
+use crate::model::protocol::NO_TCACHE;
+use crate::model::signal::{Sample, Signal};
+use crate::worker::allocator::heap_bytes;
+use crate::worker::interpreter::{harness_error, load_module};
+
+const SAMPLER: &str = include_str!("python/sampler.py");
+
+/// How long a finished thread may take to leave /proc after `join()` returned.
+const THREAD_SETTLE: Duration = Duration::from_millis(20);
+
+/// Tests measured between two full collections. Frozen objects are never
+/// collected, so cyclic garbage among them waits for the next unfreeze; a full
+/// collection per test would cost a heap walk each (30 ms at 300,000 objects).
+const TESTS_PER_FULL_COLLECTION: usize = 50;
+
+pub struct Sampler {
+    module: Py<PyModule>,
+    tests_since_unfreeze: std::cell::Cell<usize>,
+}
+
+impl Sampler {
+    /// Loads the sampler.
+    pub fn start(py: Python<'_>) -> Result<Sampler> {
+        let module = load_module(py, SAMPLER, "_leakhunt_sampler")?.unbind();
+        let sampler = Sampler {
+            module,
+            tests_since_unfreeze: std::cell::Cell::new(0),
+        };
+        sampler.call(py, "start")?;
+        Ok(sampler)
+    }
+
+    fn call<'py>(&self, py: Python<'py>, function: &str) -> Result<Bound<'py, PyAny>> {
+        self.module
+            .bind(py)
+            .call_method0(function)
+            .map_err(|e| harness_error(py, &e, &format!("sampler ({function})")))
+    }
+
+    /// After the warm-ups: everything alive so far stops being walked by the gc,
+    /// so each later collection only looks at what the judged runs create.
+    /// A first sample of each kind is taken and dropped: the first one after
+    /// a freeze keeps 64 bytes for good, which the baseline must already hold.
+    pub fn freeze(&self, py: Python<'_>) -> Result<()> {
+        self.call(py, "freeze")?;
+        self.sample_uncleared(py, None)?;
+        self.sample(py, None).map(drop)
+    }
+
+    /// After a test: now and then, hand the whole heap back to the gc.
+    pub fn test_done(&self, py: Python<'_>) -> Result<()> {
+        let done = self.tests_since_unfreeze.get() + 1;
+        if done < TESTS_PER_FULL_COLLECTION {
+            self.tests_since_unfreeze.set(done);
+            return Ok(());
+        }
+        self.tests_since_unfreeze.set(0);
+        self.call(py, "unfreeze").map(drop)
+    }
+
+    /// Notes the working directory and sys.path each test starts from.
+    pub fn remember(&self, py: Python<'_>) -> Result<()> {
+        self.call(py, "remember").map(drop)
+    }
+
+    /// Pushes what Python buffered for stdout and stderr to the file descriptors.
+    pub fn flush_output(&self, py: Python<'_>) -> Result<()> {
+        self.call(py, "flush_output").map(drop)
+    }
+
+    /// Makes `signal` dump every thread's Python stack into `path`.
+    pub fn dump_stack_on(&self, py: Python<'_>, signal: i32, path: &std::path::Path) -> Result<()> {
+        self.module
+            .bind(py)
+            .call_method1(
+                "dump_stack_on",
+                (signal, path.to_string_lossy().to_string()),
+            )
+            .map_err(|e| harness_error(py, &e, "sampler (dump_stack_on)"))
+            .map(drop)
+    }
+
+    /// Unfreezes the heap when no test is left to measure.
+    pub fn stop(&self, py: Python<'_>) -> Result<()> {
+        self.call(py, "stop").map(drop)
+    }
+
+    /// Re-enables what a test may have switched off (the gc), and stops
+    /// tracing that a test or the diagnosis started.
+    pub fn restore(&self, py: Python<'_>) -> Result<()> {
+        self.call(py, "restore").map(drop)
+    }
+
+    /// One sample after clearing the interpreter's caches. `previous` lets a
+    /// thread that is ending leave first, so that what it frees on its way
+    /// out is not counted either.
+    pub fn sample(&self, py: Python<'_>, previous: Option<&Sample>) -> Result<Sample> {
+        self.take(py, previous, true)
+    }
+
+    /// One sample with the caches as the test left them: clearing costs a
+    /// few hundred microseconds, and the next run fills them again.
+    pub fn sample_uncleared(&self, py: Python<'_>, previous: Option<&Sample>) -> Result<Sample> {
+        self.take(py, previous, false)
+    }
+
+    fn take(&self, py: Python<'_>, previous: Option<&Sample>, clear: bool) -> Result<Sample> {
+        let threads = count_threads();
+        // The same path every time (the first detach allocates for good).
+        let limit = previous.map_or(threads, |p| p.get(Signal::Threads));
+        let threads = py.detach(|| settle_threads(threads, limit));
+        let (objects, blocks): (i64, i64) = self
+            .module
+            .bind(py)
+            .call_method1("sample", (clear,))
+            .map_err(|e| harness_error(py, &e, "sampler (sample)"))?
+            .extract()?;
+        // Read once the sampler's own objects are gone.
+        let bytes = heap_bytes();
+        Ok(Sample([
+            objects,
+            blocks,
+            bytes,
+            count_fds(),
+            threads,
+            resident_bytes(),
+        ]))
+    }
+}
+
+/// Returns malloc's free pages to the system. Without it, a native leak is
+/// served from pages an earlier test freed, already resident: RSS stays flat
+/// while C code leaks (seen after the seed article's 300,000-object test).
+/// Called before the last warm-up run, which faults back in the pages the
+/// test and the sampler need, so that judged runs of a clean test stay flat.
+pub fn release_free_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: malloc_trim only returns free memory; it takes malloc's locks.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
+/// Makes glibc's malloc keep resident memory a faithful signal:
+///
+/// * Every thread allocates from the main arena. By default glibc gives
+///   threads that contend for malloc arenas of their own, made lazily up to 8
+///   per core, each holding a few hundred KiB resident for good: a test that
+///   runs a thread pool then shows RSS rising in steps for dozens of runs with
+///   nothing leaked (idna's concurrency test did).
+/// * Blocks of 128 KiB and more always get their own mapping. By default the
+///   threshold rises after such a block is freed, and later big blocks come
+///   from heap pages already resident: a native leak then shows no growth
+///   after a test that freed a lot (seen with the malloc fixture).
+///
+/// Called before the interpreter starts, so before any thread exists.
+pub fn steady_malloc() {
+    forget_worker_tunables();
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn mallopt(param: i32, value: i32) -> i32;
+        }
+        /// glibc's M_ARENA_MAX and M_MMAP_THRESHOLD.
+        const M_ARENA_MAX: i32 = -8;
+        const M_MMAP_THRESHOLD: i32 = -3;
+        // SAFETY: mallopt only changes allocator settings; no thread runs yet.
+        unsafe {
+            mallopt(M_ARENA_MAX, 1);
+            mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+        }
+    }
+}
+
+/// Gives the tests the `GLIBC_TUNABLES` the user had (the worker's own
+/// malloc already read it).
+fn forget_worker_tunables() {
+    let Ok(value) = std::env::var("GLIBC_TUNABLES") else {
+        return;
+    };
+    if value == NO_TCACHE {
+        std::env::remove_var("GLIBC_TUNABLES");
+    } else if let Some(user) = value.strip_suffix(&format!(":{NO_TCACHE}")) {
+        std::env::set_var("GLIBC_TUNABLES", user);
+    }
+}
+
+/// Waits (briefly, without the GIL so Python threads can finish) while there are
+/// more threads than before.
+fn settle_threads(mut threads: i64, limit: i64) -> i64 {
+    let deadline = std::time::Instant::now() + THREAD_SETTLE;
+    while threads > limit && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+        threads = count_threads();
+    }
+    threads
+}
+
+fn count_entries(dir: &str) -> i64 {
+    std::fs::read_dir(dir)
+        .map(|d| d.count() as i64)
+        .unwrap_or(0)
+}
+
+/// Open file descriptors (the one reading /proc/self/fd is counted every time).
+pub fn count_fds() -> i64 {
+    count_entries("/proc/self/fd")
+}
+
+pub fn count_threads() -> i64 {
+    count_entries("/proc/self/task")
+}
+
+/// Resident memory not backed by a file, in bytes: statm's resident minus
+/// shared pages. Pages of code and mapped files are left out: the first call
+/// of a function maps a 64 KiB chunk of the binary (the kernel's fault-around),
+/// which is not a leak, and moved with every rebuild of leakhunt.
+pub fn resident_bytes() -> i64 {
+    let fields: Vec<i64> = std::fs::read_to_string("/proc/self/statm")
+        .map(|s| {
+            s.split_whitespace()
+                .map_while(|p| p.parse::<i64>().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let pages = match fields.as_slice() {
+        [_, resident, shared, ..] => resident - shared,
+        _ => 0,
+    };
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc_page_size() };
+    pages * page
+}
+
+extern "C" {
+    fn sysconf(name: i32) -> i64;
+}
+
+/// `sysconf(_SC_PAGESIZE)`; _SC_PAGESIZE is 30 on Linux.
+unsafe fn libc_page_size() -> i64 {
+    let size = unsafe { sysconf(30) };
+    if size > 0 {
+        size
+    } else {
+        4096
+    }
+}
