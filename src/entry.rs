@@ -1,13 +1,19 @@
 //! The whole program as one function, `run(argv) -> exit code`: the binary's
-//! `main` and the wheel's console script are thin front ends over it.
+//! `main` and the wheel's console script are thin front ends over it. It
+//! makes the settings once and dispatches on what they ask for.
 
 use std::ffi::OsString;
 use std::io::Write;
 
+use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches};
 
-use crate::model::exit::ExitCode;
-use crate::settings::cli::{self, Cli, UsageError};
+use crate::model::exit::{ExitCode, UsageError};
+use crate::model::protocol::WORKER_ARG;
+use crate::report::baseline;
+use crate::session;
+use crate::settings::cli::Cli;
+use crate::settings::{Mode, Settings};
 use crate::worker;
 
 /// Runs leakhunt with these arguments (`argv[0]` is the program name) and
@@ -19,16 +25,13 @@ where
     T: Into<OsString> + Clone,
 {
     let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
-    if argv
-        .get(1)
-        .is_some_and(|a| a == crate::model::protocol::WORKER_ARG)
-    {
+    if argv.get(1).is_some_and(|a| a == WORKER_ARG) {
         return worker::main();
     }
-    let parsed = Cli::command()
+    let code = match Cli::command()
         .try_get_matches_from(&argv)
-        .and_then(|matches| Cli::from_arg_matches(&matches).map(|cli| (cli, matches)));
-    let code = match parsed {
+        .and_then(|matches| Cli::from_arg_matches(&matches).map(|cli| (cli, matches)))
+    {
         Err(error) => {
             let usage = error.use_stderr();
             let _ = error.print();
@@ -38,7 +41,7 @@ where
                 ExitCode::Clean
             }
         }
-        Ok((cli, matches)) => match cli::run(cli, &matches) {
+        Ok((cli, matches)) => match Settings::new(cli, &matches).and_then(|s| dispatch(&s)) {
             Ok(code) => code,
             Err(error) if error.is::<UsageError>() => {
                 eprintln!("ERROR: {error}");
@@ -53,4 +56,19 @@ where
     // A front end may go on running (a Python that returns from the call).
     let _ = std::io::stdout().flush();
     code as i32
+}
+
+fn dispatch(settings: &Settings) -> Result<ExitCode> {
+    match &settings.mode {
+        Mode::ShowConfig(text) => {
+            print!("{text}");
+            Ok(ExitCode::Clean)
+        }
+        Mode::MergeBaselines { inputs, output } => {
+            baseline::merge_files(inputs, output)?;
+            Ok(ExitCode::Clean)
+        }
+        Mode::CollectOnly => session::collect_only(settings),
+        Mode::Run => session::run(settings),
+    }
 }

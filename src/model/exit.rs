@@ -1,5 +1,7 @@
 //! Exit codes, as pytest uses them (plus leaks, which count as failures).
 
+use crate::model::outcome::{SessionReport, SessionStatus};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCode {
     /// Every test passed (or was skipped or inconclusive).
@@ -14,6 +16,22 @@ pub enum ExitCode {
     Usage = 4,
     /// No tests were collected.
     NoTests = 5,
+}
+
+impl ExitCode {
+    /// The exit code of a session that ran. `-x` stops the session on
+    /// purpose: that is no interruption.
+    pub fn of(session: &SessionReport, exitfirst: bool) -> ExitCode {
+        if session.interrupted && !exitfirst {
+            ExitCode::Interrupted
+        } else if session.status() == SessionStatus::Bad {
+            ExitCode::Failures
+        } else if session.tests.is_empty() {
+            ExitCode::NoTests
+        } else {
+            ExitCode::Clean
+        }
+    }
 }
 
 /// A problem with what the user asked for (an option, a path, a config value,

@@ -207,6 +207,28 @@ impl SessionReport {
     pub fn count(&self, verdict: Verdict) -> usize {
         self.tests.iter().filter(|t| t.verdict == verdict).count()
     }
+
+    /// How the session went, as the final line's colour, the HTML report's
+    /// tone and the exit code tell it.
+    pub fn status(&self) -> SessionStatus {
+        if self.tests.iter().any(|t| t.verdict.is_bad()) || !self.collection_errors.is_empty() {
+            SessionStatus::Bad
+        } else if self.count(Verdict::Inconclusive) > 0 || self.tests.is_empty() {
+            SessionStatus::Warn
+        } else {
+            SessionStatus::Good
+        }
+    }
+}
+
+/// How a session went, decided once for every report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStatus {
+    /// A test failed, errored or leaked, or a file could not be collected.
+    Bad,
+    /// Nothing ran, or a verdict was inconclusive.
+    Warn,
+    Good,
 }
 
 /// A failed module or class teardown after the test turns a pass into an error

@@ -3,11 +3,12 @@
 //! leaks that stopped are reported as fixed. The file is sorted and rounded
 //! so that it diffs well in review.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::model::exit::UsageError;
 use crate::model::outcome::{TestReport, Verdict};
 use crate::model::signal::Signal;
 use crate::report::atomic::write_atomically;
@@ -85,6 +86,24 @@ impl Baseline {
         text.push('\n');
         write_atomically(path, text.as_bytes(), "baseline")
     }
+}
+
+/// `--merge-baselines A B --write-baseline OUT`: one baseline from several
+/// (of `--shard` jobs).
+pub fn merge_files(inputs: &[PathBuf], output: &Path) -> Result<()> {
+    let parts = inputs
+        .iter()
+        .map(|path| Baseline::read(path).map_err(|e| UsageError(format!("{e:#}")).into()))
+        .collect::<Result<Vec<_>>>()?;
+    let merged = Baseline::merge(parts);
+    merged.write(output)?;
+    println!(
+        "merged {} baselines: {} leaks in {}",
+        inputs.len(),
+        merged.leaks.len(),
+        output.display()
+    );
+    Ok(())
 }
 
 /// The leaks of one test that would fail the run: what a baseline records.

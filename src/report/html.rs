@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::model::outcome::{SessionReport, TestReport, Verdict};
+use crate::model::outcome::{SessionReport, SessionStatus, TestReport, Verdict};
 use crate::model::sanitize::printable;
 use crate::model::signal::{Sample, Signal};
 use crate::report::atomic::write_atomically;
@@ -55,14 +55,10 @@ fn header(out: &mut String, session: &SessionReport) {
     // The HTML report sees only the session, not the deselected count the
     // terminal has; the counts are otherwise the terminal's final line.
     let summary = summary_counts(session, 0);
-    let tone = if session.tests.iter().any(|t| t.verdict.is_bad())
-        || !session.collection_errors.is_empty()
-    {
-        "bad"
-    } else if session.count(Verdict::Inconclusive) > 0 || session.tests.is_empty() {
-        "warn"
-    } else {
-        "good"
+    let tone = match session.status() {
+        SessionStatus::Bad => "bad",
+        SessionStatus::Warn => "warn",
+        SessionStatus::Good => "good",
     };
     let _ = writeln!(
         out,

@@ -5,19 +5,11 @@ use std::io::Write;
 
 use crate::model::event::Progress;
 use crate::model::interpreter::InterpreterInfo;
-use crate::model::outcome::{SessionReport, TestReport, Verdict};
+use crate::model::outcome::{SessionReport, SessionStatus, TestReport, Verdict};
 use crate::model::sanitize::printable;
 use crate::report::explain::grouped_lines;
 use crate::report::format::{growth_outcome, rates, series_lines};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Verbosity {
-    Quiet,
-    Normal,
-    Verbose,
-    /// Also prints every test's series.
-    Series,
-}
+use crate::settings::Verbosity;
 
 #[derive(Clone, Copy)]
 enum Color {
@@ -487,14 +479,10 @@ impl Terminal {
     fn final_line(&mut self, session: &SessionReport, deselected: usize) {
         let summary = summary_counts(session, deselected);
         let text = format!("{summary} in {:.2}s", session.duration.as_secs_f64());
-        let color = if session.tests.iter().any(|t| t.verdict.is_bad())
-            || !session.collection_errors.is_empty()
-        {
-            Color::Red
-        } else if session.count(Verdict::Inconclusive) > 0 || session.tests.is_empty() {
-            Color::Yellow
-        } else {
-            Color::Green
+        let color = match session.status() {
+            SessionStatus::Bad => Color::Red,
+            SessionStatus::Warn => Color::Yellow,
+            SessionStatus::Good => Color::Green,
         };
         let text = if self.verbosity == Verbosity::Quiet {
             text
