@@ -147,6 +147,32 @@ fn a_joined_thread_is_clean_under_pytest_in_five_consecutive_runs() {
 }
 
 #[test]
+fn setting_and_deleting_an_environment_variable_every_run_is_clean() {
+    // Issue 13 item 2b's cause: pytest sets and deletes PYTEST_CURRENT_TEST
+    // every run, and os.environ's dict reallocates its table every few
+    // dozen runs. 60 judged runs give it room to do so.
+    for engine in ["builtin", "pytest"] {
+        let run = in_venv(&[
+            "environ_churn",
+            "--engine",
+            engine,
+            "-v",
+            "--iterations",
+            "60",
+            "--max-iterations",
+            "60",
+        ]);
+        assert_eq!(
+            verdicts(&run.stdout),
+            ["environ_churn/test_environ_churn.py::test_sets_and_deletes_an_environment_variable PASSED"],
+            "{engine}:\n{}",
+            run.stdout
+        );
+        assert_eq!(run.code, 0, "{engine}");
+    }
+}
+
+#[test]
 fn node_ids_and_k_select_as_pytest_does() {
     let run = in_venv(&[
         "pytest_project/test_params.py::test_ids[high]",
