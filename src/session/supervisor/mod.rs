@@ -3,12 +3,16 @@
 //! turns crashes, hangs and interruptions into results, tells its observer
 //! about each test as it finishes, and returns the reports in collection
 //! order whatever the number of workers. It never runs test code.
+//!
+//! `crash`: the report of a test whose worker died or was stopped.
+
+mod crash;
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::BufReader;
 use std::os::fd::AsRawFd;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
@@ -29,9 +33,10 @@ use crate::model::outcome::{
 use crate::model::protocol::{
     receive, send, Command, Message, WorkerSetup, COMMAND_FD, MESSAGE_FD,
 };
-use crate::model::repeatability::NotRepeatable;
 use crate::session::interrupt::{Interruption, Interruptions};
 use crate::session::schedule::{Schedule, Unit};
+pub use crate::session::supervisor::crash::signal_name;
+use crate::session::supervisor::crash::{describe_exit, Cause, Crash};
 
 /// How long running tests get to finish their current run after Ctrl-C.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(3);
@@ -546,9 +551,20 @@ impl Pool {
         state.finalize(worker.provisional.take());
         if let Some(current) = worker.current.take() {
             if !state.interrupted {
-                let item = self.tests[current.index].clone();
-                let report = crash_report(item, worker, &current, status);
-                state.reports.insert(current.index, report);
+                let cause = match worker.timed_out.take() {
+                    Some((limit, stack)) => Cause::TimedOut { limit, stack },
+                    None => Cause::Exited(status),
+                };
+                let crash = Crash {
+                    item: self.tests[current.index].clone(),
+                    run: current.run,
+                    run_times: current.run_times,
+                    duration: current.started.elapsed(),
+                    judged: current.judged,
+                    cause,
+                    captured: read_since(&worker.capture_path, current.capture_offset),
+                };
+                state.reports.insert(current.index, crash.into_report());
                 state.finalize(Some(current.index));
             }
         }
@@ -662,113 +678,5 @@ fn signal(child: &Child, signal: i32) {
         unsafe {
             libc::kill(pid, signal);
         }
-    }
-}
-
-/// "died with SIGSEGV", "exited with code 3".
-fn describe_exit(status: Option<std::process::ExitStatus>) -> String {
-    match status {
-        Some(status) => match (status.signal(), status.code()) {
-            (Some(signal), _) => format!("died with {}", signal_name(signal)),
-            (None, Some(code)) => format!("exited with code {code}"),
-            (None, None) => "ended".to_string(),
-        },
-        None => "vanished".to_string(),
-    }
-}
-
-pub fn signal_name(signal: i32) -> String {
-    let name = match signal {
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGILL => "SIGILL",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGINT => "SIGINT",
-        libc::SIGPIPE => "SIGPIPE",
-        _ => return format!("signal {signal}"),
-    };
-    name.to_string()
-}
-
-/// The report of a test whose worker died or was killed under it. A leak
-/// stays a leak when that happened during its diagnosis, with a note.
-fn crash_report(
-    item: TestItem,
-    worker: &Worker,
-    current: &Current,
-    status: Option<std::process::ExitStatus>,
-) -> TestReport {
-    if let Some(judged) = &current.judged {
-        let mut report = judged.clone();
-        let why = match &worker.timed_out {
-            Some((limit, _)) => format!("it was stopped after {} s", limit.as_secs_f64()),
-            None => format!("its worker {}", describe_exit(status)),
-        };
-        report.diagnosis = Some(crate::model::diagnosis::Diagnosis {
-            note: Some(format!(
-                "the diagnosis did not finish ({why}, during run {}); \
-                 the leak stands on its judged runs",
-                current.run
-            )),
-            ..Default::default()
-        });
-        report.duration = current.started.elapsed();
-        report.captured = read_since(&worker.capture_path, current.capture_offset);
-        return report;
-    }
-    let (kind, message, traceback) = match &worker.timed_out {
-        Some((limit, stack)) => (
-            "Timeout".to_string(),
-            format!(
-                "timed out after {}s during run {} of {}",
-                limit.as_secs_f64(),
-                current.run,
-                item.nodeid
-            ),
-            if stack.trim().is_empty() {
-                String::new()
-            } else {
-                format!("Python stack when it was stopped:\n{stack}")
-            },
-        ),
-        None => (
-            "WorkerCrash".to_string(),
-            format!(
-                "worker {} during run {} of {}",
-                describe_exit(status),
-                current.run,
-                item.nodeid
-            ),
-            String::new(),
-        ),
-    };
-    TestReport {
-        verdict: Verdict::Failed,
-        runs: current.run,
-        warmup: 0,
-        duration: current.started.elapsed(),
-        failure: Some(Failure {
-            kind,
-            message,
-            traceback,
-            run: 0,
-            phase: "call".to_string(),
-        }),
-        skip_reason: None,
-        growth: Vec::new(),
-        series: Vec::new(),
-        captured: read_since(&worker.capture_path, current.capture_offset),
-        allowed: None,
-        diagnosis: None,
-        resource_warnings: Vec::new(),
-        not_repeatable: worker
-            .timed_out
-            .as_ref()
-            .and_then(|(limit, _)| NotRepeatable::of_timeout(&current.run_times, *limit)),
-        pytest_counts: Vec::new(),
-        item,
     }
 }
