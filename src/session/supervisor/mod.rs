@@ -8,8 +8,9 @@
 //!   Ctrl-C, which reports are final), a state machine without processes;
 //! - `crash`: the report of a test whose worker died or was stopped.
 //!
-//! `Pool` joins them: what the workers say arrives on one channel, and the
-//! loop feeds it, and the interruptions it polls, to the dispatcher.
+//! `Pool` joins them: everything that happens (a worker's message, its
+//! end, a signal) arrives on one channel, and the loop waits on it until the
+//! next deadline.
 
 mod crash;
 mod dispatch;
@@ -27,7 +28,7 @@ use crate::model::exit::UsageError;
 use crate::model::interpreter::Interrupted;
 use crate::model::outcome::{CollectionError, SessionReport, TestItem};
 use crate::model::protocol::{Command, Message, WorkerSetup};
-use crate::session::interrupt::{Interruption, Interruptions};
+use crate::session::interrupt::{Interruption, SignalWatch};
 use crate::session::schedule::{Schedule, Unit};
 use crate::session::supervisor::crash::describe_exit;
 pub use crate::session::supervisor::crash::signal_name;
@@ -35,9 +36,6 @@ use crate::session::supervisor::dispatch::{
     Action, Dispatcher, Input, Leftovers, Limits, WorkerId,
 };
 use crate::session::supervisor::process::WorkerProcess;
-
-/// How often the interruptions are looked at.
-const POLL: Duration = Duration::from_millis(50);
 
 /// How often the observer hears about progress.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
@@ -70,6 +68,8 @@ enum Incoming {
     Message(WorkerId, Message),
     /// The worker's pipe closed: it ended.
     Closed(WorkerId),
+    /// From the signal thread.
+    Interrupted(Interruption),
 }
 
 pub struct Pool {
@@ -79,7 +79,8 @@ pub struct Pool {
     workers: Vec<WorkerProcess>,
     incoming: Receiver<Incoming>,
     sender: Sender<Incoming>,
-    interrupts: Interruptions,
+    /// Keeps SIGINT and SIGTERM coming as `Incoming::Interrupted`.
+    _signals: SignalWatch,
     tests: Vec<TestItem>,
     /// The worker whose collection `collect` returned.
     collector: Option<WorkerId>,
@@ -90,8 +91,13 @@ impl Pool {
     /// SIGTERM are caught from here on so that the session can end with a
     /// report.
     pub fn start(setup: WorkerSetup, workers: usize) -> Result<Pool> {
-        let interrupts = Interruptions::install()?;
         let (sender, incoming) = channel();
+        let to_supervisor = sender.clone();
+        let signals = SignalWatch::start(move |interruption| {
+            to_supervisor
+                .send(Incoming::Interrupted(interruption))
+                .is_ok()
+        })?;
         let scratch = tempfile::Builder::new()
             .prefix("leakhunt-")
             .tempdir()
@@ -102,7 +108,7 @@ impl Pool {
             workers: Vec::new(),
             incoming,
             sender,
-            interrupts,
+            _signals: signals,
             tests: Vec::new(),
             collector: None,
         };
@@ -125,16 +131,15 @@ impl Pool {
     pub fn collect(&mut self) -> Result<Collected> {
         let mut hello = None;
         loop {
-            if self.interrupts.state() != Interruption::None {
-                self.kill_all();
-                return Err(anyhow::Error::new(Interrupted));
-            }
-            let incoming = match self.incoming.recv_timeout(POLL) {
-                Ok(incoming) => incoming,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => return Err(anyhow!("no worker left")),
-            };
+            let incoming = self
+                .incoming
+                .recv()
+                .map_err(|_| anyhow!("no worker left"))?;
             match incoming {
+                Incoming::Interrupted(_) => {
+                    self.kill_all();
+                    return Err(anyhow::Error::new(Interrupted));
+                }
                 Incoming::Message(
                     _,
                     Message::Hello {
@@ -232,7 +237,6 @@ impl Pool {
         }
         let mut actions = dispatcher.start(Instant::now());
         let mut next_progress = started + PROGRESS_EVERY;
-        let mut seen = Interruption::None;
         loop {
             self.carry_out(actions, &mut dispatcher);
             dispatcher.emit_finished(observe);
@@ -244,21 +248,20 @@ impl Pool {
             if dispatcher.is_over() {
                 break;
             }
-            let interruption = self.interrupts.state();
-            let input = if interruption != seen {
-                seen = interruption;
-                Input::Interrupted(interruption)
-            } else {
-                // Signals are polled: no longer than POLL, nor past a deadline.
-                let wait = dispatcher.next_deadline().map_or(POLL, |deadline| {
-                    POLL.min(deadline.saturating_duration_since(Instant::now()))
-                });
-                match self.incoming.recv_timeout(wait) {
-                    Ok(Incoming::Message(id, message)) => Input::Message(id, message),
-                    Ok(Incoming::Closed(id)) => Input::Exited(id, self.leftovers(id, &dispatcher)),
-                    Err(RecvTimeoutError::Timeout) => Input::Tick,
-                    Err(RecvTimeoutError::Disconnected) => break,
-                }
+            // Blocks until something happens or something is due: a run's
+            // time limit, the end of the grace after Ctrl-C, the progress line.
+            let due = dispatcher
+                .next_deadline()
+                .map_or(next_progress, |deadline| deadline.min(next_progress));
+            let input = match self
+                .incoming
+                .recv_timeout(due.saturating_duration_since(Instant::now()))
+            {
+                Ok(Incoming::Message(id, message)) => Input::Message(id, message),
+                Ok(Incoming::Closed(id)) => Input::Exited(id, self.leftovers(id, &dispatcher)),
+                Ok(Incoming::Interrupted(interruption)) => Input::Interrupted(interruption),
+                Err(RecvTimeoutError::Timeout) => Input::Tick,
+                Err(RecvTimeoutError::Disconnected) => break,
             };
             actions = dispatcher.handle(input, Instant::now());
         }
