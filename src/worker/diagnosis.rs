@@ -12,10 +12,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyModule};
+use pyo3::types::PyModule;
 
 use crate::model::diagnosis::{
     Diagnosis, InPlace, LeakedFd, LeakedThread, Location, Site, TypeGrowth,
@@ -23,7 +23,8 @@ use crate::model::diagnosis::{
 use crate::model::outcome::Growth;
 use crate::model::signal::Signal;
 use crate::worker::engine::Engine;
-use crate::worker::interpreter::{harness_error, load_module, Interrupted};
+use crate::worker::harness::{self, Chain, Gathered, GrownContainer, Hop, TracedSite};
+use crate::worker::interpreter::{harness_error, Interrupted};
 use crate::worker::sampler::Sampler;
 
 use self::sites::{select_sites, Frames, RawSite};
@@ -56,7 +57,7 @@ static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 /// Loaded on the first leak, so a clean session never even parses it.
 fn module(py: Python<'_>) -> Result<&Bound<'_, PyModule>> {
     let module = MODULE.get_or_try_init(py, || {
-        load_module(py, DIAGNOSIS, "_leakhunt_diagnosis").map(Bound::unbind)
+        harness::load(py, DIAGNOSIS, "_leakhunt_diagnosis").map(Bound::unbind)
     })?;
     Ok(module.bind(py))
 }
@@ -145,13 +146,6 @@ fn try_diagnose(
     Ok(diagnosis)
 }
 
-type RawCensus = (String, i64, i64, bool, usize);
-/// (type, (bytes, len) before, (bytes, len) after, sample handle)
-type RawGrown = (String, (i64, i64), (i64, i64), usize);
-type RawThread = (String, String, Frames);
-/// (root, hops from the root down, reached, note), or None when no root was found.
-type RawChain = Option<(String, Vec<(String, String)>, bool, String)>;
-
 #[allow(clippy::too_many_arguments)]
 fn gather(
     py: Python<'_>,
@@ -185,24 +179,25 @@ fn gather(
     }
     let runs_done = diagnosis.runs;
     let new_fds: Vec<i64> = open_fds().difference(fds_before).copied().collect();
-    let raw = call(py, "finish", (new_fds.clone(),))?;
-    let raw = raw
-        .cast::<PyDict>()
+    let gathered: Gathered = call(py, "finish", (new_fds.clone(),))?
+        .extract()
         .map_err(|e| anyhow::anyhow!("unexpected result from diagnosis.finish: {e}"))?;
-    let get = |key: &str| -> Result<Bound<'_, PyAny>> {
-        raw.get_item(key)?
-            .with_context(|| format!("diagnosis.finish returned no {key}"))
-    };
     let runs = runs_done.max(1) as f64;
 
-    let raw_sites: Vec<(Frames, Vec<i64>, Vec<i64>)> = get("sites")?.extract()?;
-    let raw_sites: Vec<RawSite> = raw_sites
+    let raw_sites: Vec<RawSite> = gathered
+        .sites
         .into_iter()
-        .map(|(frames, sizes, counts)| RawSite {
-            frames,
-            sizes,
-            counts,
-        })
+        .map(
+            |TracedSite {
+                 frames,
+                 sizes,
+                 counts,
+             }| RawSite {
+                frames,
+                sizes,
+                counts,
+            },
+        )
         .collect();
     diagnosis.sites = select_sites(&raw_sites, runs_done, &|f| folder.folded(f))
         .into_iter()
@@ -219,17 +214,17 @@ fn gather(
     // A native leak: the user's lines after which malloc's in-use bytes grew.
     // Only unsteady Python sites: noise beside it, when malloc names a line.
     if diagnosis.sites.iter().all(|s| !s.steady) {
-        let malloc: Vec<(Frames, i64, Vec<String>)> = get("malloc")?.extract()?;
-        let native: Vec<Site> = malloc
+        let native: Vec<Site> = gathered
+            .malloc
             .into_iter()
-            .filter_map(|(frames, bytes, c_functions)| {
+            .filter_map(|line| {
                 Some(Site {
-                    location: folder.user_frame(&frames)?,
+                    location: folder.user_frame(&line.frames)?,
                     via: Vec::new(),
-                    bytes_per_run: bytes as f64 / runs,
+                    bytes_per_run: line.bytes as f64 / runs,
                     blocks_per_run: 0.0,
                     steady: true,
-                    c_functions,
+                    c_functions: line.c_functions,
                 })
             })
             // Less than a page a run is the allocator's noise, not the leak.
@@ -241,37 +236,42 @@ fn gather(
         }
     }
 
-    let mut census: Vec<RawCensus> = get("census")?.extract()?;
+    let mut census = gathered.census;
     // One survivor is the last value of something replaced each run, not a leak.
-    census.retain(|row| row.1 >= 2);
-    census.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
+    census.retain(|row| row.count >= 2);
+    census.sort_by(|a, b| {
+        b.bytes
+            .cmp(&a.bytes)
+            .then(b.count.cmp(&a.count))
+            .then(a.type_name.cmp(&b.type_name))
+    });
     census.truncate(MAX_TYPES);
-    let mut grown: Vec<RawGrown> = get("grown")?.extract()?;
+    let mut grown: Vec<GrownContainer> = gathered.grown;
     // One item more in six runs is some cache of the interpreter's, not the leak.
-    grown.retain(|(_, before, after, _)| after.1 - before.1 >= 2 || after.0 > before.0);
+    grown.retain(|g| g.len_grown() >= 2 || g.bytes_grown() > 0);
     grown.sort_by(|a, b| {
-        (b.2 .0 - b.1 .0, b.2 .1 - b.1 .1)
-            .cmp(&(a.2 .0 - a.1 .0, a.2 .1 - a.1 .1))
-            .then(a.0.cmp(&b.0))
+        (b.bytes_grown(), b.len_grown())
+            .cmp(&(a.bytes_grown(), a.len_grown()))
+            .then(a.type_name.cmp(&b.type_name))
     });
     // Growth in place only explains a leak that made no new objects.
     grown.truncate(if census.is_empty() { MAX_CHAINS } else { 0 });
 
-    let mut handles: Vec<usize> = census.iter().take(MAX_CHAINS).map(|r| r.4).collect();
-    handles.extend(grown.iter().map(|g| g.3));
-    let chains: Vec<RawChain> = call(py, "chains", (handles,))?.extract()?;
-    if chains.iter().flatten().any(|c| !c.3.is_empty()) && diagnosis.note.is_none() {
+    let mut handles: Vec<usize> = census.iter().take(MAX_CHAINS).map(|r| r.sample).collect();
+    handles.extend(grown.iter().map(|g| g.sample));
+    let chains: Vec<Option<Chain>> = call(py, "chains", (handles,))?.extract()?;
+    if chains.iter().flatten().any(|c| c.timed_out) && diagnosis.note.is_none() {
         diagnosis.note = Some(out_of_time(started, "while searching what keeps it alive"));
     }
     let mut chains = chains.into_iter().map(chain_text);
     diagnosis.types = census
         .iter()
         .enumerate()
-        .map(|(i, (name, count, bytes, tracked, _))| TypeGrowth {
-            name: name.clone(),
-            count_per_run: *count as f64 / runs,
-            bytes_per_run: *bytes as f64 / runs,
-            tracked: *tracked,
+        .map(|(i, row)| TypeGrowth {
+            name: row.type_name.clone(),
+            count_per_run: row.count as f64 / runs,
+            bytes_per_run: row.bytes as f64 / runs,
+            tracked: row.tracked,
             held_by: if i < MAX_CHAINS {
                 chains.next().flatten()
             } else {
@@ -281,10 +281,10 @@ fn gather(
         .collect();
     diagnosis.in_place = grown
         .iter()
-        .map(|(name, before, after, _)| InPlace {
-            name: name.clone(),
-            bytes_per_run: (after.0 - before.0) as f64 / runs,
-            items_per_run: (after.1 - before.1) as f64 / runs,
+        .map(|g| InPlace {
+            name: g.type_name.clone(),
+            bytes_per_run: g.bytes_grown() as f64 / runs,
+            items_per_run: g.len_grown() as f64 / runs,
             held_by: chains.next().flatten(),
         })
         // A container nobody holds cannot be what keeps growing.
@@ -295,7 +295,7 @@ fn gather(
         })
         .collect();
 
-    let owners: std::collections::HashMap<i64, (String, Frames)> = get("fds")?.extract()?;
+    let owners = gathered.fds;
     diagnosis.fds = new_fds
         .iter()
         .map(|&fd| {
@@ -303,19 +303,19 @@ fn gather(
             LeakedFd {
                 fd,
                 target: fd_target(fd, &folder.rootdir),
-                // "" is a descriptor no object owns, seen opened by the audit hook.
-                owner: owner.map(|o| o.0.clone()).filter(|o| !o.is_empty()),
-                created: owner.and_then(|o| folder.user_frame(&o.1)),
+                // None for a descriptor no object owns, seen opened by the audit hook.
+                owner: owner.and_then(|o| o.owner.clone()),
+                created: owner.and_then(|o| folder.user_frame(&o.frames)),
             }
         })
         .collect();
-    let threads: Vec<RawThread> = get("threads")?.extract()?;
-    diagnosis.threads = threads
+    diagnosis.threads = gathered
+        .threads
         .into_iter()
-        .map(|(name, target, frames)| LeakedThread {
-            name,
-            target,
-            started: folder.user_frame(&frames),
+        .map(|thread| LeakedThread {
+            name: thread.name,
+            target: thread.target,
+            started: folder.user_frame(&thread.frames),
         })
         .collect();
     Ok(diagnosis)
@@ -332,9 +332,14 @@ pub fn user_location(py: Python<'_>, rootdir: &Path, frames: &Frames) -> Result<
 }
 
 /// `module test_orders -> Order.registry (list) -> [17] -> TrackedOrder`.
-fn chain_text(chain: RawChain) -> Option<String> {
-    let (root, hops, reached, note) = chain?;
-    if !note.is_empty() {
+fn chain_text(chain: Option<Chain>) -> Option<String> {
+    let Chain {
+        root,
+        hops,
+        reached,
+        timed_out,
+    } = chain?;
+    if timed_out {
         return None;
     }
     if !reached {
@@ -346,7 +351,7 @@ fn chain_text(chain: RawChain) -> Option<String> {
     }
     let mut text = root;
     let last = hops.len().saturating_sub(1);
-    for (i, (label, type_name)) in hops.iter().enumerate() {
+    for (i, Hop { label, type_name }) in hops.iter().enumerate() {
         match (label.is_empty(), i < last) {
             (false, true) => text.push_str(&format!(" -> {label} ({type_name})")),
             (true, true) => text.push_str(&format!(" -> ({type_name})")),
@@ -470,31 +475,43 @@ fn fd_target(fd: i64, rootdir: &Path) -> String {
 mod tests {
     use super::*;
 
+    fn chain(root: &str, hops: &[(&str, &str)]) -> Option<Chain> {
+        Some(Chain {
+            root: root.to_string(),
+            hops: hops
+                .iter()
+                .map(|(label, type_name)| Hop {
+                    label: label.to_string(),
+                    type_name: type_name.to_string(),
+                })
+                .collect(),
+            reached: true,
+            timed_out: false,
+        })
+    }
+
     #[test]
     fn chains_read_from_the_root_down() {
-        let hops = vec![
-            ("Order.registry".to_string(), "list".to_string()),
-            ("[17]".to_string(), "test_orders.TrackedOrder".to_string()),
+        let hops = [
+            ("Order.registry", "list"),
+            ("[17]", "test_orders.TrackedOrder"),
         ];
         assert_eq!(
-            chain_text(Some((
-                "module test_orders".into(),
-                hops,
-                true,
-                String::new()
-            )))
-            .as_deref(),
+            chain_text(chain("module test_orders", &hops)).as_deref(),
             Some("module test_orders -> Order.registry (list) -> [17] -> test_orders.TrackedOrder")
         );
-        let hops = vec![
-            ("STRINGS".to_string(), "set".to_string()),
-            (String::new(), "str".to_string()),
-        ];
+        let hops = [("STRINGS", "set"), ("", "str")];
         assert_eq!(
-            chain_text(Some(("module m".into(), hops, true, String::new()))).as_deref(),
+            chain_text(chain("module m", &hops)).as_deref(),
             Some("module m -> STRINGS (set) -> str")
         );
         assert_eq!(chain_text(None), None);
+        let timed_out = chain("", &[]).map(|c| Chain {
+            reached: false,
+            timed_out: true,
+            ..c
+        });
+        assert_eq!(chain_text(timed_out), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod allocator;
 pub mod coverage;
 pub mod diagnosis;
 pub mod engine;
+pub mod harness;
 pub mod interpreter;
 pub mod python_text;
 pub mod resource_warnings;

@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use crate::model::engine::{EngineChoice, EngineSelection};
 use crate::model::exit::UsageError;
 use crate::model::outcome::{CollectionError, TestItem};
+use crate::worker::harness::PhaseReport;
 use crate::worker::python_text::crossable;
 
 /// What went wrong in one run (a passing run has none).
@@ -45,39 +46,43 @@ pub enum ProblemKind {
 }
 
 impl RunProblem {
-    /// Reads the harness's `(outcome, exception type, message, traceback,
-    /// phase, captured output)` tuple; None is a passing run.
+    /// Reads a run's result from the harness: None (a passing run) or a
+    /// phase report.
     pub fn from_harness(value: Bound<'_, PyAny>) -> Result<Option<RunProblem>> {
-        if value.is_none() {
-            return Ok(None);
-        }
-        let (outcome, kind, message, traceback, phase, captured): (
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-        ) = value
+        let report: Option<PhaseReport> = value
             .extract()
             .map_err(|e| anyhow!("unexpected result from the harness: {e}"))?;
-        let outcome = match outcome.as_str() {
-            "skipped" => ProblemKind::Skipped,
-            "interrupted" => ProblemKind::Interrupted,
-            "error" => ProblemKind::Error,
-            "xfailed" => ProblemKind::XFailed,
-            "xpassed" => ProblemKind::XPassed,
-            _ if phase == "call" => ProblemKind::Failed,
+        Ok(report.map(RunProblem::from_report))
+    }
+
+    /// What a phase that did not simply pass means: the one place where
+    /// either engine's report becomes an outcome.
+    pub fn from_report(report: PhaseReport) -> RunProblem {
+        let outcome = match (report.outcome.as_str(), &report.xfail) {
+            _ if report.interrupted => ProblemKind::Interrupted,
+            ("passed", Some(_)) => ProblemKind::XPassed,
+            ("skipped", Some(_)) => ProblemKind::XFailed,
+            ("skipped", None) => ProblemKind::Skipped,
+            // An exception in the test itself fails it; in its setup or
+            // teardown, it is an error, as pytest counts them.
+            _ if report.phase == "call" => ProblemKind::Failed,
             _ => ProblemKind::Error,
         };
-        Ok(Some(RunProblem {
+        let (kind, message) = match report.xfail {
+            // The message of an xfail is its mark's reason.
+            Some(reason) if matches!(outcome, ProblemKind::XFailed | ProblemKind::XPassed) => {
+                (String::new(), reason)
+            }
+            _ => (report.exception, report.message),
+        };
+        RunProblem {
             outcome,
             kind,
             message,
-            traceback,
-            phase,
-            captured,
-        }))
+            traceback: report.traceback,
+            phase: report.phase,
+            captured: report.captured,
+        }
     }
 }
 
