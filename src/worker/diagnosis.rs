@@ -9,7 +9,7 @@
 pub mod sites;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -17,17 +17,15 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyModule;
 
-use crate::model::diagnosis::{
-    Diagnosis, InPlace, LeakedFd, LeakedThread, Location, Site, TypeGrowth,
-};
+use crate::model::diagnosis::{Diagnosis, InPlace, LeakedFd, LeakedThread, Site, TypeGrowth};
 use crate::model::outcome::Growth;
 use crate::model::signal::Signal;
-use crate::worker::engine::Engine;
 use crate::worker::harness::{self, Chain, Gathered, GrownContainer, Hop, TracedSite};
 use crate::worker::interpreter::{harness_error, Interrupted};
-use crate::worker::sampler::Sampler;
+use crate::worker::locations::{relative, Folder};
+use crate::worker::test_run::TestRun;
 
-use self::sites::{select_sites, Frames, RawSite};
+use self::sites::{select_sites, RawSite};
 
 const DIAGNOSIS: &str = include_str!("python/diagnosis.py");
 
@@ -42,15 +40,6 @@ const MAX_CHAINS: usize = 3;
 /// Seconds a diagnosis may take, runs included. It stops there, keeps what it
 /// has and says so: the verdict is already made and stays.
 pub const BUDGET_SECONDS: f64 = 20.0;
-
-/// What the session tells the diagnosis (and the ResourceWarning check).
-#[derive(Debug, Clone, Default)]
-pub struct DiagnosisOptions {
-    /// Paths under it are shown relative to it, like node ids.
-    pub rootdir: PathBuf,
-    /// ResourceWarnings fail the test.
-    pub strict_resources: bool,
-}
 
 static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
@@ -73,19 +62,11 @@ fn call<'py>(
         .map_err(|e| harness_error(py, &e, &format!("diagnosis ({function})")))
 }
 
-/// Runs test `index` RUNS more times and says what its leak is made of.
-/// A failure of the pass itself is a note on the diagnosis, not the end of
-/// the session: the verdict stands without it. Ctrl-C still stops.
-pub fn diagnose(
-    py: Python<'_>,
-    engine: &mut dyn Engine,
-    sampler: &Sampler,
-    index: usize,
-    growth: &[Growth],
-    options: &DiagnosisOptions,
-    on_run: &mut dyn FnMut(),
-) -> Result<Diagnosis> {
-    match try_diagnose(py, engine, sampler, index, growth, options, on_run) {
+/// Runs the test RUNS more times and says what its leak (`growth`) is made
+/// of. A failure of the pass itself is a note on the diagnosis, not the end
+/// of the session: the verdict stands without it. Ctrl-C still stops.
+pub fn diagnose(run: &mut TestRun<'_, '_>, growth: &[Growth]) -> Result<Diagnosis> {
+    match try_diagnose(run, growth) {
         Err(error) if !error.is::<Interrupted>() => Ok(Diagnosis {
             note: Some(format!("leakhunt could not diagnose this leak: {error:#}")),
             ..Diagnosis::default()
@@ -94,16 +75,17 @@ pub fn diagnose(
     }
 }
 
-fn try_diagnose(
-    py: Python<'_>,
-    engine: &mut dyn Engine,
-    sampler: &Sampler,
-    index: usize,
-    growth: &[Growth],
-    options: &DiagnosisOptions,
-    on_run: &mut dyn FnMut(),
-) -> Result<Diagnosis> {
+/// The pass under way.
+struct Pass {
+    started: Instant,
+    /// The descriptors open before it.
+    fds_before: BTreeSet<i64>,
+    folder: Folder,
+}
+
+fn try_diagnose(run: &mut TestRun<'_, '_>, growth: &[Growth]) -> Result<Diagnosis> {
     let started = Instant::now();
+    let py = run.py;
     let grew = |signal| growth.iter().any(|g| g.signal == signal);
     // Memory that grew without new objects is inside containers that already
     // exist: compare their sizes too (a heap walk, so only then).
@@ -113,7 +95,7 @@ fn try_diagnose(
         && !grew(Signal::Objects)
         && !grew(Signal::Blocks);
     let fds_before = open_fds();
-    let folder = Folder::new(py, &options.rootdir)?;
+    let folder = Folder::new(py, &run.config.diagnosis.rootdir)?;
     call(
         py,
         "begin",
@@ -125,16 +107,12 @@ fn try_diagnose(
             BUDGET_SECONDS,
         ),
     )?;
-    let gathered = gather(
-        py,
-        engine,
-        sampler,
-        index,
-        &fds_before,
-        &folder,
+    let pass = Pass {
         started,
-        on_run,
-    );
+        fds_before,
+        folder,
+    };
+    let gathered = gather(run, &pass);
     // Whatever happened, tracing goes back to what the sampler expects.
     let ended = call(py, "end", ());
     let mut diagnosis = gathered?;
@@ -146,36 +124,32 @@ fn try_diagnose(
     Ok(diagnosis)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn gather(
-    py: Python<'_>,
-    engine: &mut dyn Engine,
-    sampler: &Sampler,
-    index: usize,
-    fds_before: &BTreeSet<i64>,
-    folder: &Folder,
-    started: Instant,
-    on_run: &mut dyn FnMut(),
-) -> Result<Diagnosis> {
+fn gather(run: &mut TestRun<'_, '_>, pass: &Pass) -> Result<Diagnosis> {
+    let (py, sampler) = (run.py, run.sampler);
+    let Pass {
+        started,
+        fds_before,
+        folder,
+    } = pass;
+    let started = *started;
     let mut diagnosis = Diagnosis::default();
     let mut previous = sampler.sample(py, None)?;
-    for run in 1..=RUNS {
+    for number in 1..=RUNS {
         // Two runs tell growth from a one-off; past the budget, no more.
-        if run > 2 && started.elapsed().as_secs_f64() > BUDGET_SECONDS / 2.0 {
-            diagnosis.note = Some(out_of_time(started, &format!("after {} runs", run - 1)));
+        if number > 2 && started.elapsed().as_secs_f64() > BUDGET_SECONDS / 2.0 {
+            diagnosis.note = Some(out_of_time(started, &format!("after {} runs", number - 1)));
             break;
         }
-        on_run();
-        if let Some(problem) = engine.run_once(py, index)? {
+        if let Some(problem) = run.run_once()? {
             diagnosis.note = Some(format!(
-                "the test stopped passing on diagnosis run {run}: {} {}",
+                "the test stopped passing on diagnosis run {number}: {} {}",
                 problem.kind, problem.message
             ));
             return Ok(diagnosis);
         }
         previous = sampler.sample(py, Some(&previous))?;
-        call(py, "point", (run % 2 == 0,))?;
-        diagnosis.runs = run;
+        call(py, "point", (number % 2 == 0,))?;
+        diagnosis.runs = number;
     }
     let runs_done = diagnosis.runs;
     let new_fds: Vec<i64> = open_fds().difference(fds_before).copied().collect();
@@ -321,16 +295,6 @@ fn gather(
     Ok(diagnosis)
 }
 
-/// The user's innermost frame among `frames` (innermost first), as a
-/// location; None when every frame is the library's or leakhunt's.
-pub fn user_location(py: Python<'_>, rootdir: &Path, frames: &Frames) -> Result<Option<Location>> {
-    let folder = Folder::new(py, rootdir)?;
-    Ok(frames
-        .iter()
-        .find(|f| !folder.folded(f))
-        .map(|f| folder.location(f)))
-}
-
 /// `module test_orders -> Order.registry (list) -> [17] -> TrackedOrder`.
 fn chain_text(chain: Option<Chain>) -> Option<String> {
     let Chain {
@@ -360,82 +324,6 @@ fn chain_text(chain: Option<Chain>) -> Option<String> {
         }
     }
     Some(text)
-}
-
-/// Decides which frames are the user's, and writes them as locations.
-struct Folder {
-    rootdir: PathBuf,
-    /// The standard library and site-packages folders of the interpreter.
-    library: Vec<String>,
-}
-
-static LIBRARY: PyOnceLock<Vec<String>> = PyOnceLock::new();
-
-impl Folder {
-    fn new(py: Python<'_>, rootdir: &Path) -> Result<Folder> {
-        let library = LIBRARY.get_or_try_init(py, || -> Result<Vec<String>> {
-            let paths = py
-                .import("sysconfig")
-                .and_then(|s| s.call_method0("get_paths"))
-                .and_then(|p| p.extract::<std::collections::HashMap<String, String>>())
-                .map_err(|e| harness_error(py, &e, "sysconfig.get_paths"))?;
-            Ok(["stdlib", "platstdlib", "purelib", "platlib"]
-                .iter()
-                .filter_map(|k| paths.get(*k))
-                .map(|p| format!("{}/", p.trim_end_matches('/')))
-                .collect())
-        })?;
-        Ok(Folder {
-            rootdir: rootdir.to_path_buf(),
-            library: library.clone(),
-        })
-    }
-
-    fn folded(&self, (file, _): &(String, u32)) -> bool {
-        // `<leakhunt …>`, `<frozen …>`, `<unknown>`; code run from a string is the user's.
-        (file.starts_with('<') && file != "<string>" && file != "<stdin>")
-            || file.contains("/site-packages/")
-            || file.contains("/dist-packages/")
-            || self.library.iter().any(|lib| file.starts_with(lib))
-    }
-
-    /// The user's innermost frame; None rather than a library's.
-    fn user_frame(&self, frames: &Frames) -> Option<Location> {
-        let frame = frames.iter().find(|f| !self.folded(f))?;
-        Some(self.location(frame))
-    }
-
-    fn location(&self, (file, line): &(String, u32)) -> Location {
-        Location {
-            path: relative(&self.rootdir, file),
-            line: *line,
-            source: source_line(file, *line),
-        }
-    }
-}
-
-/// `file` relative to `rootdir` when it is inside it.
-fn relative(rootdir: &Path, file: &str) -> String {
-    match Path::new(file).strip_prefix(rootdir) {
-        Ok(inner) if !rootdir.as_os_str().is_empty() => inner
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/"),
-        _ => file.to_string(),
-    }
-}
-
-/// The stripped source line, or nothing when the file cannot be read.
-fn source_line(file: &str, line: u32) -> String {
-    std::fs::read_to_string(file)
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .nth((line as usize).checked_sub(1)?)
-                .map(|l| l.trim().to_string())
-        })
-        .unwrap_or_default()
 }
 
 fn out_of_time(started: Instant, when: &str) -> String {
@@ -512,15 +400,5 @@ mod tests {
             ..c
         });
         assert_eq!(chain_text(timed_out), None);
-    }
-
-    #[test]
-    fn paths_inside_the_rootdir_are_relative() {
-        assert_eq!(relative(Path::new("/r"), "/r/a/b.py"), "a/b.py");
-        assert_eq!(
-            relative(Path::new("/r"), "/elsewhere/b.py"),
-            "/elsewhere/b.py"
-        );
-        assert_eq!(relative(Path::new("/r"), "<frozen os>"), "<frozen os>");
     }
 }

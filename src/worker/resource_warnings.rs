@@ -13,10 +13,10 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyModule;
 
 use crate::model::resource_warning::ResourceWarning;
-use crate::worker::diagnosis::user_location;
 use crate::worker::engine::{Collection, Engine, RunProblem};
 use crate::worker::harness::{self, Warned};
 use crate::worker::interpreter::harness_error;
+use crate::worker::locations::user_location;
 
 const WATCHER: &str = include_str!("python/resource_warnings.py");
 
