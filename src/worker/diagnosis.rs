@@ -21,7 +21,7 @@ use crate::model::diagnosis::{Diagnosis, InPlace, LeakedFd, LeakedThread, Site, 
 use crate::model::outcome::Growth;
 use crate::model::signal::Signal;
 use crate::worker::harness::{self, Chain, Gathered, GrownContainer, Hop, TracedSite};
-use crate::worker::interpreter::{harness_error, Interrupted};
+use crate::worker::interpreter::Interrupted;
 use crate::worker::locations::{relative, Folder};
 use crate::worker::test_run::TestRun;
 
@@ -56,10 +56,7 @@ fn call<'py>(
     function: &str,
     args: impl pyo3::call::PyCallArgs<'py>,
 ) -> Result<Bound<'py, PyAny>> {
-    module(py)?
-        .call_method1(function, args)
-        .and_then(crate::worker::python_text::crossable)
-        .map_err(|e| harness_error(py, &e, &format!("diagnosis ({function})")))
+    harness::call(module(py)?, "diagnosis", function, args)
 }
 
 /// Runs the test RUNS more times and says what its leak (`growth`) is made

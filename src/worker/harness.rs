@@ -12,8 +12,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyModule;
 
-use crate::worker::interpreter::load_module;
-#[cfg(doc)]
+use crate::worker::interpreter::{harness_error, load_module};
 use crate::worker::python_text::crossable;
 
 const COMMON: &str = include_str!("python/common.py");
@@ -30,6 +29,21 @@ pub fn load<'py>(py: Python<'py>, source: &str, name: &str) -> Result<Bound<'py,
         load_module(py, COMMON, "_leakhunt_common").map(Bound::unbind)
     })?;
     load_module(py, source, name)
+}
+
+/// Calls `function` of the harness module `module` with `args`; the result
+/// has crossed [`crossable`]. `what` names the module in the error, which
+/// keeps Ctrl-C recognisable.
+pub fn call<'py>(
+    module: &Bound<'py, PyModule>,
+    what: &str,
+    function: &str,
+    args: impl pyo3::call::PyCallArgs<'py>,
+) -> Result<Bound<'py, PyAny>> {
+    module
+        .call_method1(function, args)
+        .and_then(crossable)
+        .map_err(|e| harness_error(module.py(), &e, &format!("{what} ({function})")))
 }
 
 /// One phase of one run that did not simply pass (`common.phase_report`).

@@ -15,7 +15,6 @@ use pyo3::types::PyModule;
 use crate::model::resource_warning::ResourceWarning;
 use crate::worker::engine::{Collection, Engine, RunProblem};
 use crate::worker::harness::{self, Warned};
-use crate::worker::interpreter::harness_error;
 use crate::worker::locations::user_location;
 
 const WATCHER: &str = include_str!("python/resource_warnings.py");
@@ -26,11 +25,7 @@ fn call<'py>(py: Python<'py>, function: &str) -> Result<Bound<'py, PyAny>> {
     let module = MODULE.get_or_try_init(py, || {
         harness::load(py, WATCHER, "_leakhunt_resource_warnings").map(Bound::unbind)
     })?;
-    module
-        .bind(py)
-        .call_method0(function)
-        .and_then(crate::worker::python_text::crossable)
-        .map_err(|e| harness_error(py, &e, &format!("resource warnings ({function})")))
+    harness::call(module.bind(py), "resource warnings", function, ())
 }
 
 /// An engine whose runs record ResourceWarnings.

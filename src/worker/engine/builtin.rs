@@ -7,7 +7,7 @@ use anyhow::Result;
 use pyo3::prelude::*;
 use pyo3::types::PyModule;
 
-use super::{call_harness, Collection, Engine, RunProblem};
+use super::{Collection, Engine, RunProblem};
 use crate::model::outcome::relative_path;
 use crate::model::outcome::{CollectionError, TestItem};
 use crate::worker::harness::{self, BuiltinCollected, BuiltinTest, PhaseReport};
@@ -39,7 +39,7 @@ impl BuiltinEngine {
         function: &str,
         args: impl pyo3::call::PyCallArgs<'py>,
     ) -> Result<Bound<'py, PyAny>> {
-        call_harness(py, &self.harness, "harness", function, args)
+        harness::call(self.harness.bind(py), "harness", function, args)
     }
 }
 

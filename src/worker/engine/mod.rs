@@ -14,7 +14,6 @@ use crate::model::engine::{EngineChoice, EngineSelection};
 use crate::model::exit::UsageError;
 use crate::model::outcome::{CollectionError, TestItem};
 use crate::worker::harness::PhaseReport;
-use crate::worker::python_text::crossable;
 
 /// What went wrong in one run (a passing run has none).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,24 +83,6 @@ impl RunProblem {
             captured: report.captured,
         }
     }
-}
-
-/// Calls `function` of an engine's harness module; `what` names the harness
-/// in the error, which keeps Ctrl-C recognisable.
-pub(crate) fn call_harness<'py>(
-    py: Python<'py>,
-    harness: &Py<pyo3::types::PyModule>,
-    what: &str,
-    function: &str,
-    args: impl pyo3::call::PyCallArgs<'py>,
-) -> Result<Bound<'py, PyAny>> {
-    harness
-        .bind(py)
-        .call_method1(function, args)
-        .and_then(crossable)
-        .map_err(|e| {
-            crate::worker::interpreter::harness_error(py, &e, &format!("{what} ({function})"))
-        })
 }
 
 /// Tests found in the given files, in collection order.

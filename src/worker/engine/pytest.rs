@@ -7,7 +7,7 @@ use anyhow::{anyhow, Result};
 use pyo3::prelude::*;
 use pyo3::types::PyModule;
 
-use super::{call_harness, Collection, Engine, EngineSelection, RunProblem};
+use super::{Collection, Engine, EngineSelection, RunProblem};
 use crate::model::allow::{AllowEntry, AllowedSignal};
 use crate::model::exit::UsageError;
 use crate::model::outcome::{CollectionError, TestItem};
@@ -88,6 +88,17 @@ impl PytestEngine {
     }
 }
 
+impl PytestEngine {
+    fn call<'py>(
+        &self,
+        py: Python<'py>,
+        function: &str,
+        args: impl pyo3::call::PyCallArgs<'py>,
+    ) -> Result<Bound<'py, PyAny>> {
+        harness::call(self.harness.bind(py), HARNESS_NAME, function, args)
+    }
+}
+
 impl Engine for PytestEngine {
     fn describe(&self) -> String {
         format!("pytest {}", self.version)
@@ -98,7 +109,8 @@ impl Engine for PytestEngine {
     }
 
     fn pytest_counts(&mut self, py: Python<'_>, index: usize) -> Result<Vec<(String, usize)>> {
-        let counts: Vec<Count> = call_harness(py, &self.harness, HARNESS_NAME, "counts", (index,))?
+        let counts: Vec<Count> = self
+            .call(py, "counts", (index,))?
             .extract()
             .map_err(|e| anyhow!("unexpected result from the pytest engine: {e}"))?;
         Ok(counts.into_iter().map(|c| (c.category, c.count)).collect())
@@ -142,7 +154,8 @@ impl Engine for PytestEngine {
         let collected: PytestCollected = value
             .extract()
             .map_err(|e| anyhow!("unexpected result from the pytest engine: {e}"))?;
-        let pins: Vec<Option<String>> = call_harness(py, &self.harness, HARNESS_NAME, "pins", ())?
+        let pins: Vec<Option<String>> = self
+            .call(py, "pins", ())?
             .extract()
             .map_err(|e| anyhow!("unexpected pins from the pytest engine: {e}"))?;
         let mut allow = Vec::new();
@@ -177,29 +190,17 @@ impl Engine for PytestEngine {
     }
 
     fn run_once(&mut self, py: Python<'_>, index: usize) -> Result<Option<RunProblem>> {
-        RunProblem::from_harness(call_harness(
-            py,
-            &self.harness,
-            HARNESS_NAME,
-            "run",
-            (index,),
-        )?)
+        RunProblem::from_harness(self.call(py, "run", (index,))?)
     }
 
     fn leave(&mut self, py: Python<'_>, next: Option<usize>) -> Result<Option<RunProblem>> {
-        RunProblem::from_harness(call_harness(
-            py,
-            &self.harness,
-            HARNESS_NAME,
-            "leave",
-            (next,),
-        )?)
+        RunProblem::from_harness(self.call(py, "leave", (next,))?)
     }
 
     fn finish(&mut self, py: Python<'_>, failed: bool) -> Result<()> {
         // pytest's ExitCode: plugins that write results at sessionfinish read it.
         let exitstatus = if failed { 1 } else { 0 };
-        call_harness(py, &self.harness, HARNESS_NAME, "finish", (exitstatus,)).map(drop)
+        self.call(py, "finish", (exitstatus,)).map(drop)
     }
 }
 
