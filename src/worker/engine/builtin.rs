@@ -165,3 +165,53 @@ pub fn test_item(rootdir: &Path, relative: &str, qualname: &str, line: u32) -> T
         keywords,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::worker::engine::ProblemKind;
+
+    fn test(unittest: bool, coroutine: bool, arguments: &[&str]) -> BuiltinTest {
+        BuiltinTest {
+            name: "test_x".to_string(),
+            line: 3,
+            index: 0,
+            skipped_file: None,
+            unittest,
+            coroutine,
+            arguments: arguments.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn tests_the_engine_cannot_run_are_skipped_or_errors() {
+        assert!(not_run(&test(false, false, &[])).is_none());
+        let skipped = not_run(&test(false, true, &["tmp_path"])).unwrap();
+        assert_eq!(skipped.outcome, ProblemKind::Skipped);
+        assert_eq!(
+            skipped.message,
+            "async def functions are not natively supported"
+        );
+        let error = not_run(&test(false, false, &["tmp_path", "capsys"])).unwrap();
+        assert_eq!(
+            (error.outcome, error.phase.as_str()),
+            (ProblemKind::Error, "setup")
+        );
+        assert_eq!(
+            error.message,
+            "test takes arguments (tmp_path, capsys): these are pytest fixtures, and the \
+             built-in engine cannot provide them; this test needs pytest"
+        );
+        // unittest calls its own methods (an async one included).
+        assert!(not_run(&test(true, true, &["x"])).is_none());
+        let file = BuiltinTest {
+            skipped_file: Some("no numpy".to_string()),
+            ..test(false, false, &[])
+        };
+        let skipped = not_run(&file).unwrap();
+        assert_eq!(
+            (skipped.outcome, skipped.message.as_str()),
+            (ProblemKind::Skipped, "no numpy")
+        );
+    }
+}

@@ -199,3 +199,82 @@ pub fn load(
         (_, None) => Ok(Box::new(builtin::BuiltinEngine::load(py)?)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(phase: &str, outcome: &str, xfail: Option<&str>, interrupted: bool) -> PhaseReport {
+        PhaseReport {
+            phase: phase.to_string(),
+            outcome: outcome.to_string(),
+            exception: "ValueError".to_string(),
+            message: "boom".to_string(),
+            traceback: "Traceback ...".to_string(),
+            captured: String::new(),
+            xfail: xfail.map(str::to_string),
+            interrupted,
+        }
+    }
+
+    fn outcome(phase: &str, word: &str, xfail: Option<&str>, interrupted: bool) -> ProblemKind {
+        RunProblem::from_report(report(phase, word, xfail, interrupted)).outcome
+    }
+
+    #[test]
+    fn an_exception_fails_the_call_and_errors_the_setup_and_teardown() {
+        assert_eq!(outcome("call", "failed", None, false), ProblemKind::Failed);
+        assert_eq!(outcome("setup", "failed", None, false), ProblemKind::Error);
+        assert_eq!(
+            outcome("teardown", "failed", None, false),
+            ProblemKind::Error
+        );
+        // A strict xfail that passed is a failure pytest reports as such.
+        assert_eq!(
+            outcome("call", "failed", Some("flaky"), false),
+            ProblemKind::Failed
+        );
+    }
+
+    #[test]
+    fn skips_xfails_and_interrupts() {
+        assert_eq!(
+            outcome("setup", "skipped", None, false),
+            ProblemKind::Skipped
+        );
+        assert_eq!(
+            outcome("call", "skipped", None, false),
+            ProblemKind::Skipped
+        );
+        assert_eq!(
+            outcome("call", "skipped", Some("why"), false),
+            ProblemKind::XFailed
+        );
+        assert_eq!(
+            outcome("call", "passed", Some("why"), false),
+            ProblemKind::XPassed
+        );
+        for phase in ["setup", "call", "teardown"] {
+            assert_eq!(
+                outcome(phase, "failed", None, true),
+                ProblemKind::Interrupted
+            );
+        }
+    }
+
+    #[test]
+    fn an_xfail_reads_as_its_marks_reason() {
+        let problem = RunProblem::from_report(report("call", "skipped", Some("known bug"), false));
+        assert_eq!(
+            (problem.kind.as_str(), problem.message.as_str()),
+            ("", "known bug")
+        );
+        let problem = RunProblem::from_report(report("call", "failed", None, false));
+        assert_eq!(
+            (problem.kind.as_str(), problem.message.as_str()),
+            ("ValueError", "boom")
+        );
+        assert_eq!(problem.phase, "call");
+        assert_eq!(problem.traceback, "Traceback ...");
+    }
+}
