@@ -9,24 +9,23 @@
 pub mod sites;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyModule};
+use pyo3::types::PyModule;
 
-use crate::model::diagnosis::{
-    Diagnosis, InPlace, LeakedFd, LeakedThread, Location, Site, TypeGrowth,
-};
+use crate::model::diagnosis::{Diagnosis, InPlace, LeakedFd, LeakedThread, Site, TypeGrowth};
 use crate::model::outcome::Growth;
 use crate::model::signal::Signal;
-use crate::worker::engine::Engine;
-use crate::worker::interpreter::{harness_error, load_module, Interrupted};
-use crate::worker::sampler::Sampler;
+use crate::worker::harness::{self, Chain, Gathered, GrownContainer, Hop, TracedSite};
+use crate::worker::interpreter::Interrupted;
+use crate::worker::locations::{relative, Folder};
+use crate::worker::test_run::TestRun;
 
-use self::sites::{select_sites, Frames, RawSite};
+use self::sites::{select_sites, RawSite};
 
 const DIAGNOSIS: &str = include_str!("python/diagnosis.py");
 
@@ -42,21 +41,12 @@ const MAX_CHAINS: usize = 3;
 /// has and says so: the verdict is already made and stays.
 pub const BUDGET_SECONDS: f64 = 20.0;
 
-/// What the session tells the diagnosis (and the ResourceWarning check).
-#[derive(Debug, Clone, Default)]
-pub struct DiagnosisOptions {
-    /// Paths under it are shown relative to it, like node ids.
-    pub rootdir: PathBuf,
-    /// ResourceWarnings fail the test.
-    pub strict_resources: bool,
-}
-
 static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
 /// Loaded on the first leak, so a clean session never even parses it.
 fn module(py: Python<'_>) -> Result<&Bound<'_, PyModule>> {
     let module = MODULE.get_or_try_init(py, || {
-        load_module(py, DIAGNOSIS, "_leakhunt_diagnosis").map(Bound::unbind)
+        harness::load(py, DIAGNOSIS, "_leakhunt_diagnosis").map(Bound::unbind)
     })?;
     Ok(module.bind(py))
 }
@@ -66,25 +56,14 @@ fn call<'py>(
     function: &str,
     args: impl pyo3::call::PyCallArgs<'py>,
 ) -> Result<Bound<'py, PyAny>> {
-    module(py)?
-        .call_method1(function, args)
-        .and_then(crate::worker::python_text::crossable)
-        .map_err(|e| harness_error(py, &e, &format!("diagnosis ({function})")))
+    harness::call(module(py)?, "diagnosis", function, args)
 }
 
-/// Runs test `index` RUNS more times and says what its leak is made of.
-/// A failure of the pass itself is a note on the diagnosis, not the end of
-/// the session: the verdict stands without it. Ctrl-C still stops.
-pub fn diagnose(
-    py: Python<'_>,
-    engine: &mut dyn Engine,
-    sampler: &Sampler,
-    index: usize,
-    growth: &[Growth],
-    options: &DiagnosisOptions,
-    on_run: &mut dyn FnMut(),
-) -> Result<Diagnosis> {
-    match try_diagnose(py, engine, sampler, index, growth, options, on_run) {
+/// Runs the test RUNS more times and says what its leak (`growth`) is made
+/// of. A failure of the pass itself is a note on the diagnosis, not the end
+/// of the session: the verdict stands without it. Ctrl-C still stops.
+pub fn diagnose(run: &mut TestRun<'_, '_>, growth: &[Growth]) -> Result<Diagnosis> {
+    match try_diagnose(run, growth) {
         Err(error) if !error.is::<Interrupted>() => Ok(Diagnosis {
             note: Some(format!("leakhunt could not diagnose this leak: {error:#}")),
             ..Diagnosis::default()
@@ -93,16 +72,17 @@ pub fn diagnose(
     }
 }
 
-fn try_diagnose(
-    py: Python<'_>,
-    engine: &mut dyn Engine,
-    sampler: &Sampler,
-    index: usize,
-    growth: &[Growth],
-    options: &DiagnosisOptions,
-    on_run: &mut dyn FnMut(),
-) -> Result<Diagnosis> {
+/// The pass under way.
+struct Pass {
+    started: Instant,
+    /// The descriptors open before it.
+    fds_before: BTreeSet<i64>,
+    folder: Folder,
+}
+
+fn try_diagnose(run: &mut TestRun<'_, '_>, growth: &[Growth]) -> Result<Diagnosis> {
     let started = Instant::now();
+    let py = run.py;
     let grew = |signal| growth.iter().any(|g| g.signal == signal);
     // Memory that grew without new objects is inside containers that already
     // exist: compare their sizes too (a heap walk, so only then).
@@ -112,7 +92,7 @@ fn try_diagnose(
         && !grew(Signal::Objects)
         && !grew(Signal::Blocks);
     let fds_before = open_fds();
-    let folder = Folder::new(py, &options.rootdir)?;
+    let folder = Folder::new(py, &run.config.diagnosis.rootdir)?;
     call(
         py,
         "begin",
@@ -124,16 +104,12 @@ fn try_diagnose(
             BUDGET_SECONDS,
         ),
     )?;
-    let gathered = gather(
-        py,
-        engine,
-        sampler,
-        index,
-        &fds_before,
-        &folder,
+    let pass = Pass {
         started,
-        on_run,
-    );
+        fds_before,
+        folder,
+    };
+    let gathered = gather(run, &pass);
     // Whatever happened, tracing goes back to what the sampler expects.
     let ended = call(py, "end", ());
     let mut diagnosis = gathered?;
@@ -145,64 +121,54 @@ fn try_diagnose(
     Ok(diagnosis)
 }
 
-type RawCensus = (String, i64, i64, bool, usize);
-/// (type, (bytes, len) before, (bytes, len) after, sample handle)
-type RawGrown = (String, (i64, i64), (i64, i64), usize);
-type RawThread = (String, String, Frames);
-/// (root, hops from the root down, reached, note), or None when no root was found.
-type RawChain = Option<(String, Vec<(String, String)>, bool, String)>;
-
-#[allow(clippy::too_many_arguments)]
-fn gather(
-    py: Python<'_>,
-    engine: &mut dyn Engine,
-    sampler: &Sampler,
-    index: usize,
-    fds_before: &BTreeSet<i64>,
-    folder: &Folder,
-    started: Instant,
-    on_run: &mut dyn FnMut(),
-) -> Result<Diagnosis> {
+fn gather(run: &mut TestRun<'_, '_>, pass: &Pass) -> Result<Diagnosis> {
+    let (py, sampler) = (run.py, run.sampler);
+    let Pass {
+        started,
+        fds_before,
+        folder,
+    } = pass;
+    let started = *started;
     let mut diagnosis = Diagnosis::default();
     let mut previous = sampler.sample(py, None)?;
-    for run in 1..=RUNS {
+    for number in 1..=RUNS {
         // Two runs tell growth from a one-off; past the budget, no more.
-        if run > 2 && started.elapsed().as_secs_f64() > BUDGET_SECONDS / 2.0 {
-            diagnosis.note = Some(out_of_time(started, &format!("after {} runs", run - 1)));
+        if number > 2 && started.elapsed().as_secs_f64() > BUDGET_SECONDS / 2.0 {
+            diagnosis.note = Some(out_of_time(started, &format!("after {} runs", number - 1)));
             break;
         }
-        on_run();
-        if let Some(problem) = engine.run_once(py, index)? {
+        if let Some(problem) = run.run_once()? {
             diagnosis.note = Some(format!(
-                "the test stopped passing on diagnosis run {run}: {} {}",
+                "the test stopped passing on diagnosis run {number}: {} {}",
                 problem.kind, problem.message
             ));
             return Ok(diagnosis);
         }
         previous = sampler.sample(py, Some(&previous))?;
-        call(py, "point", (run % 2 == 0,))?;
-        diagnosis.runs = run;
+        call(py, "point", (number % 2 == 0,))?;
+        diagnosis.runs = number;
     }
     let runs_done = diagnosis.runs;
     let new_fds: Vec<i64> = open_fds().difference(fds_before).copied().collect();
-    let raw = call(py, "finish", (new_fds.clone(),))?;
-    let raw = raw
-        .cast::<PyDict>()
+    let gathered: Gathered = call(py, "finish", (new_fds.clone(),))?
+        .extract()
         .map_err(|e| anyhow::anyhow!("unexpected result from diagnosis.finish: {e}"))?;
-    let get = |key: &str| -> Result<Bound<'_, PyAny>> {
-        raw.get_item(key)?
-            .with_context(|| format!("diagnosis.finish returned no {key}"))
-    };
     let runs = runs_done.max(1) as f64;
 
-    let raw_sites: Vec<(Frames, Vec<i64>, Vec<i64>)> = get("sites")?.extract()?;
-    let raw_sites: Vec<RawSite> = raw_sites
+    let raw_sites: Vec<RawSite> = gathered
+        .sites
         .into_iter()
-        .map(|(frames, sizes, counts)| RawSite {
-            frames,
-            sizes,
-            counts,
-        })
+        .map(
+            |TracedSite {
+                 frames,
+                 sizes,
+                 counts,
+             }| RawSite {
+                frames,
+                sizes,
+                counts,
+            },
+        )
         .collect();
     diagnosis.sites = select_sites(&raw_sites, runs_done, &|f| folder.folded(f))
         .into_iter()
@@ -219,17 +185,17 @@ fn gather(
     // A native leak: the user's lines after which malloc's in-use bytes grew.
     // Only unsteady Python sites: noise beside it, when malloc names a line.
     if diagnosis.sites.iter().all(|s| !s.steady) {
-        let malloc: Vec<(Frames, i64, Vec<String>)> = get("malloc")?.extract()?;
-        let native: Vec<Site> = malloc
+        let native: Vec<Site> = gathered
+            .malloc
             .into_iter()
-            .filter_map(|(frames, bytes, c_functions)| {
+            .filter_map(|line| {
                 Some(Site {
-                    location: folder.user_frame(&frames)?,
+                    location: folder.user_frame(&line.frames)?,
                     via: Vec::new(),
-                    bytes_per_run: bytes as f64 / runs,
+                    bytes_per_run: line.bytes as f64 / runs,
                     blocks_per_run: 0.0,
                     steady: true,
-                    c_functions,
+                    c_functions: line.c_functions,
                 })
             })
             // Less than a page a run is the allocator's noise, not the leak.
@@ -241,37 +207,42 @@ fn gather(
         }
     }
 
-    let mut census: Vec<RawCensus> = get("census")?.extract()?;
+    let mut census = gathered.census;
     // One survivor is the last value of something replaced each run, not a leak.
-    census.retain(|row| row.1 >= 2);
-    census.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
+    census.retain(|row| row.count >= 2);
+    census.sort_by(|a, b| {
+        b.bytes
+            .cmp(&a.bytes)
+            .then(b.count.cmp(&a.count))
+            .then(a.type_name.cmp(&b.type_name))
+    });
     census.truncate(MAX_TYPES);
-    let mut grown: Vec<RawGrown> = get("grown")?.extract()?;
+    let mut grown: Vec<GrownContainer> = gathered.grown;
     // One item more in six runs is some cache of the interpreter's, not the leak.
-    grown.retain(|(_, before, after, _)| after.1 - before.1 >= 2 || after.0 > before.0);
+    grown.retain(|g| g.len_grown() >= 2 || g.bytes_grown() > 0);
     grown.sort_by(|a, b| {
-        (b.2 .0 - b.1 .0, b.2 .1 - b.1 .1)
-            .cmp(&(a.2 .0 - a.1 .0, a.2 .1 - a.1 .1))
-            .then(a.0.cmp(&b.0))
+        (b.bytes_grown(), b.len_grown())
+            .cmp(&(a.bytes_grown(), a.len_grown()))
+            .then(a.type_name.cmp(&b.type_name))
     });
     // Growth in place only explains a leak that made no new objects.
     grown.truncate(if census.is_empty() { MAX_CHAINS } else { 0 });
 
-    let mut handles: Vec<usize> = census.iter().take(MAX_CHAINS).map(|r| r.4).collect();
-    handles.extend(grown.iter().map(|g| g.3));
-    let chains: Vec<RawChain> = call(py, "chains", (handles,))?.extract()?;
-    if chains.iter().flatten().any(|c| !c.3.is_empty()) && diagnosis.note.is_none() {
+    let mut handles: Vec<usize> = census.iter().take(MAX_CHAINS).map(|r| r.sample).collect();
+    handles.extend(grown.iter().map(|g| g.sample));
+    let chains: Vec<Option<Chain>> = call(py, "chains", (handles,))?.extract()?;
+    if chains.iter().flatten().any(|c| c.timed_out) && diagnosis.note.is_none() {
         diagnosis.note = Some(out_of_time(started, "while searching what keeps it alive"));
     }
     let mut chains = chains.into_iter().map(chain_text);
     diagnosis.types = census
         .iter()
         .enumerate()
-        .map(|(i, (name, count, bytes, tracked, _))| TypeGrowth {
-            name: name.clone(),
-            count_per_run: *count as f64 / runs,
-            bytes_per_run: *bytes as f64 / runs,
-            tracked: *tracked,
+        .map(|(i, row)| TypeGrowth {
+            name: row.type_name.clone(),
+            count_per_run: row.count as f64 / runs,
+            bytes_per_run: row.bytes as f64 / runs,
+            tracked: row.tracked,
             held_by: if i < MAX_CHAINS {
                 chains.next().flatten()
             } else {
@@ -281,10 +252,10 @@ fn gather(
         .collect();
     diagnosis.in_place = grown
         .iter()
-        .map(|(name, before, after, _)| InPlace {
-            name: name.clone(),
-            bytes_per_run: (after.0 - before.0) as f64 / runs,
-            items_per_run: (after.1 - before.1) as f64 / runs,
+        .map(|g| InPlace {
+            name: g.type_name.clone(),
+            bytes_per_run: g.bytes_grown() as f64 / runs,
+            items_per_run: g.len_grown() as f64 / runs,
             held_by: chains.next().flatten(),
         })
         // A container nobody holds cannot be what keeps growing.
@@ -295,7 +266,7 @@ fn gather(
         })
         .collect();
 
-    let owners: std::collections::HashMap<i64, (String, Frames)> = get("fds")?.extract()?;
+    let owners = gathered.fds;
     diagnosis.fds = new_fds
         .iter()
         .map(|&fd| {
@@ -303,38 +274,33 @@ fn gather(
             LeakedFd {
                 fd,
                 target: fd_target(fd, &folder.rootdir),
-                // "" is a descriptor no object owns, seen opened by the audit hook.
-                owner: owner.map(|o| o.0.clone()).filter(|o| !o.is_empty()),
-                created: owner.and_then(|o| folder.user_frame(&o.1)),
+                // None for a descriptor no object owns, seen opened by the audit hook.
+                owner: owner.and_then(|o| o.owner.clone()),
+                created: owner.and_then(|o| folder.user_frame(&o.frames)),
             }
         })
         .collect();
-    let threads: Vec<RawThread> = get("threads")?.extract()?;
-    diagnosis.threads = threads
+    diagnosis.threads = gathered
+        .threads
         .into_iter()
-        .map(|(name, target, frames)| LeakedThread {
-            name,
-            target,
-            started: folder.user_frame(&frames),
+        .map(|thread| LeakedThread {
+            name: thread.name,
+            target: thread.target,
+            started: folder.user_frame(&thread.frames),
         })
         .collect();
     Ok(diagnosis)
 }
 
-/// The user's innermost frame among `frames` (innermost first), as a
-/// location; None when every frame is the library's or leakhunt's.
-pub fn user_location(py: Python<'_>, rootdir: &Path, frames: &Frames) -> Result<Option<Location>> {
-    let folder = Folder::new(py, rootdir)?;
-    Ok(frames
-        .iter()
-        .find(|f| !folder.folded(f))
-        .map(|f| folder.location(f)))
-}
-
 /// `module test_orders -> Order.registry (list) -> [17] -> TrackedOrder`.
-fn chain_text(chain: RawChain) -> Option<String> {
-    let (root, hops, reached, note) = chain?;
-    if !note.is_empty() {
+fn chain_text(chain: Option<Chain>) -> Option<String> {
+    let Chain {
+        root,
+        hops,
+        reached,
+        timed_out,
+    } = chain?;
+    if timed_out {
         return None;
     }
     if !reached {
@@ -346,7 +312,7 @@ fn chain_text(chain: RawChain) -> Option<String> {
     }
     let mut text = root;
     let last = hops.len().saturating_sub(1);
-    for (i, (label, type_name)) in hops.iter().enumerate() {
+    for (i, Hop { label, type_name }) in hops.iter().enumerate() {
         match (label.is_empty(), i < last) {
             (false, true) => text.push_str(&format!(" -> {label} ({type_name})")),
             (true, true) => text.push_str(&format!(" -> ({type_name})")),
@@ -355,82 +321,6 @@ fn chain_text(chain: RawChain) -> Option<String> {
         }
     }
     Some(text)
-}
-
-/// Decides which frames are the user's, and writes them as locations.
-struct Folder {
-    rootdir: PathBuf,
-    /// The standard library and site-packages folders of the interpreter.
-    library: Vec<String>,
-}
-
-static LIBRARY: PyOnceLock<Vec<String>> = PyOnceLock::new();
-
-impl Folder {
-    fn new(py: Python<'_>, rootdir: &Path) -> Result<Folder> {
-        let library = LIBRARY.get_or_try_init(py, || -> Result<Vec<String>> {
-            let paths = py
-                .import("sysconfig")
-                .and_then(|s| s.call_method0("get_paths"))
-                .and_then(|p| p.extract::<std::collections::HashMap<String, String>>())
-                .map_err(|e| harness_error(py, &e, "sysconfig.get_paths"))?;
-            Ok(["stdlib", "platstdlib", "purelib", "platlib"]
-                .iter()
-                .filter_map(|k| paths.get(*k))
-                .map(|p| format!("{}/", p.trim_end_matches('/')))
-                .collect())
-        })?;
-        Ok(Folder {
-            rootdir: rootdir.to_path_buf(),
-            library: library.clone(),
-        })
-    }
-
-    fn folded(&self, (file, _): &(String, u32)) -> bool {
-        // `<leakhunt …>`, `<frozen …>`, `<unknown>`; code run from a string is the user's.
-        (file.starts_with('<') && file != "<string>" && file != "<stdin>")
-            || file.contains("/site-packages/")
-            || file.contains("/dist-packages/")
-            || self.library.iter().any(|lib| file.starts_with(lib))
-    }
-
-    /// The user's innermost frame; None rather than a library's.
-    fn user_frame(&self, frames: &Frames) -> Option<Location> {
-        let frame = frames.iter().find(|f| !self.folded(f))?;
-        Some(self.location(frame))
-    }
-
-    fn location(&self, (file, line): &(String, u32)) -> Location {
-        Location {
-            path: relative(&self.rootdir, file),
-            line: *line,
-            source: source_line(file, *line),
-        }
-    }
-}
-
-/// `file` relative to `rootdir` when it is inside it.
-fn relative(rootdir: &Path, file: &str) -> String {
-    match Path::new(file).strip_prefix(rootdir) {
-        Ok(inner) if !rootdir.as_os_str().is_empty() => inner
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/"),
-        _ => file.to_string(),
-    }
-}
-
-/// The stripped source line, or nothing when the file cannot be read.
-fn source_line(file: &str, line: u32) -> String {
-    std::fs::read_to_string(file)
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .nth((line as usize).checked_sub(1)?)
-                .map(|l| l.trim().to_string())
-        })
-        .unwrap_or_default()
 }
 
 fn out_of_time(started: Instant, when: &str) -> String {
@@ -470,40 +360,42 @@ fn fd_target(fd: i64, rootdir: &Path) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn chains_read_from_the_root_down() {
-        let hops = vec![
-            ("Order.registry".to_string(), "list".to_string()),
-            ("[17]".to_string(), "test_orders.TrackedOrder".to_string()),
-        ];
-        assert_eq!(
-            chain_text(Some((
-                "module test_orders".into(),
-                hops,
-                true,
-                String::new()
-            )))
-            .as_deref(),
-            Some("module test_orders -> Order.registry (list) -> [17] -> test_orders.TrackedOrder")
-        );
-        let hops = vec![
-            ("STRINGS".to_string(), "set".to_string()),
-            (String::new(), "str".to_string()),
-        ];
-        assert_eq!(
-            chain_text(Some(("module m".into(), hops, true, String::new()))).as_deref(),
-            Some("module m -> STRINGS (set) -> str")
-        );
-        assert_eq!(chain_text(None), None);
+    fn chain(root: &str, hops: &[(&str, &str)]) -> Option<Chain> {
+        Some(Chain {
+            root: root.to_string(),
+            hops: hops
+                .iter()
+                .map(|(label, type_name)| Hop {
+                    label: label.to_string(),
+                    type_name: type_name.to_string(),
+                })
+                .collect(),
+            reached: true,
+            timed_out: false,
+        })
     }
 
     #[test]
-    fn paths_inside_the_rootdir_are_relative() {
-        assert_eq!(relative(Path::new("/r"), "/r/a/b.py"), "a/b.py");
+    fn chains_read_from_the_root_down() {
+        let hops = [
+            ("Order.registry", "list"),
+            ("[17]", "test_orders.TrackedOrder"),
+        ];
         assert_eq!(
-            relative(Path::new("/r"), "/elsewhere/b.py"),
-            "/elsewhere/b.py"
+            chain_text(chain("module test_orders", &hops)).as_deref(),
+            Some("module test_orders -> Order.registry (list) -> [17] -> test_orders.TrackedOrder")
         );
-        assert_eq!(relative(Path::new("/r"), "<frozen os>"), "<frozen os>");
+        let hops = [("STRINGS", "set"), ("", "str")];
+        assert_eq!(
+            chain_text(chain("module m", &hops)).as_deref(),
+            Some("module m -> STRINGS (set) -> str")
+        );
+        assert_eq!(chain_text(None), None);
+        let timed_out = chain("", &[]).map(|c| Chain {
+            reached: false,
+            timed_out: true,
+            ..c
+        });
+        assert_eq!(chain_text(timed_out), None);
     }
 }

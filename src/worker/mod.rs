@@ -6,12 +6,15 @@ pub mod allocator;
 pub mod coverage;
 pub mod diagnosis;
 pub mod engine;
+pub mod harness;
 pub mod interpreter;
+pub mod locations;
 pub mod python_text;
 pub mod resource_warnings;
 pub mod runner;
 pub mod sampler;
 pub mod startup;
+pub mod test_run;
 
 use std::fs::File;
 use std::io::BufReader;
@@ -26,10 +29,10 @@ use crate::model::exit::UsageError;
 use crate::model::outcome::TestReport;
 use crate::model::protocol::{receive, send, Command, Message, COMMAND_FD, MESSAGE_FD};
 use crate::model::repeatability::NotRepeatable;
-use crate::worker::diagnosis::DiagnosisOptions;
 use crate::worker::interpreter::Interrupted;
-use crate::worker::runner::{run_test, Progress, RunConfig};
+use crate::worker::runner::run_test;
 use crate::worker::sampler::Sampler;
+use crate::worker::test_run::{DiagnosisOptions, Progress, RunConfig, TestRun};
 
 /// Runs the worker until the supervisor says exit; returns the exit status.
 pub fn main() -> i32 {
@@ -150,29 +153,30 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
                 },
             )?;
             let mut send_error = None;
-            let mut report = run_test(
+            let mut on_progress = |progress: Progress<'_>| {
+                let told = match progress {
+                    // Every run starts with stdout and stderr captured, whatever
+                    // the previous run did to them.
+                    Progress::Run(run) => capture
+                        .reattach()
+                        .and_then(|()| send(messages, &Message::Run { index, run })),
+                    Progress::Diagnosing(judged) => {
+                        send(messages, &Message::Diagnosing(Box::new(judged.clone())))
+                    }
+                };
+                if let Err(e) = told {
+                    send_error.get_or_insert(e);
+                }
+            };
+            let run = TestRun::new(
                 py,
                 engine.as_mut(),
                 &sampler,
-                item,
-                index,
                 &config,
-                &mut |progress| {
-                    let told = match progress {
-                        // Every run starts with stdout and stderr captured, whatever
-                        // the previous run did to them.
-                        Progress::Run(run) => capture
-                            .reattach()
-                            .and_then(|()| send(messages, &Message::Run { index, run })),
-                        Progress::Diagnosing(judged) => {
-                            send(messages, &Message::Diagnosing(Box::new(judged.clone())))
-                        }
-                    };
-                    if let Err(e) = told {
-                        send_error.get_or_insert(e);
-                    }
-                },
-            )?;
+                index,
+                &mut on_progress,
+            );
+            let mut report = run_test(run, item)?;
             if let Some(error) = send_error {
                 return Err(error);
             }

@@ -13,10 +13,9 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyModule;
 
 use crate::model::resource_warning::ResourceWarning;
-use crate::worker::diagnosis::sites::Frames;
-use crate::worker::diagnosis::user_location;
 use crate::worker::engine::{Collection, Engine, RunProblem};
-use crate::worker::interpreter::{harness_error, load_module};
+use crate::worker::harness::{self, Warned};
+use crate::worker::locations::user_location;
 
 const WATCHER: &str = include_str!("python/resource_warnings.py");
 
@@ -24,13 +23,9 @@ static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
 fn call<'py>(py: Python<'py>, function: &str) -> Result<Bound<'py, PyAny>> {
     let module = MODULE.get_or_try_init(py, || {
-        load_module(py, WATCHER, "_leakhunt_resource_warnings").map(Bound::unbind)
+        harness::load(py, WATCHER, "_leakhunt_resource_warnings").map(Bound::unbind)
     })?;
-    module
-        .bind(py)
-        .call_method0(function)
-        .and_then(crate::worker::python_text::crossable)
-        .map_err(|e| harness_error(py, &e, &format!("resource warnings ({function})")))
+    harness::call(module.bind(py), "resource warnings", function, ())
 }
 
 /// An engine whose runs record ResourceWarnings.
@@ -54,8 +49,18 @@ impl<'a> Watched<'a> {
         self.warnings
     }
 
-    fn record(&mut self, py: Python<'_>, found: Vec<(String, Frames)>) -> Result<()> {
-        for (message, frames) in found {
+    fn record(&mut self, py: Python<'_>, found: Vec<Warned>) -> Result<()> {
+        for warned in found {
+            // Where the resource was made: for a socket, where the audit hook
+            // saw it made (tracemalloc names the test's caller); else where
+            // tracemalloc saw it allocated; else where the warning was raised.
+            let frames = warned.socket.unwrap_or(warned.allocated);
+            let frames = if frames.is_empty() {
+                vec![warned.warned]
+            } else {
+                frames
+            };
+            let message = warned.message;
             let opened = user_location(py, self.rootdir, &frames)?;
             // The repr of a socket names its fd, which changes from run to run.
             let kind = message.split(" fd=").next().unwrap_or(&message).to_string();
@@ -97,7 +102,7 @@ impl Engine for Watched<'_> {
     fn run_once(&mut self, py: Python<'_>, index: usize) -> Result<Option<RunProblem>> {
         call(py, "begin")?;
         let outcome = self.inner.run_once(py, index);
-        let found: Vec<(String, Frames)> = call(py, "end")?.extract()?;
+        let found: Vec<Warned> = call(py, "end")?.extract()?;
         self.record(py, found)?;
         outcome
     }

@@ -4,34 +4,16 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use pyo3::Python;
 
 use crate::model::outcome::fail_on_resource_warnings;
 use crate::model::outcome::{Failure, TestItem, TestReport, Verdict};
 use crate::model::signal::Sample;
-use crate::model::verdict::{is_flat, judge, Judgement, Policy};
-use crate::worker::diagnosis::{diagnose, DiagnosisOptions};
-use crate::worker::engine::{Engine, ProblemKind, RunProblem};
+use crate::model::verdict::{is_flat, judge, Judgement};
+use crate::worker::diagnosis::diagnose;
+use crate::worker::engine::{ProblemKind, RunProblem};
 use crate::worker::interpreter::Interrupted;
-use crate::worker::resource_warnings::Watched;
-use crate::worker::sampler::{release_free_heap, Sampler};
-
-#[derive(Debug, Clone)]
-pub struct RunConfig {
-    pub warmup: usize,
-    pub policy: Policy,
-    pub diagnosis: DiagnosisOptions,
-}
-
-/// What the runner tells its caller as a test goes on.
-pub enum Progress<'a> {
-    /// Run number N (warm-ups and diagnosis runs included) begins.
-    Run(usize),
-    /// The test is judged LEAKED and its diagnosis begins: the report as
-    /// judged, which stands if the diagnosis never ends. `--timeout` does not
-    /// apply to a diagnosis, which bounds itself.
-    Diagnosing(&'a TestReport),
-}
+use crate::worker::sampler::release_free_heap;
+use crate::worker::test_run::{Progress, TestRun};
 
 /// How one test ended, before it becomes a report.
 enum Ending {
@@ -39,40 +21,22 @@ enum Ending {
     Problem(RunProblem, usize),
 }
 
-/// Runs one test: scope setup, warm-ups, judged runs until the verdict engine
-/// decides. `on_run` hears the number of each run as it starts, and when a
-/// diagnosis begins. The test's
-/// scopes stay set up: the caller tears them down with `Engine::leave` once it
-/// knows the next test (and applies a failure with `apply_teardown`).
-pub fn run_test(
-    py: Python<'_>,
-    engine: &mut dyn Engine,
-    sampler: &Sampler,
-    item: &TestItem,
-    index: usize,
-    config: &RunConfig,
-    on_run: &mut dyn FnMut(Progress<'_>),
-) -> Result<TestReport> {
+/// Runs one test (`item`): scope setup, warm-ups, judged runs until the
+/// verdict engine decides, and for a leak, its diagnosis. The test's scopes
+/// stay set up: the caller tears them down with `Engine::leave` once it
+/// knows the next test.
+pub fn run_test(mut run: TestRun<'_, '_>, item: &TestItem) -> Result<TestReport> {
     let started = Instant::now();
-    sampler.restore(py)?;
+    let config = run.config;
+    run.sampler.restore(run.py)?;
     // Room for every sample up front: growing the series mid-test would show
     // in the heap bytes it measures.
     let mut series = Vec::with_capacity(config.policy.max_runs + 2);
-    let mut runs = Runs { count: 0, on_run };
-    let mut watched = Watched::new(engine, &config.diagnosis.rootdir);
-    let ending = match watched.enter(py, index)? {
+    let ending = match run.enter()? {
         Some(problem) => Ending::Problem(problem, 0),
-        None => repeat(
-            py,
-            &mut watched,
-            sampler,
-            index,
-            config,
-            &mut series,
-            &mut runs,
-        )?,
+        None => repeat(&mut run, &mut series)?,
     };
-    let judged_runs = runs.count;
+    let judged_runs = run.runs();
     let mut report = TestReport {
         item: item.clone(),
         verdict: Verdict::Passed,
@@ -95,27 +59,17 @@ pub fn run_test(
         report.verdict = Verdict::Leaked;
         report.growth = growth.clone();
         report.duration = started.elapsed();
-        (runs.on_run)(Progress::Diagnosing(&report));
-        report.diagnosis = Some(diagnose(
-            py,
-            &mut watched,
-            sampler,
-            index,
-            growth,
-            &config.diagnosis,
-            &mut || {
-                runs.next();
-            },
-        )?);
+        run.tell(Progress::Diagnosing(&report));
+        report.diagnosis = Some(diagnose(&mut run, growth)?);
     }
-    report.resource_warnings = watched.into_warnings();
+    report.resource_warnings = run.into_warnings();
     match ending {
         Ending::Judged(Judgement::Inconclusive(growth)) => {
             report.verdict = Verdict::Inconclusive;
             report.growth = growth;
         }
         Ending::Judged(_) => {}
-        Ending::Problem(problem, run) => apply_problem(&mut report, problem, run)?,
+        Ending::Problem(problem, number) => apply_problem(&mut report, problem, number)?,
     }
     if config.diagnosis.strict_resources {
         fail_on_resource_warnings(&mut report);
@@ -124,45 +78,23 @@ pub fn run_test(
     Ok(report)
 }
 
-/// Counts runs and tells the caller as each one starts.
-struct Runs<'a> {
-    count: usize,
-    on_run: &'a mut dyn FnMut(Progress<'_>),
-}
-
-impl Runs<'_> {
-    fn next(&mut self) -> usize {
-        self.count += 1;
-        (self.on_run)(Progress::Run(self.count));
-        self.count
-    }
-}
-
 /// Warm-ups, then judged runs until the verdict engine decides.
-fn repeat(
-    py: Python<'_>,
-    engine: &mut dyn Engine,
-    sampler: &Sampler,
-    index: usize,
-    config: &RunConfig,
-    series: &mut Vec<Sample>,
-    runs: &mut Runs<'_>,
-) -> Result<Ending> {
-    for warmup in 0..config.warmup {
-        if warmup + 1 == config.warmup {
+fn repeat(run: &mut TestRun<'_, '_>, series: &mut Vec<Sample>) -> Result<Ending> {
+    let warmup = run.config.warmup;
+    for done in 0..warmup {
+        if done + 1 == warmup {
             release_free_heap();
         }
-        let run = runs.next();
-        if let Some(problem) = engine.run_once(py, index)? {
-            return Ok(Ending::Problem(problem, run));
+        if let Some(problem) = run.run_once()? {
+            return Ok(Ending::Problem(problem, run.runs()));
         }
     }
-    if config.warmup == 0 {
+    if warmup == 0 {
         release_free_heap();
     }
-    sampler.freeze(py)?;
-    let ending = judged_runs(py, engine, sampler, index, config, series, runs);
-    sampler.test_done(py)?;
+    run.sampler.freeze(run.py)?;
+    let ending = judged_runs(run, series);
+    run.sampler.test_done(run.py)?;
     ending
 }
 
@@ -177,24 +109,16 @@ const TIME_BUDGET: Duration = Duration::from_secs(60);
 /// included), the state with them cleared has not changed either. A test
 /// that reuses its caches (a regex-heavy one) then refills them once, not in
 /// every run, and a flat test never pays for the clearing.
-fn judged_runs(
-    py: Python<'_>,
-    engine: &mut dyn Engine,
-    sampler: &Sampler,
-    index: usize,
-    config: &RunConfig,
-    series: &mut Vec<Sample>,
-    runs: &mut Runs<'_>,
-) -> Result<Ending> {
+fn judged_runs(run: &mut TestRun<'_, '_>, series: &mut Vec<Sample>) -> Result<Ending> {
+    let (py, sampler, config) = (run.py, run.sampler, run.config);
     let policy = &config.policy;
     let baseline = sampler.sample(py, None)?;
     series.push(baseline);
     let mut as_left = baseline;
     let started = Instant::now();
     loop {
-        let run = runs.next();
-        if let Some(problem) = engine.run_once(py, index)? {
-            return Ok(Ending::Problem(problem, run));
+        if let Some(problem) = run.run_once()? {
+            return Ok(Ending::Problem(problem, run.runs()));
         }
         let previous = *series.last().unwrap_or(&baseline);
         let now = sampler.sample_uncleared(py, Some(&previous))?;

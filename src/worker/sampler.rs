@@ -11,7 +11,8 @@ use pyo3::types::PyModule;
 use crate::model::protocol::NO_TCACHE;
 use crate::model::signal::{Sample, Signal};
 use crate::worker::allocator::heap_bytes;
-use crate::worker::interpreter::{harness_error, load_module};
+use crate::worker::harness::{self, Counters};
+use crate::worker::interpreter::harness_error;
 
 const SAMPLER: &str = include_str!("python/sampler.py");
 
@@ -31,7 +32,7 @@ pub struct Sampler {
 impl Sampler {
     /// Loads the sampler.
     pub fn start(py: Python<'_>) -> Result<Sampler> {
-        let module = load_module(py, SAMPLER, "_leakhunt_sampler")?.unbind();
+        let module = harness::load(py, SAMPLER, "_leakhunt_sampler")?.unbind();
         let sampler = Sampler {
             module,
             tests_since_unfreeze: std::cell::Cell::new(0),
@@ -119,7 +120,7 @@ impl Sampler {
         // The same path every time (the first detach allocates for good).
         let limit = previous.map_or(threads, |p| p.get(Signal::Threads));
         let threads = py.detach(|| settle_threads(threads, limit));
-        let (objects, blocks): (i64, i64) = self
+        let Counters { objects, blocks } = self
             .module
             .bind(py)
             .call_method1("sample", (clear,))

@@ -3,8 +3,7 @@
 
 use std::collections::BTreeMap;
 
-/// (filename, line), innermost frame first.
-pub type Frames = Vec<(String, u32)>;
+pub use crate::worker::harness::Frames;
 
 /// One traceback, with its traced size and block count at each snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,10 +7,10 @@ use anyhow::Result;
 use pyo3::prelude::*;
 use pyo3::types::PyModule;
 
-use super::{call_harness, Collection, Engine, RunProblem};
+use super::{Collection, Engine, RunProblem};
 use crate::model::outcome::relative_path;
 use crate::model::outcome::{CollectionError, TestItem};
-use crate::worker::interpreter::load_module;
+use crate::worker::harness::{self, BuiltinCollected, BuiltinTest, PhaseReport};
 
 const HARNESS: &str = include_str!("../python/builtin_engine.py");
 
@@ -18,17 +18,18 @@ pub struct BuiltinEngine {
     harness: Py<PyModule>,
     /// Harness-side index of each collected test, in collection order.
     handles: Vec<usize>,
+    /// For each collected test, what every run of it reports without
+    /// running it, when the engine cannot run it.
+    not_run: Vec<Option<RunProblem>>,
 }
-
-/// (qualified name, line, harness index)
-type RawTest = (String, u32, usize);
 
 impl BuiltinEngine {
     pub fn load(py: Python<'_>) -> Result<BuiltinEngine> {
-        let harness = load_module(py, HARNESS, "_leakhunt_builtin")?.unbind();
+        let harness = harness::load(py, HARNESS, "_leakhunt_builtin")?.unbind();
         Ok(BuiltinEngine {
             harness,
             handles: Vec::new(),
+            not_run: Vec::new(),
         })
     }
 
@@ -38,7 +39,7 @@ impl BuiltinEngine {
         function: &str,
         args: impl pyo3::call::PyCallArgs<'py>,
     ) -> Result<Bound<'py, PyAny>> {
-        call_harness(py, &self.harness, "harness", function, args)
+        harness::call(self.harness.bind(py), "harness", function, args)
     }
 }
 
@@ -53,20 +54,20 @@ impl Engine for BuiltinEngine {
             let relative = relative_path(rootdir, file);
             // As a path: pyo3 gives Python the bytes of an undecodable name
             // as os.fsdecode does, so the file can still be imported.
-            let (tests, error): (Vec<RawTest>, Option<String>) =
-                self.call(py, "collect", (file,))?.extract()?;
-            if let Some(message) = error {
+            let collected: BuiltinCollected = self.call(py, "collect", (file,))?.extract()?;
+            if let Some(message) = collected.error {
                 collection.errors.push(CollectionError {
                     path: relative,
                     message,
                 });
                 continue;
             }
-            for (qualname, line, handle) in tests {
+            for test in collected.tests {
                 collection
                     .tests
-                    .push(test_item(rootdir, &relative, &qualname, line));
-                self.handles.push(handle);
+                    .push(test_item(rootdir, &relative, &test.name, test.line));
+                self.handles.push(test.index);
+                self.not_run.push(not_run(&test));
             }
         }
         Ok(collection)
@@ -78,6 +79,9 @@ impl Engine for BuiltinEngine {
     }
 
     fn run_once(&mut self, py: Python<'_>, index: usize) -> Result<Option<RunProblem>> {
+        if let Some(problem) = &self.not_run[index] {
+            return Ok(Some(problem.clone()));
+        }
         let value = self.call(py, "run", (self.handles[index],))?;
         RunProblem::from_harness(value)
     }
@@ -87,6 +91,44 @@ impl Engine for BuiltinEngine {
         let value = self.call(py, "leave", (next,))?;
         RunProblem::from_harness(value)
     }
+}
+
+/// What a test the built-in engine does not run reports instead, in its
+/// setup: a file skipped whole at import, an `async def` test (skipped, as
+/// pytest without an async plugin does) and a test that needs pytest's
+/// fixtures (an error). None: the test runs.
+fn not_run(test: &BuiltinTest) -> Option<RunProblem> {
+    let (outcome, message) = if let Some(reason) = &test.skipped_file {
+        ("skipped", reason.clone())
+    } else if test.unittest {
+        return None;
+    } else if test.coroutine {
+        (
+            "skipped",
+            "async def functions are not natively supported".to_string(),
+        )
+    } else if !test.arguments.is_empty() {
+        (
+            "failed",
+            format!(
+                "test takes arguments ({}): these are pytest fixtures, and the \
+                 built-in engine cannot provide them; this test needs pytest",
+                test.arguments.join(", ")
+            ),
+        )
+    } else {
+        return None;
+    };
+    Some(RunProblem::from_report(PhaseReport {
+        phase: "setup".to_string(),
+        outcome: outcome.to_string(),
+        exception: String::new(),
+        message,
+        traceback: String::new(),
+        captured: String::new(),
+        xfail: None,
+        interrupted: false,
+    }))
 }
 
 /// Builds the pytest-style description of one test from its file and the
@@ -121,5 +163,55 @@ pub fn test_item(rootdir: &Path, relative: &str, qualname: &str, line: u32) -> T
         name,
         classname,
         keywords,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::worker::engine::ProblemKind;
+
+    fn test(unittest: bool, coroutine: bool, arguments: &[&str]) -> BuiltinTest {
+        BuiltinTest {
+            name: "test_x".to_string(),
+            line: 3,
+            index: 0,
+            skipped_file: None,
+            unittest,
+            coroutine,
+            arguments: arguments.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn tests_the_engine_cannot_run_are_skipped_or_errors() {
+        assert!(not_run(&test(false, false, &[])).is_none());
+        let skipped = not_run(&test(false, true, &["tmp_path"])).unwrap();
+        assert_eq!(skipped.outcome, ProblemKind::Skipped);
+        assert_eq!(
+            skipped.message,
+            "async def functions are not natively supported"
+        );
+        let error = not_run(&test(false, false, &["tmp_path", "capsys"])).unwrap();
+        assert_eq!(
+            (error.outcome, error.phase.as_str()),
+            (ProblemKind::Error, "setup")
+        );
+        assert_eq!(
+            error.message,
+            "test takes arguments (tmp_path, capsys): these are pytest fixtures, and the \
+             built-in engine cannot provide them; this test needs pytest"
+        );
+        // unittest calls its own methods (an async one included).
+        assert!(not_run(&test(true, true, &["x"])).is_none());
+        let file = BuiltinTest {
+            skipped_file: Some("no numpy".to_string()),
+            ..test(false, false, &[])
+        };
+        let skipped = not_run(&file).unwrap();
+        assert_eq!(
+            (skipped.outcome, skipped.message.as_str()),
+            (ProblemKind::Skipped, "no numpy")
+        );
     }
 }

@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use crate::model::engine::{EngineChoice, EngineSelection};
 use crate::model::exit::UsageError;
 use crate::model::outcome::{CollectionError, TestItem};
-use crate::worker::python_text::crossable;
+use crate::worker::harness::PhaseReport;
 
 /// What went wrong in one run (a passing run has none).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,58 +45,44 @@ pub enum ProblemKind {
 }
 
 impl RunProblem {
-    /// Reads the harness's `(outcome, exception type, message, traceback,
-    /// phase, captured output)` tuple; None is a passing run.
+    /// Reads a run's result from the harness: None (a passing run) or a
+    /// phase report.
     pub fn from_harness(value: Bound<'_, PyAny>) -> Result<Option<RunProblem>> {
-        if value.is_none() {
-            return Ok(None);
-        }
-        let (outcome, kind, message, traceback, phase, captured): (
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-        ) = value
+        let report: Option<PhaseReport> = value
             .extract()
             .map_err(|e| anyhow!("unexpected result from the harness: {e}"))?;
-        let outcome = match outcome.as_str() {
-            "skipped" => ProblemKind::Skipped,
-            "interrupted" => ProblemKind::Interrupted,
-            "error" => ProblemKind::Error,
-            "xfailed" => ProblemKind::XFailed,
-            "xpassed" => ProblemKind::XPassed,
-            _ if phase == "call" => ProblemKind::Failed,
+        Ok(report.map(RunProblem::from_report))
+    }
+
+    /// What a phase that did not simply pass means: the one place where
+    /// either engine's report becomes an outcome.
+    pub fn from_report(report: PhaseReport) -> RunProblem {
+        let outcome = match (report.outcome.as_str(), &report.xfail) {
+            _ if report.interrupted => ProblemKind::Interrupted,
+            ("passed", Some(_)) => ProblemKind::XPassed,
+            ("skipped", Some(_)) => ProblemKind::XFailed,
+            ("skipped", None) => ProblemKind::Skipped,
+            // An exception in the test itself fails it; in its setup or
+            // teardown, it is an error, as pytest counts them.
+            _ if report.phase == "call" => ProblemKind::Failed,
             _ => ProblemKind::Error,
         };
-        Ok(Some(RunProblem {
+        let (kind, message) = match report.xfail {
+            // The message of an xfail is its mark's reason.
+            Some(reason) if matches!(outcome, ProblemKind::XFailed | ProblemKind::XPassed) => {
+                (String::new(), reason)
+            }
+            _ => (report.exception, report.message),
+        };
+        RunProblem {
             outcome,
             kind,
             message,
-            traceback,
-            phase,
-            captured,
-        }))
+            traceback: report.traceback,
+            phase: report.phase,
+            captured: report.captured,
+        }
     }
-}
-
-/// Calls `function` of an engine's harness module; `what` names the harness
-/// in the error, which keeps Ctrl-C recognisable.
-pub(crate) fn call_harness<'py>(
-    py: Python<'py>,
-    harness: &Py<pyo3::types::PyModule>,
-    what: &str,
-    function: &str,
-    args: impl pyo3::call::PyCallArgs<'py>,
-) -> Result<Bound<'py, PyAny>> {
-    harness
-        .bind(py)
-        .call_method1(function, args)
-        .and_then(crossable)
-        .map_err(|e| {
-            crate::worker::interpreter::harness_error(py, &e, &format!("{what} ({function})"))
-        })
 }
 
 /// Tests found in the given files, in collection order.
@@ -211,5 +197,84 @@ pub fn load(
              (pytest is not importable in {prefix}, or --engine builtin): install pytest or drop them"
         )))),
         (_, None) => Ok(Box::new(builtin::BuiltinEngine::load(py)?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(phase: &str, outcome: &str, xfail: Option<&str>, interrupted: bool) -> PhaseReport {
+        PhaseReport {
+            phase: phase.to_string(),
+            outcome: outcome.to_string(),
+            exception: "ValueError".to_string(),
+            message: "boom".to_string(),
+            traceback: "Traceback ...".to_string(),
+            captured: String::new(),
+            xfail: xfail.map(str::to_string),
+            interrupted,
+        }
+    }
+
+    fn outcome(phase: &str, word: &str, xfail: Option<&str>, interrupted: bool) -> ProblemKind {
+        RunProblem::from_report(report(phase, word, xfail, interrupted)).outcome
+    }
+
+    #[test]
+    fn an_exception_fails_the_call_and_errors_the_setup_and_teardown() {
+        assert_eq!(outcome("call", "failed", None, false), ProblemKind::Failed);
+        assert_eq!(outcome("setup", "failed", None, false), ProblemKind::Error);
+        assert_eq!(
+            outcome("teardown", "failed", None, false),
+            ProblemKind::Error
+        );
+        // A strict xfail that passed is a failure pytest reports as such.
+        assert_eq!(
+            outcome("call", "failed", Some("flaky"), false),
+            ProblemKind::Failed
+        );
+    }
+
+    #[test]
+    fn skips_xfails_and_interrupts() {
+        assert_eq!(
+            outcome("setup", "skipped", None, false),
+            ProblemKind::Skipped
+        );
+        assert_eq!(
+            outcome("call", "skipped", None, false),
+            ProblemKind::Skipped
+        );
+        assert_eq!(
+            outcome("call", "skipped", Some("why"), false),
+            ProblemKind::XFailed
+        );
+        assert_eq!(
+            outcome("call", "passed", Some("why"), false),
+            ProblemKind::XPassed
+        );
+        for phase in ["setup", "call", "teardown"] {
+            assert_eq!(
+                outcome(phase, "failed", None, true),
+                ProblemKind::Interrupted
+            );
+        }
+    }
+
+    #[test]
+    fn an_xfail_reads_as_its_marks_reason() {
+        let problem = RunProblem::from_report(report("call", "skipped", Some("known bug"), false));
+        assert_eq!(
+            (problem.kind.as_str(), problem.message.as_str()),
+            ("", "known bug")
+        );
+        let problem = RunProblem::from_report(report("call", "failed", None, false));
+        assert_eq!(
+            (problem.kind.as_str(), problem.message.as_str()),
+            ("ValueError", "boom")
+        );
+        assert_eq!(problem.phase, "call");
+        assert_eq!(problem.traceback, "Traceback ...");
     }
 }

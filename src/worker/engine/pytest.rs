@@ -7,13 +7,12 @@ use anyhow::{anyhow, Result};
 use pyo3::prelude::*;
 use pyo3::types::PyModule;
 
-use super::{call_harness, Collection, Engine, EngineSelection, RunProblem};
+use super::{Collection, Engine, EngineSelection, RunProblem};
 use crate::model::allow::{AllowEntry, AllowedSignal};
 use crate::model::exit::UsageError;
 use crate::model::outcome::{CollectionError, TestItem};
-use crate::worker::interpreter::{
-    format_error, harness_error, is_interrupt, load_module, Interrupted,
-};
+use crate::worker::harness::{self, Count, LeakhuntMarker, PytestCollected, PytestItem};
+use crate::worker::interpreter::{format_error, harness_error, is_interrupt, Interrupted};
 
 const HARNESS: &str = include_str!("../python/pytest_engine.py");
 const HARNESS_NAME: &str = "pytest engine";
@@ -54,7 +53,7 @@ impl PytestEngine {
         keyword: Option<&str>,
         extra: &[String],
     ) -> Result<PytestEngine> {
-        let harness = load_module(py, HARNESS, "_leakhunt_pytest")?.unbind();
+        let harness = harness::load(py, HARNESS, "_leakhunt_pytest")?.unbind();
         let mut args: Vec<String> = paths.to_vec();
         if let Some(keyword) = keyword {
             args.extend(["-k".to_string(), keyword.to_string()]);
@@ -89,15 +88,16 @@ impl PytestEngine {
     }
 }
 
-/// (node id, file relative to the rootdir, 0-based line or -1, name,
-/// the leakhunt marker's (signals, reason))
-type RawItem = (
-    String,
-    String,
-    i64,
-    String,
-    Option<(Vec<String>, Option<String>)>,
-);
+impl PytestEngine {
+    fn call<'py>(
+        &self,
+        py: Python<'py>,
+        function: &str,
+        args: impl pyo3::call::PyCallArgs<'py>,
+    ) -> Result<Bound<'py, PyAny>> {
+        harness::call(self.harness.bind(py), HARNESS_NAME, function, args)
+    }
+}
 
 impl Engine for PytestEngine {
     fn describe(&self) -> String {
@@ -109,9 +109,11 @@ impl Engine for PytestEngine {
     }
 
     fn pytest_counts(&mut self, py: Python<'_>, index: usize) -> Result<Vec<(String, usize)>> {
-        call_harness(py, &self.harness, HARNESS_NAME, "counts", (index,))?
+        let counts: Vec<Count> = self
+            .call(py, "counts", (index,))?
             .extract()
-            .map_err(|e| anyhow!("unexpected result from the pytest engine: {e}"))
+            .map_err(|e| anyhow!("unexpected result from the pytest engine: {e}"))?;
+        Ok(counts.into_iter().map(|c| (c.category, c.count)).collect())
     }
 
     fn coverage_off(&self) -> Vec<&'static str> {
@@ -149,37 +151,34 @@ impl Engine for PytestEngine {
                 ))
             }
         };
-        let (items, errors, deselected, rootdir): (
-            Vec<RawItem>,
-            Vec<(String, String)>,
-            usize,
-            String,
-        ) = value
+        let collected: PytestCollected = value
             .extract()
             .map_err(|e| anyhow!("unexpected result from the pytest engine: {e}"))?;
-        let pins: Vec<Option<String>> = call_harness(py, &self.harness, HARNESS_NAME, "pins", ())?
+        let pins: Vec<Option<String>> = self
+            .call(py, "pins", ())?
             .extract()
             .map_err(|e| anyhow!("unexpected pins from the pytest engine: {e}"))?;
         let mut allow = Vec::new();
-        for (nodeid, _, _, _, marker) in &items {
-            if let Some((signals, reason)) = marker {
-                allow.push(marker_entry(nodeid, signals, reason.as_deref())?);
+        for item in &collected.items {
+            if let Some(marker) = &item.marker {
+                allow.push(marker_entry(&item.nodeid, marker)?);
             }
         }
         Ok(Collection {
-            tests: items
-                .into_iter()
-                .map(|(nodeid, path, line, name, _)| pytest_item(nodeid, path, line, name))
-                .collect(),
+            tests: collected.items.into_iter().map(pytest_item).collect(),
             allow,
             pins,
-            errors: errors
+            errors: collected
+                .errors
                 .into_iter()
-                .map(|(path, message)| CollectionError { path, message })
+                .map(|e| CollectionError {
+                    path: e.path,
+                    message: e.message,
+                })
                 .collect(),
             selected_by_engine: Some(EngineSelection {
-                deselected,
-                rootdir: PathBuf::from(rootdir),
+                deselected: collected.deselected,
+                rootdir: PathBuf::from(collected.rootdir),
             }),
         })
     }
@@ -191,43 +190,37 @@ impl Engine for PytestEngine {
     }
 
     fn run_once(&mut self, py: Python<'_>, index: usize) -> Result<Option<RunProblem>> {
-        RunProblem::from_harness(call_harness(
-            py,
-            &self.harness,
-            HARNESS_NAME,
-            "run",
-            (index,),
-        )?)
+        RunProblem::from_harness(self.call(py, "run", (index,))?)
     }
 
     fn leave(&mut self, py: Python<'_>, next: Option<usize>) -> Result<Option<RunProblem>> {
-        RunProblem::from_harness(call_harness(
-            py,
-            &self.harness,
-            HARNESS_NAME,
-            "leave",
-            (next,),
-        )?)
+        RunProblem::from_harness(self.call(py, "leave", (next,))?)
     }
 
     fn finish(&mut self, py: Python<'_>, failed: bool) -> Result<()> {
         // pytest's ExitCode: plugins that write results at sessionfinish read it.
         let exitstatus = if failed { 1 } else { 0 };
-        call_harness(py, &self.harness, HARNESS_NAME, "finish", (exitstatus,)).map(drop)
+        self.call(py, "finish", (exitstatus,)).map(drop)
     }
 }
 
 /// `@pytest.mark.leakhunt(allow=[...], reason=...)` as an allow-list entry
 /// for exactly that test; a wrong signal or a missing reason is a usage error
-/// naming the test.
-fn marker_entry(nodeid: &str, signals: &[String], reason: Option<&str>) -> Result<AllowEntry> {
+/// naming the test. A mark that names no signals allows them all.
+fn marker_entry(nodeid: &str, marker: &LeakhuntMarker) -> Result<AllowEntry> {
     let fail = |why: String| {
         anyhow::Error::new(UsageError(format!("{nodeid}: @pytest.mark.leakhunt {why}")))
     };
-    let reason = reason
+    let reason = marker
+        .reason
+        .as_deref()
         .filter(|r| !r.trim().is_empty())
         .ok_or_else(|| fail("needs reason=\"why this leak is accepted\"".to_string()))?;
-    let signals = signals
+    let all = ["all".to_string()];
+    let signals = marker
+        .allow
+        .as_deref()
+        .unwrap_or(&all)
         .iter()
         .map(|s| AllowedSignal::try_from(s.clone()).map_err(&fail))
         .collect::<Result<Vec<_>>>()?;
@@ -242,8 +235,16 @@ fn marker_entry(nodeid: &str, signals: &[String], reason: Option<&str>) -> Resul
 
 /// A collected pytest item as leakhunt reports it; the JUnit classname is
 /// made from the node id as pytest's junitxml makes it (`mangle_test_address`).
-fn pytest_item(nodeid: String, path: String, line: i64, name: String) -> TestItem {
-    let line = u32::try_from(line + 1).unwrap_or(0);
+fn pytest_item(item: PytestItem) -> TestItem {
+    let PytestItem {
+        nodeid,
+        path,
+        line,
+        name,
+        ..
+    } = item;
+    // 1-based, 0 when unknown.
+    let line = line.map_or(0, |line| line.saturating_add(1));
     if !nodeid.contains("::") {
         return TestItem::skipped_file(&path, line);
     }
@@ -269,29 +270,34 @@ fn pytest_item(nodeid: String, path: String, line: i64, name: String) -> TestIte
 mod tests {
     use super::*;
 
+    fn item(nodeid: &str, path: &str, line: Option<u32>, name: &str) -> TestItem {
+        pytest_item(PytestItem {
+            nodeid: nodeid.into(),
+            path: path.into(),
+            line,
+            name: name.into(),
+            marker: None,
+        })
+    }
+
     #[test]
     fn junit_classname_follows_pytest() {
-        let item = pytest_item(
-            "tests/test_a.py::TestX::test_y[a::b-1]".into(),
-            "tests/test_a.py".into(),
-            9,
-            "test_y[a::b-1]".into(),
+        let item = item(
+            "tests/test_a.py::TestX::test_y[a::b-1]",
+            "tests/test_a.py",
+            Some(9),
+            "test_y[a::b-1]",
         );
         assert_eq!(item.classname, "tests.test_a.TestX");
         assert_eq!(item.line, 10);
-        let item = pytest_item(
-            "test_b.py::test_z".into(),
-            "test_b.py".into(),
-            -1,
-            "test_z".into(),
-        );
+        let item = self::item("test_b.py::test_z", "test_b.py", None, "test_z");
         assert_eq!(item.classname, "test_b");
         assert_eq!(item.line, 0);
-        let item = pytest_item(
-            "tests/test_skipped_whole.py".into(),
-            "tests/test_skipped_whole.py".into(),
-            -1,
-            "tests/test_skipped_whole.py".into(),
+        let item = self::item(
+            "tests/test_skipped_whole.py",
+            "tests/test_skipped_whole.py",
+            None,
+            "tests/test_skipped_whole.py",
         );
         assert_eq!(
             (item.classname.as_str(), item.name.as_str()),

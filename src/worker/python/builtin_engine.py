@@ -2,7 +2,7 @@
 runs one iteration of one of them.
 
 Rust decides which tests run, how often, and what the results mean; this module
-only does what has to happen inside the interpreter.
+only does what has to happen inside the interpreter, and reports what happened.
 """
 
 import importlib
@@ -12,20 +12,21 @@ import sys
 import traceback
 import unittest
 
+import _leakhunt_common as common
+
 _items = []
 _active_scopes = []  # [(key, teardown callable)], outermost first
-_failed_scopes = {}  # scope key -> failure tuple of its setup
+_failed_scopes = {}  # scope key -> phase report of its failed setup
 
 
 class _Item:
-    __slots__ = ("module", "cls", "name", "func", "problem")
+    __slots__ = ("module", "cls", "name", "func")
 
-    def __init__(self, module, cls, name, func, problem):
+    def __init__(self, module, cls, name, func):
         self.module = module
         self.cls = cls
         self.name = name
         self.func = func
-        self.problem = problem
 
 
 def _module_name(path):
@@ -56,29 +57,34 @@ def _import(path):
     return module
 
 
-def _problem(func, skip_self):
-    """Why the built-in engine cannot call this test, or None."""
-    if inspect.iscoroutinefunction(func):
-        return ("skip", "async def functions are not natively supported")
+def _arguments(func, skip_self):
+    """The arguments a call of `func` needs (pytest would pass fixtures)."""
     try:
         parameters = list(inspect.signature(func).parameters.values())
     except (TypeError, ValueError):
-        return None
+        return []
     if skip_self and parameters:
         parameters = parameters[1:]
-    needed = [
+    return [
         p.name
         for p in parameters
         if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
-    if needed:
-        names = ", ".join(needed)
-        return (
-            "error",
-            f"test takes arguments ({names}): these are pytest fixtures, and the "
-            "built-in engine cannot provide them; this test needs pytest",
-        )
-    return None
+
+
+def _test(item, index):
+    """A collected test as Rust reads it (harness::BuiltinTest). unittest
+    calls a TestCase's methods itself: they are not looked into."""
+    unit = item.cls is not None and issubclass(item.cls, unittest.TestCase)
+    return {
+        "name": f"{item.cls.__name__}::{item.name}" if item.cls else item.name,
+        "line": _line(item.func),
+        "index": index,
+        "skipped_file": None,
+        "unittest": unit,
+        "coroutine": not unit and inspect.iscoroutinefunction(item.func),
+        "arguments": [] if unit else _arguments(item.func, skip_self=item.cls is not None),
+    }
 
 
 def _line(obj):
@@ -116,41 +122,40 @@ def _class_tests(cls):
 
 
 def collect(path):
-    """Imports one test file. Returns ([(qualified name, line, index)], None), or
-    ([], traceback) when the file cannot be imported."""
+    """Imports one test file. Returns {"tests": [test], "error": None}, or
+    {"tests": [], "error": traceback} when the file cannot be imported
+    (harness::BuiltinCollected)."""
     try:
         module = _import(path)
     except BaseException as error:  # noqa: B036 - a collection error of this file
         reason = _skip_reason(error)
         if reason is None:
-            return [], format_exception(error)
+            return {"tests": [], "error": format_exception(error)}
         # Skipped whole at import (unittest.SkipTest, pytest.skip with
-        # allow_module_level): one skipped test named by the file, as pytest.
-        _items.append(_Item(None, None, "", None, ("skip", reason)))
-        return [("", _error_line(error, path), len(_items) - 1)], None
+        # allow_module_level): one test named by the file, as pytest.
+        _items.append(_Item(None, None, "", None))
+        skipped = {
+            "name": "",
+            "line": _error_line(error, path),
+            "index": len(_items) - 1,
+            "skipped_file": reason,
+            "unittest": False,
+            "coroutine": False,
+            "arguments": [],
+        }
+        return {"tests": [skipped], "error": None}
     if not getattr(module, "__test__", True):
-        return [], None
+        return {"tests": [], "error": None}
     found = []
     for name, obj in list(vars(module).items()):
         if _is_test_class(obj, name):
-            unit = issubclass(obj, unittest.TestCase)
             for method in _class_tests(obj):
-                func = getattr(obj, method)
-                problem = None if unit else _problem(func, skip_self=True)
-                found.append(_Item(module, obj, method, func, problem))
+                found.append(_Item(module, obj, method, getattr(obj, method)))
         elif name.startswith("test") and inspect.isfunction(obj) and getattr(obj, "__test__", True):
-            found.append(_Item(module, None, name, obj, _problem(obj, skip_self=False)))
+            found.append(_Item(module, None, name, obj))
     start = len(_items)
     _items.extend(found)
-    tests = [
-        (
-            f"{item.cls.__name__}::{item.name}" if item.cls else item.name,
-            _line(item.func),
-            start + i,
-        )
-        for i, item in enumerate(found)
-    ]
-    return tests, None
+    return {"tests": [_test(item, start + i) for i, item in enumerate(found)], "error": None}
 
 
 def _is_plumbing(frame):
@@ -190,30 +195,29 @@ def _error_line(error, path):
 
 
 def _skip_reason(error):
+    """The reason when `error` is a skip (unittest's or pytest's), else None."""
     if isinstance(error, unittest.SkipTest):
-        return _text(error)
+        return common.text(error)
     kind = type(error)
     if kind.__name__ == "Skipped" and kind.__module__.startswith("_pytest"):
-        return _text(getattr(error, "msg", error))
+        return common.text(getattr(error, "msg", error))
     return None
 
 
 def _failure(error, phase):
+    """What `error`, raised in `phase`, was (a phase report)."""
     reason = _skip_reason(error)
     if reason is not None:
-        return ("skipped", "Skipped", reason, "", phase, "")
+        return common.phase_report(phase, "skipped", "Skipped", reason)
     if isinstance(error, KeyboardInterrupt):
-        return ("interrupted", "KeyboardInterrupt", "", format_exception(error), phase, "")
-    return ("failed", type(error).__name__, _text(error), format_exception(error), phase, "")
-
-
-def _text(value):
-    """str(value), which test code controls: when it raises, what traceback
-    prints in its place. Strings that UTF-8 cannot hold are Rust's to cross."""
-    try:
-        return str(value)
-    except Exception:
-        return "<exception str() failed>"
+        traceback = format_exception(error)
+        return common.phase_report(
+            phase, "failed", "KeyboardInterrupt", "", traceback, interrupted=True
+        )
+    message = common.text(error)
+    return common.phase_report(
+        phase, "failed", type(error).__name__, message, format_exception(error)
+    )
 
 
 def _call_hook(owner, names, arg):
@@ -268,8 +272,7 @@ def _setup_scope(key):
 def _shared_depth(wanted):
     depth = 0
     while (
-        depth < min(len(_active_scopes), len(wanted))
-        and _active_scopes[depth][0] == wanted[depth]
+        depth < min(len(_active_scopes), len(wanted)) and _active_scopes[depth][0] == wanted[depth]
     ):
         depth += 1
     return depth
@@ -277,7 +280,8 @@ def _shared_depth(wanted):
 
 def enter(index):
     """Sets up the module and class scopes the test needs (once per scope).
-    Returns None, or the failure of a scope's setup (reported on each test in it)."""
+    Returns None, or the phase report of a scope's failed setup (the same
+    for each test in it)."""
     wanted = _scope_keys(_items[index])
     for key in wanted[_shared_depth(wanted) :]:
         if key in _failed_scopes:
@@ -293,7 +297,7 @@ def enter(index):
 
 def leave(next_index):
     """Tears down the scopes the next test (None: no test) does not share.
-    Returns None, or the first teardown failure."""
+    Returns None, or the phase report of the first teardown that failed."""
     wanted = [] if next_index is None else _scope_keys(_items[next_index])
     depth = _shared_depth(wanted)
     first = None
@@ -307,7 +311,7 @@ def leave(next_index):
 
 
 class _UnitResult(unittest.TestResult):
-    """Keeps the first problem unittest reports, as the harness's failure tuple."""
+    """Keeps the first problem unittest reports, as a phase report."""
 
     def __init__(self):
         super().__init__()
@@ -328,10 +332,10 @@ class _UnitResult(unittest.TestResult):
             self._keep(_failure(err[1], "call"))
 
     def addSkip(self, test, reason):
-        self._keep(("skipped", "Skipped", _text(reason), "", "call", ""))
+        self._keep(common.phase_report("call", "skipped", "Skipped", common.text(reason)))
 
     def addUnexpectedSuccess(self, test):
-        self._keep(("failed", "UnexpectedSuccess", "unexpected success", "", "call", ""))
+        self._keep(common.phase_report("call", "failed", "UnexpectedSuccess", "unexpected success"))
 
 
 def _run_unittest(item):
@@ -367,15 +371,12 @@ def _run_plain(item):
 def run(index):
     """Runs one iteration (setup, call, teardown) of one test.
 
-    Returns None when it passed, else (outcome, exception type, message,
-    traceback, phase, captured output) with outcome "failed", "skipped",
-    "error" or "interrupted". Output goes to the worker's file descriptors,
-    where the worker captures it, so captured output is empty here.
+    Returns None when it passed, else the phase report of what did not.
+    Output goes to the worker's file descriptors, where the worker captures
+    it, so captured output is empty here. Rust does not call it for a test
+    it decided not to run (see collect).
     """
     item = _items[index]
-    if item.problem is not None:
-        kind, text = item.problem
-        return ("skipped" if kind == "skip" else "error", "", text, "", "setup", "")
     try:
         if item.cls is not None and issubclass(item.cls, unittest.TestCase):
             problem = _run_unittest(item)

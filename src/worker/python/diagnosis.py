@@ -23,7 +23,10 @@ import time
 import tracemalloc
 import types
 
+import _leakhunt_common as common
+
 _OWN_FILES = (
+    "<leakhunt _leakhunt_common>",
     "<leakhunt _leakhunt_diagnosis>",
     "<leakhunt _leakhunt_sampler>",
     "<leakhunt _leakhunt_resource_warnings>",
@@ -170,11 +173,6 @@ def type_name(cls):
     return f"{module}.{qualname}"
 
 
-def _frames(tb):
-    """Innermost first, as (filename, line)."""
-    return [(f.filename, f.lineno) for f in reversed(tb)] if tb is not None else []
-
-
 def _sites():
     """{traceback (innermost frame first): [bytes, blocks]} of what is traced now.
 
@@ -239,11 +237,7 @@ def _audit(event, args):
     opened = _state.get("opened")
     if opened is None or event not in ("open", "os.open", "socket.__new__"):
         return
-    frame = sys._getframe(1)
-    stack = []
-    while frame is not None and len(stack) < 25:
-        stack.append((frame.f_code.co_filename, frame.f_lineno))
-        frame = frame.f_back
+    stack = common.stack(sys._getframe(1))
     # Not the event's name: that string is new and was made on the user's line.
     is_socket = event == "socket.__new__"
     path = args[0] if not is_socket and args else None
@@ -368,7 +362,7 @@ def _grown_containers():
 
 
 def finish(new_fds):
-    """Everything gathered, as plain tuples for Rust. The automatic collector
+    """Everything gathered, as records for Rust (harness::Gathered). The automatic collector
     stays off meanwhile: every young collection would walk all the objects
     the runs made, over and over."""
     enabled = gc.isenabled()
@@ -400,8 +394,8 @@ def _finish(new_fds):
         sizes = [p.get(key, (0, 0))[0] for p in points]
         counts = [p.get(key, (0, 0))[1] for p in points]
         if sizes[-1] > sizes[0]:
-            sites.append((list(key), sizes, counts))
-    sites.sort(key=lambda s: s[1][0] - s[1][-1])
+            sites.append({"frames": list(key), "sizes": sizes, "counts": counts})
+    sites.sort(key=lambda s: s["sizes"][0] - s["sizes"][-1])
     del sites[100:]
     samples = []
     _state["samples"] = samples
@@ -412,22 +406,41 @@ def _finish(new_fds):
     threads = []
     for thread in threading.enumerate():
         if thread.ident not in _state["threads"]:
-            where = _frames(_traceback(thread))
+            where = common.traced(_traceback(thread))
             namespace = _namespace(thread) or {}
             target = namespace.get("_target")
-            threads.append((str(namespace.get("_name", "")), _callable_name(target), where))
+            name = str(namespace.get("_name", ""))
+            threads.append({"name": name, "target": _callable_name(target), "frames": where})
     fds = _fd_owners(new_fds, made)
     # Nothing below needs a traceback: stop tracing, and counting gets fast.
     tracemalloc.stop()
     census = []
     for cls, (count, size, first) in _census(made + untracked).items():
         samples.append(last_by_type.get(cls, first))
-        census.append((type_name(cls), count, size, gc.is_tracked(first), len(samples) - 1))
+        census.append(
+            {
+                "type": type_name(cls),
+                "count": count,
+                "bytes": size,
+                "tracked": gc.is_tracked(first),
+                "sample": len(samples) - 1,
+            }
+        )
     del made, untracked, last_by_type
     grown = []
     for obj, before in _grown_containers():
         samples.append(obj)
-        grown.append((type_name(type(obj)), before, _size(obj), len(samples) - 1))
+        after = _size(obj)
+        grown.append(
+            {
+                "type": type_name(type(obj)),
+                "bytes_before": before[0],
+                "len_before": before[1],
+                "bytes_after": after[0],
+                "len_after": after[1],
+                "sample": len(samples) - 1,
+            }
+        )
     return {
         "sites": sites,
         "malloc": _malloc_lines(),
@@ -462,8 +475,9 @@ def _callable_name(func):
 
 
 def _fd_owners(fds, made):
-    """fd -> (type of the Python object that owns it, where it was created),
-    and for a descriptor no object owns, where it was opened (audit events)."""
+    """fd -> {"owner": type of the Python object that owns it, "frames": where
+    it was created}, and for a descriptor no object owns, {"owner": None,
+    "frames": where it was opened (audit events)}."""
     wanted = set(fds)
     owners = {}
     if not wanted:
@@ -497,11 +511,11 @@ def _fd_owners(fds, made):
                             outer[key] = obj
     for key, (fd, _) in raw.items():
         obj = outer[key]
-        owners[fd] = (type_name(type(obj)), _frames(_traceback(obj)))
+        owners[fd] = {"owner": type_name(type(obj)), "frames": common.traced(_traceback(obj))}
     for fd in wanted - set(owners):
         stack = _opened_at(fd)
         if stack is not None:
-            owners[fd] = ("", stack)
+            owners[fd] = {"owner": None, "frames": stack}
     return owners
 
 
@@ -536,8 +550,8 @@ def _atexit_count():
 
 
 def chains(handles):
-    """For each sample, the shortest chain of referrers to a recognised root:
-    (root, [(label, type name)] from the root down, reached) or None."""
+    """For each sample, the shortest chain of referrers to a recognised root
+    (harness::Chain), or None."""
     # The whole heap may hold the way to a root: search it all.
     gc.unfreeze()
     ignore = set()
@@ -572,7 +586,7 @@ def chains(handles):
     targets = [_state["samples"][h] for h in handles]
     found = _search(targets, ignore, roots)
     if found is None:
-        return [("", [], False, "the search ran out of time")] * len(targets)
+        return [_chain("", [], False, timed_out=True) for _ in targets]
     return found
 
 
@@ -704,7 +718,7 @@ def _search(targets, ignore, roots):
                 visited[i] += 1
                 root = roots.root(ref)
                 if root is not None:
-                    results[i] = (root, _hops(_path(ref, parent, objects[i])), True, "")
+                    results[i] = _chain(root, _hops(_path(ref, parent, objects[i])), True)
                 else:
                     nexts[i].append(ref)
         del referrers, wanted
@@ -719,17 +733,29 @@ def _search(targets, ignore, roots):
                         path = _path(obj, parents[i], objects[i])
                         # The registry holds the object itself: name its type.
                         hops = _hops(path) if len(path) > 1 else [("", type_name(type(obj)))]
-                        results[i] = (root, hops, True, "")
+                        results[i] = _chain(root, hops, True)
                         break
             if results[i] is None and depth == 0 and not nexts[i]:
-                results[i] = ("", [], False, "")
+                results[i] = _chain("", [], False)
             frontier[:] = nexts[i]
         del level
     return [r if r is not None else None for r in results]
 
 
 def _unfinished(results, targets, roots):
-    return [r if r is not None else ("", [], False, "the search ran out of time") for r in results]
+    return [r if r is not None else _chain("", [], False, timed_out=True) for r in results]
+
+
+def _chain(root, hops, reached, timed_out=False):
+    """`root`: what holds the object for good; `hops`: [(label, type name)]
+    from the root down; `reached`: a root was found; `timed_out`: the search
+    stopped before it could tell."""
+    return {
+        "root": root,
+        "hops": [{"label": label, "type": name} for label, name in hops],
+        "reached": reached,
+        "timed_out": timed_out,
+    }
 
 
 def _path(top, parent, objects):
@@ -850,8 +876,16 @@ def _watch_malloc():
         _fields_ = [
             (name, ctypes.c_size_t)
             for name in (
-                "arena", "ordblks", "smblks", "hblks", "hblkhd",
-                "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
+                "arena",
+                "ordblks",
+                "smblks",
+                "hblks",
+                "hblkhd",
+                "usmblks",
+                "fsmblks",
+                "uordblks",
+                "fordblks",
+                "keepcost",
             )
         ]
 
@@ -891,15 +925,20 @@ def _watch_malloc():
 
 
 def _malloc_lines():
-    """[((file, line), bytes grown in all runs)] of the lines malloc grew on,
-    biggest first; the trace function is gone after this."""
+    """The lines malloc grew on, biggest first (harness::MallocLine): the
+    line as one frame, the bytes grown in all runs and the C functions it
+    calls. The trace function is gone after this."""
     grown = _state.get("malloc")
     if grown is None:
         return []
     sys.settrace(_state.get("previous trace"))
     lines = sorted(grown.items(), key=lambda item: -item[1])
     code = _state["malloc code"]
-    return [([key], size, _c_functions(key[1], *code[key])) for key, size in lines[:5] if size > 0]
+    return [
+        {"frames": [key], "bytes": size, "c_functions": _c_functions(key[1], *code[key])}
+        for key, size in lines[:5]
+        if size > 0
+    ]
 
 
 def _c_functions(line, code, namespace):

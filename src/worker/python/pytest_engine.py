@@ -8,7 +8,8 @@ unconfigure) as separate calls, and runs each item through the
 pytest_runtest_protocol hook, so that every plugin's wrappers (warnings
 filters, capture, logging, assertion rewriting) apply as under pytest.
 
-It translates pytest's reports into leakhunt's run tuples and decides nothing.
+It reports what pytest's reports say, as records Rust reads by name
+(src/worker/harness.rs), and decides nothing.
 """
 
 import io
@@ -25,6 +26,8 @@ from _pytest.config import (
 )
 from _pytest.main import Session
 from _pytest.runner import runtestprotocol
+
+import _leakhunt_common as common
 
 _state = {}  # "config", "session", "hook history"
 _items = []
@@ -45,7 +48,7 @@ class _Plugin:
         self.reports = []
         self.exceptions = {}
         self.subtest_failure = None
-        self.interrupt = None  # (type name, message) of a Ctrl-C a plugin wrapped
+        self.interrupt = None  # the phase report of a Ctrl-C a plugin wrapped
         self.subtests = {}  # "subtests passed" -> count, in the current run
 
     @pytest.hookimpl(trylast=True)
@@ -67,9 +70,7 @@ class _Plugin:
         else:
             # A file skipped as a whole (importorskip, allow_module_level)
             # counts as one skipped test under pytest.
-            self.collected.append(
-                (report.nodeid, _skip_reason(report) if report.skipped else None)
-            )
+            self.collected.append((report.nodeid, _skip_reason(report) if report.skipped else None))
 
     def pytest_runtest_logreport(self, report):
         # With log=False only reports that a test sends itself come here:
@@ -82,7 +83,9 @@ class _Plugin:
             crash = getattr(report.longrepr, "reprcrash", None)
             message = getattr(crash, "message", "") or report.longreprtext
             kind, _, text = message.partition(": ")
-            self.subtest_failure = ("failed", kind, text, _longrepr(report), "call", "")
+            self.subtest_failure = common.phase_report(
+                "call", "failed", kind, text, _longrepr(report)
+            )
 
     def pytest_deselected(self, items):
         self.deselected += len(items)
@@ -97,10 +100,10 @@ class _Plugin:
         report = yield
         # Only strings: keeping the exception would keep the run's frames alive.
         if call.excinfo is not None:
-            self.exceptions[call.when] = (call.excinfo.typename, _text(call.excinfo.value))
+            self.exceptions[call.when] = (call.excinfo.typename, common.text(call.excinfo.value))
             interrupt = _interrupt_in(call.excinfo.value)
             if interrupt is not None and self.interrupt is None:
-                self.interrupt = (type(interrupt).__name__, _text(interrupt))
+                self.interrupt = _interrupted(interrupt)
         return report
 
 
@@ -143,9 +146,10 @@ def _same_instance(item):
 
 
 def collect(args):
-    """Configures pytest with `args` and collects. Returns (items, collection
-    errors, deselected count, rootdir), each item as (node id, path, line,
-    name). Raises UsageError for what pytest calls a usage error."""
+    """Configures pytest with `args` and collects. Returns the items, the
+    collection errors, the deselected count and the rootdir
+    (harness::PytestCollected). Raises UsageError for what pytest calls a
+    usage error."""
     os.environ["PYTEST_VERSION"] = pytest.__version__
     try:
         config = _prepareconfig(list(args), plugins=[_plugin])
@@ -165,7 +169,7 @@ def collect(args):
     items = _with_skipped_files(session.items, _plugin.collected)
     for index, item in enumerate(items, start=len(_items)):
         if isinstance(item, _SkippedFile):
-            described.append((item.nodeid, item.nodeid.split("::")[0], -1, item.nodeid, None))
+            described.append(_described(item.nodeid, item.nodeid.split("::")[0], None, item.nodeid))
             continue
         _same_instance(item)
         # doctest clears a doctest's globals after it runs (clear_globs): a
@@ -174,11 +178,19 @@ def collect(args):
         if dtest is not None:
             _doctest_globals[index] = dict(dtest.globs)
         path, line, _ = item.location
-        described.append(
-            (item.nodeid, path, -1 if line is None else line, item.name, _allowed(item))
-        )
+        described.append(_described(item.nodeid, path, line, item.name, _marker(item)))
     _items.extend(items)
-    return described, _plugin.collect_errors, _plugin.deselected, str(config.rootpath)
+    return {
+        "items": described,
+        "errors": [{"path": path, "message": text} for path, text in _plugin.collect_errors],
+        "deselected": _plugin.deselected,
+        "rootdir": str(config.rootpath),
+    }
+
+
+def _described(nodeid, path, line, name, marker=None):
+    """One item as Rust reads it (harness::PytestItem); `line` is 0-based."""
+    return {"nodeid": nodeid, "path": path, "line": line, "name": name, "marker": marker}
 
 
 def pins():
@@ -190,9 +202,7 @@ def pins():
 def _pin(item):
     info = getattr(item, "_fixtureinfo", None)
     scopes = {
-        str(defs[-1].scope)
-        for defs in getattr(info, "name2fixturedefs", {}).values()
-        if defs
+        str(defs[-1].scope) for defs in getattr(info, "name2fixturedefs", {}).values() if defs
     }
     for scope, kind in (("module", pytest.Module), ("class", pytest.Class)):
         node = item.getparent(kind) if scope in scopes else None
@@ -242,16 +252,23 @@ def _refuse_what_cannot_work(config):
         )
 
 
-def _allowed(item):
-    """The `@pytest.mark.leakhunt(allow=[...], reason=...)` of a test, as
-    (signals, reason), or None; leakhunt checks them."""
+def _marker(item):
+    """The `@pytest.mark.leakhunt(allow=[...], reason=...)` of a test, or None
+    (harness::LeakhuntMarker); `allow` is None when the mark names no
+    signals. leakhunt checks them."""
     marker = item.get_closest_marker("leakhunt")
     if marker is None:
         return None
-    allow = marker.kwargs.get("allow", marker.args[0] if marker.args else ["all"])
+    if "allow" in marker.kwargs:
+        allow = marker.kwargs["allow"]
+    elif marker.args:
+        allow = marker.args[0]
+    else:
+        allow = None
     if isinstance(allow, str):
         allow = [allow]
-    return ([str(signal) for signal in allow], marker.kwargs.get("reason"))
+    signals = None if allow is None else [str(signal) for signal in allow]
+    return {"allow": signals, "reason": marker.kwargs.get("reason")}
 
 
 def _skip_reason(report):
@@ -275,25 +292,35 @@ def _captured(report):
     return "".join(f"--- {title} ---\n{content}\n" for title, content in report.sections)
 
 
-def _outcome(reports, exceptions):
+def _reported(reports, exceptions):
+    """The phase report of the first of `reports` that did not simply pass
+    (a test marked xfail that passed did not), or None."""
     for report in reports:
         xfail = getattr(report, "wasxfail", None)
-        if report.passed:
-            if xfail is not None and report.when == "call":
-                return ("xpassed", "", xfail, "", "call", "")
+        if report.passed and xfail is None:
             continue
-        if report.skipped:
-            if xfail is not None:
-                return ("xfailed", "", xfail, "", report.when, "")
-            return ("skipped", "Skipped", _skip_reason(report), "", report.when, "")
-        kind, message = exceptions.get(report.when, ("", report.longreprtext))
-        outcome = "failed" if report.when == "call" else "error"
-        return (outcome, kind, message, _longrepr(report), report.when, _captured(report))
+        if report.failed:
+            kind, message = exceptions.get(report.when, ("", report.longreprtext))
+            return common.phase_report(
+                report.when,
+                "failed",
+                kind,
+                message,
+                _longrepr(report),
+                _captured(report),
+                xfail=xfail,
+            )
+        if xfail is not None:
+            return common.phase_report(report.when, report.outcome, xfail=xfail)
+        return common.phase_report(report.when, "skipped", "Skipped", _skip_reason(report))
     return None
 
 
 def _interrupted(error):
-    return ("interrupted", type(error).__name__, _text(error), "", "call", "")
+    """The phase report of a Ctrl-C (or pytest.exit) during a run."""
+    return common.phase_report(
+        "call", "failed", type(error).__name__, common.text(error), interrupted=True
+    )
 
 
 def _interrupt_in(error):
@@ -308,15 +335,6 @@ def _interrupt_in(error):
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None
-
-
-def _text(value):
-    """str(value), which test code controls: when it raises, what traceback
-    prints in its place. Strings that UTF-8 cannot hold are Rust's to cross."""
-    try:
-        return str(value)
-    except Exception:
-        return "<exception str() failed>"
 
 
 def _drop_finished_finalizers(item):
@@ -371,11 +389,11 @@ def _restore_item(item, state):
 def run(index):
     """One run of one item: setup, call, teardown. Scopes above the function
     stay set up: the teardown goes as far as the item's parent, as if the
-    next item were a sibling. Returns None when it passed, else (outcome,
-    exception type, message, traceback, phase, captured output)."""
+    next item were a sibling. Returns None when it passed, else the phase
+    report of what did not."""
     item = _items[index]
     if isinstance(item, _SkippedFile):
-        return ("skipped", "Skipped", item.reason, "", "setup", "")
+        return common.phase_report("setup", "skipped", "Skipped", item.reason)
     if index in _doctest_globals:
         item.dtest.globs.update(_doctest_globals[index])
     history = _state["hook history"]
@@ -414,20 +432,23 @@ def run(index):
         _restore_item(item, before)
     reports, _plugin.reports = _plugin.reports, []
     if _plugin.interrupt is not None:
-        kind, message = _plugin.interrupt
-        return ("interrupted", kind, message, "", "call", "")
-    return _outcome(reports, _plugin.exceptions) or _plugin.subtest_failure
+        return _plugin.interrupt
+    return _reported(reports, _plugin.exceptions) or _plugin.subtest_failure
 
 
 def counts(index):
-    """[(category, count)] of the item's first run, as pytest would count its
-    one run: "warnings", "subtests passed", ..."""
-    return _first_run_counts.get(index, [])
+    """[{"category", "count"}] of the item's first run, as pytest would count
+    its one run: "warnings", "subtests passed", ... (harness::Count)"""
+    return [
+        {"category": category, "count": count}
+        for category, count in _first_run_counts.get(index, [])
+    ]
 
 
 def leave(next_index):
     """Tears down the scopes the next item (None: no item) does not share,
-    with output captured as pytest captures a teardown."""
+    with output captured as pytest captures a teardown. Returns None, or the
+    phase report of the teardown that failed."""
     nextitem = None if next_index is None else _items[next_index]
     if isinstance(nextitem, _SkippedFile):
         return None  # the scopes stay until a test that is run comes next
@@ -441,7 +462,8 @@ def leave(next_index):
         return _interrupted(error)
     except BaseException as error:  # noqa: B036 - reported on the test, as pytest does
         text = _format(error)
-        return ("error", type(error).__name__, _text(error), text, "teardown", "")
+        kind, message = type(error).__name__, common.text(error)
+        return common.phase_report("teardown", "failed", kind, message, text)
     finally:
         if capture is not None:
             capture.suspend_global_capture()

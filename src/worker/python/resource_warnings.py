@@ -10,6 +10,8 @@ import sys
 import tracemalloc
 import warnings
 
+import _leakhunt_common as common
+
 _active = []
 # id(socket) -> where it was made, innermost frame first, during a run.
 _sockets = {}
@@ -20,12 +22,7 @@ def _audit(event, args):
     socket.socket (its traceback names the test's caller). A no-op outside runs."""
     if not _active or event != "socket.__new__" or not args:
         return
-    frame = sys._getframe(1)
-    stack = []
-    while frame is not None and len(stack) < 25:
-        stack.append((frame.f_code.co_filename, frame.f_lineno))
-        frame = frame.f_back
-    _sockets[id(args[0])] = stack
+    _sockets[id(args[0])] = common.stack(sys._getframe(1))
 
 
 sys.addaudithook(_audit)
@@ -39,7 +36,10 @@ def begin():
 
 
 def end():
-    """[(message, [(filename, line)] where the resource was opened, innermost first)]."""
+    """The ResourceWarnings of the run (harness::Warned): each one's message,
+    where tracemalloc saw its resource allocated and where the audit hook saw
+    it made when it is a socket, innermost frame first, and where it was
+    warned about."""
     if not _active:
         return []
     catcher, records = _active.pop()
@@ -54,12 +54,14 @@ def end():
             continue
         source = record.source
         tb = tracemalloc.get_object_traceback(source) if source is not None else None
-        frames = [(f.filename, f.lineno) for f in reversed(tb)] if tb is not None else []
-        if source is not None and id(source) in _sockets:
-            frames = _sockets[id(source)]
-        if not frames:
-            frames = [(record.filename, record.lineno)]
-        found.append((str(record.message), frames))
+        found.append(
+            {
+                "message": str(record.message),
+                "allocated": common.traced(tb),
+                "socket": _sockets.get(id(source)) if source is not None else None,
+                "warned": (record.filename, record.lineno),
+            }
+        )
     records.clear()
     _sockets.clear()
     return found

@@ -75,12 +75,13 @@ def _clear_caches():
 
 
 def sample(clear):
-    """(gc-tracked objects, allocated blocks) after a full collection, and
-    after clearing the interpreter's caches when `clear`."""
+    """The gc-tracked objects and allocated blocks after a full collection,
+    and after clearing the interpreter's caches when `clear`
+    (harness::Counters)."""
     if clear:
         _clear_caches()
     gc.collect()
-    return len(gc.get_objects()), sys.getallocatedblocks()
+    return {"objects": len(gc.get_objects()), "blocks": sys.getallocatedblocks()}
 
 
 def freeze():

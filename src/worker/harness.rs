@@ -1,0 +1,281 @@
+//! The boundary with the in-interpreter harness (`python/*.py`): loading its
+//! modules, and every record it returns, by name.
+//!
+//! The harness reports facts as dicts (read here with
+//! `#[derive(FromPyObject)]`, one struct per kind of record); Rust decides
+//! what they mean. Every result crosses [`crossable`] before it is read, so
+//! that any string a test controls arrives whatever it holds. A frame stays
+//! a `(filename, line)` pair, as tracemalloc writes it.
+
+use anyhow::Result;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyModule;
+
+use crate::worker::interpreter::{harness_error, load_module};
+use crate::worker::python_text::crossable;
+
+const COMMON: &str = include_str!("python/common.py");
+
+/// Where code was, innermost frame first: (filename, line).
+pub type Frames = Vec<(String, u32)>;
+
+static COMMON_MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+/// Loads one of the harness's modules as `name`, after `_leakhunt_common`,
+/// which the others import.
+pub fn load<'py>(py: Python<'py>, source: &str, name: &str) -> Result<Bound<'py, PyModule>> {
+    COMMON_MODULE.get_or_try_init(py, || {
+        load_module(py, COMMON, "_leakhunt_common").map(Bound::unbind)
+    })?;
+    load_module(py, source, name)
+}
+
+/// Calls `function` of the harness module `module` with `args`; the result
+/// has crossed [`crossable`]. `what` names the module in the error, which
+/// keeps Ctrl-C recognisable.
+pub fn call<'py>(
+    module: &Bound<'py, PyModule>,
+    what: &str,
+    function: &str,
+    args: impl pyo3::call::PyCallArgs<'py>,
+) -> Result<Bound<'py, PyAny>> {
+    module
+        .call_method1(function, args)
+        .and_then(crossable)
+        .map_err(|e| harness_error(module.py(), &e, &format!("{what} ({function})")))
+}
+
+/// One phase of one run that did not simply pass (`common.phase_report`).
+#[derive(Debug, Clone, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct PhaseReport {
+    /// `setup`, `call` or `teardown`.
+    pub phase: String,
+    /// `failed` or `skipped` as pytest words it, or `passed` for a test
+    /// marked xfail.
+    pub outcome: String,
+    /// Exception type name ("" when there was none).
+    pub exception: String,
+    pub message: String,
+    pub traceback: String,
+    /// What the test wrote during the run, when the engine captured it.
+    pub captured: String,
+    /// The reason of the test's xfail mark, when pytest applied it.
+    pub xfail: Option<String>,
+    /// Ctrl-C (or `pytest.exit`) arrived.
+    pub interrupted: bool,
+}
+
+/// What the built-in engine's `collect` found in one file.
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct BuiltinCollected {
+    pub tests: Vec<BuiltinTest>,
+    /// The traceback of a file that cannot be imported.
+    pub error: Option<String>,
+}
+
+/// One test the built-in engine collected.
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct BuiltinTest {
+    /// `Class::name` or `name`; "" for a file skipped whole at import.
+    pub name: String,
+    pub line: u32,
+    /// The harness's index of the test.
+    pub index: usize,
+    /// The skip reason of a file skipped whole at import.
+    pub skipped_file: Option<String>,
+    /// A method of a `unittest.TestCase` (not looked into: unittest calls it).
+    pub unittest: bool,
+    /// An `async def` function.
+    pub coroutine: bool,
+    /// The arguments a call needs (under pytest, fixtures).
+    pub arguments: Vec<String>,
+}
+
+/// What pytest collected (`pytest_engine.collect`).
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct PytestCollected {
+    pub items: Vec<PytestItem>,
+    pub errors: Vec<CollectError>,
+    pub deselected: usize,
+    pub rootdir: String,
+}
+
+/// One collected pytest item (or file skipped whole).
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct PytestItem {
+    pub nodeid: String,
+    /// The file, relative to the rootdir.
+    pub path: String,
+    /// 0-based line, when pytest knows it.
+    pub line: Option<u32>,
+    pub name: String,
+    pub marker: Option<LeakhuntMarker>,
+}
+
+/// A test's `@pytest.mark.leakhunt(allow=[...], reason=...)`.
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct LeakhuntMarker {
+    /// None when the mark names no signals.
+    pub allow: Option<Vec<String>>,
+    pub reason: Option<String>,
+}
+
+/// A file pytest could not collect.
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct CollectError {
+    pub path: String,
+    pub message: String,
+}
+
+/// One of pytest's final-line counts (`warnings`, `subtests passed`).
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct Count {
+    pub category: String,
+    pub count: usize,
+}
+
+/// The sampler's counters.
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct Counters {
+    /// gc-tracked objects.
+    pub objects: i64,
+    /// Allocated blocks (`sys.getallocatedblocks`).
+    pub blocks: i64,
+}
+
+/// One ResourceWarning a run raised.
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct Warned {
+    pub message: String,
+    /// Where tracemalloc saw the resource allocated, innermost first.
+    pub allocated: Frames,
+    /// Where the audit hook saw it made, when it is a socket.
+    pub socket: Option<Frames>,
+    /// Where the warning was raised.
+    pub warned: (String, u32),
+}
+
+/// What the diagnosis pass gathered (`diagnosis.finish`).
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct Gathered {
+    pub sites: Vec<TracedSite>,
+    pub malloc: Vec<MallocLine>,
+    pub census: Vec<CensusRow>,
+    pub grown: Vec<GrownContainer>,
+    pub threads: Vec<NewThread>,
+    /// By descriptor.
+    pub fds: std::collections::HashMap<i64, FdOwner>,
+}
+
+/// A tracemalloc traceback, with its size and block count at each snapshot.
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct TracedSite {
+    pub frames: Frames,
+    pub sizes: Vec<i64>,
+    pub counts: Vec<i64>,
+}
+
+/// A line after which malloc's in-use bytes grew.
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct MallocLine {
+    pub frames: Frames,
+    /// Grown in all runs.
+    pub bytes: i64,
+    /// The C functions the line calls through ctypes.
+    pub c_functions: Vec<String>,
+}
+
+/// Objects of one type the runs made that are still alive.
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct CensusRow {
+    #[pyo3(item("type"))]
+    pub type_name: String,
+    pub count: i64,
+    pub bytes: i64,
+    /// Tracked by the gc.
+    pub tracked: bool,
+    /// The handle of one of them, for `diagnosis.chains`.
+    pub sample: usize,
+}
+
+/// A container alive before the runs that grew during them.
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct GrownContainer {
+    #[pyo3(item("type"))]
+    pub type_name: String,
+    pub bytes_before: i64,
+    pub len_before: i64,
+    pub bytes_after: i64,
+    pub len_after: i64,
+    /// Its handle, for `diagnosis.chains`.
+    pub sample: usize,
+}
+
+impl GrownContainer {
+    pub fn bytes_grown(&self) -> i64 {
+        self.bytes_after - self.bytes_before
+    }
+
+    pub fn len_grown(&self) -> i64 {
+        self.len_after - self.len_before
+    }
+}
+
+/// A thread the runs started that is still running.
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct NewThread {
+    pub name: String,
+    /// Its target callable's name.
+    pub target: String,
+    /// Where it was made.
+    pub frames: Frames,
+}
+
+/// What owns a descriptor the runs left open.
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct FdOwner {
+    /// The type of the object that owns it; None when no object does (then
+    /// `frames` is where the audit hook saw it opened).
+    pub owner: Option<String>,
+    pub frames: Frames,
+}
+
+/// The shortest chain of referrers from a sample to what holds it for good.
+#[derive(Debug, Clone, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct Chain {
+    pub root: String,
+    /// From the root down.
+    pub hops: Vec<Hop>,
+    /// A root was found.
+    pub reached: bool,
+    /// The search stopped before it could tell.
+    pub timed_out: bool,
+}
+
+#[derive(Debug, Clone, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct Hop {
+    /// How the referrer refers to the next object ("" when it cannot say).
+    pub label: String,
+    #[pyo3(item("type"))]
+    pub type_name: String,
+}
