@@ -554,3 +554,60 @@ fn warnings_and_subtests_are_counted_as_pytest_counts_them() {
     assert_eq!(final_counts(&run.stdout), final_counts(&pytest));
     assert_eq!(run.code, 0);
 }
+
+#[test]
+fn resource_warnings_pytest_caught_first_are_listed_in_the_warnings_summary() {
+    // pytest's warnings plugin records each phase's warnings before
+    // leakhunt's watcher sees them: they were counted but not listed.
+    let run = in_venv(&["unclosed", "--engine", "pytest", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let summary: Vec<&str> = run
+        .stdout
+        .lines()
+        .skip_while(|l| !l.contains("warnings summary"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("=") && !l.starts_with("4 passed"))
+        .collect();
+    let file = fixtures().join("unclosed/test_unclosed.py");
+    assert_eq!(
+        summary[0],
+        "unclosed/test_unclosed.py::test_file_never_closed"
+    );
+    assert_eq!(
+        summary[1],
+        format!(
+            "  unclosed/test_unclosed.py:10: ResourceWarning: unclosed file <_io.TextIOWrapper name='{}' mode='r' encoding='utf-8'> ({} runs)",
+            file.display(),
+            summary[1].rsplit_once('(').map_or("", |(_, runs)| runs.trim_end_matches(" runs)"))
+        )
+    );
+    assert_eq!(
+        summary[2],
+        "    assert open(__file__, encoding=\"utf-8\").read(3) == '\"\"\"'"
+    );
+    assert_eq!(
+        summary[4],
+        "unclosed/test_unclosed.py::test_socket_never_closed"
+    );
+    assert!(
+        summary[5].starts_with(
+            "  unclosed/test_unclosed.py:15: ResourceWarning: unclosed <socket.socket fd="
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        summary[6],
+        "    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)"
+    );
+    assert_eq!(
+        summary[8],
+        "unclosed/test_unclosed.py::test_event_loop_never_closed"
+    );
+    assert_eq!(
+        summary[9],
+        "  ResourceWarning: unclosed event loop <_UnixSelectorEventLoop running=False closed=False debug=False> (9 runs)"
+    );
+    // Each counted once, by leakhunt, not also by pytest.
+    assert_eq!(final_counts(&run.stdout), "4 passed, 3 warnings");
+}

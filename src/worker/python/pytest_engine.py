@@ -50,6 +50,7 @@ class _Plugin:
         self.subtest_failure = None
         self.interrupt = None  # the phase report of a Ctrl-C a plugin wrapped
         self.subtests = {}  # "subtests passed" -> count, in the current run
+        self.resource_warnings = 0  # handed to leakhunt's watcher, in the current run
 
     @pytest.hookimpl(trylast=True)
     def pytest_configure(self, config):
@@ -86,6 +87,18 @@ class _Plugin:
             self.subtest_failure = common.phase_report(
                 "call", "failed", kind, text, _longrepr(report)
             )
+
+    def pytest_warning_recorded(self, warning_message, when, nodeid, location):
+        """pytest's warnings plugin catches each test phase's warnings itself:
+        its ResourceWarnings go to leakhunt's watcher too, which places them."""
+        watcher = sys.modules.get("_leakhunt_resource_warnings")
+        if (
+            watcher is not None
+            and when == "runtest"
+            and issubclass(warning_message.category, ResourceWarning)
+        ):
+            watcher.record(warning_message)
+            self.resource_warnings += 1
 
     def pytest_deselected(self, items):
         self.deselected += len(items)
@@ -405,6 +418,7 @@ def run(index):
     _plugin.subtest_failure = None
     _plugin.interrupt = None
     _plugin.subtests = {}
+    _plugin.resource_warnings = 0
     before = _item_state(item)
     try:
         item.ihook.pytest_runtest_protocol(item=item, nextitem=item.parent)
@@ -417,9 +431,11 @@ def run(index):
         # pytest keeps these per item for its single run; repeated, they grow.
         del history[kept:]
         # The terminal reporter files warnings and subtest reports; pytest
-        # counts those of the item's one run in its final line.
+        # counts those of the item's one run in its final line. leakhunt
+        # counts the ResourceWarnings itself.
         if index not in _first_run_counts:
-            warned = len(stats.get("warnings", ())) - sizes.get("warnings", 0)
+            filed = len(stats.get("warnings", ())) - sizes.get("warnings", 0)
+            warned = filed - _plugin.resource_warnings
             counted = [("warnings", warned)] if warned > 0 else []
             _first_run_counts[index] = counted + list(_plugin.subtests.items())
         for key in list(stats):

@@ -35,6 +35,13 @@ def begin():
     _active.append((catcher, records))
 
 
+def record(message):
+    """A warning someone else caught during the run (pytest's warnings
+    plugin records every warning of a test phase before ours can)."""
+    if _active and issubclass(message.category, ResourceWarning):
+        _active[-1][1].append(message)
+
+
 def end():
     """The ResourceWarnings of the run (harness::Warned): each one's message,
     where tracemalloc saw its resource allocated and where the audit hook saw
