@@ -1,26 +1,51 @@
 //! The command line and the configuration file, made once into one checked
 //! [`Settings`] value: every check of what the user asked for happens here,
 //! so the layers below take the values as they are.
+//!
+//! The shape, in four steps, each in its own module:
+//! - [`cli`]: clap parses the command line into typed values. An option a
+//!   configuration file can also set is an `Option` with no clap default
+//!   (a flag: `bool`, given when set), so "given on the command line" is
+//!   `Some`.
+//! - [`file`]: finds and reads `leakhunt.toml` or pyproject.toml's
+//!   `[tool.leakhunt]`; serde parses the typed values, and a wrong key or
+//!   type is a one-line error naming the file and the line.
+//! - [`options`]: one table, a line per option (key, field, types, default,
+//!   command line or file only, paths relative to the file), makes the
+//!   file's schema, the merge into [`options::Options`] — each effective
+//!   value a [`values::Tracked`] that knows its [`values::Source`] (default,
+//!   command line, or file:line) — and `--show-config`, rendered from them.
+//! - [`Settings::new`] (here): checks each effective value once, naming it as
+//!   the user wrote it and where (`--timeout -1: …`, `leakhunt.toml:3:
+//!   iterations = 2: …`), and builds the [`Settings`] the session takes.
+//!
+//! Adding an option: a field of [`cli::Cli`] (its flag and help) and a line
+//! of the table in [`options`]; then its check, if any, and its use below.
+//! A new type of value implements `FromStr` (or `ValueEnum`), `Deserialize`
+//! and [`values::Show`] in [`values`].
 
 pub mod cli;
 pub mod file;
+pub mod options;
+pub mod values;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::ArgMatches;
 
 use crate::model::allow::AllowEntry;
 use crate::model::engine::EngineChoice;
 use crate::model::exit::UsageError;
-use crate::model::signal::Signal;
 use crate::model::verdict::Policy;
 use crate::plan::discovery::config_start;
 use crate::plan::keyword::KeywordExpr;
 use crate::plan::shard::Shard;
-use crate::settings::cli::{Cli, ColorChoice};
+use crate::settings::cli::Cli;
+use crate::settings::file::Loaded;
+use crate::settings::options::{FileConfig, Options};
+use crate::settings::values::{ColorChoice, Source, Tracked};
 
 /// What this invocation does.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,26 +119,27 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The settings of this command line (`matches` tells which options it
-    /// gave: they beat the configuration file). Errors are usage errors.
-    pub fn new(cli: Cli, matches: &ArgMatches) -> Result<Settings> {
-        Settings::made(cli, matches).map_err(|e| match e.downcast::<UsageError>() {
+    /// The settings of this command line and the configuration file it
+    /// names or the one found. Errors are usage errors.
+    pub fn new(cli: Cli) -> Result<Settings> {
+        Settings::made(cli).map_err(|e| match e.downcast::<UsageError>() {
             Ok(usage) => anyhow::Error::new(usage),
             Err(other) => anyhow::Error::new(UsageError(format!("{other:#}"))),
         })
     }
 
-    fn made(mut cli: Cli, matches: &ArgMatches) -> Result<Settings> {
-        let loaded = match &cli.config {
+    fn made(cli: Cli) -> Result<Settings> {
+        let file: Option<Loaded<FileConfig>> = match &cli.config {
             Some(path) => Some(file::read(path)?),
             None => {
                 let cwd = std::env::current_dir().context("cannot read the current folder")?;
-                file::find(&config_start(&cli.paths, &cwd))?
+                let paths = cli.paths.as_deref().unwrap_or_default();
+                file::find(&config_start(paths, &cwd))?
             }
         };
-        let (effective, allow) = file::merge(&mut cli, matches, loaded.as_ref())?;
+        let options = Options::merge(&cli, file.as_ref());
         let mode = if cli.show_config {
-            Mode::ShowConfig(file::render(&effective, loaded.as_ref()))
+            Mode::ShowConfig(options::render(&options, file.as_ref()))
         } else if !cli.merge_baselines.is_empty() {
             Mode::MergeBaselines {
                 inputs: cli.merge_baselines.clone(),
@@ -125,60 +151,116 @@ impl Settings {
         } else {
             Mode::Run
         };
-        let keyword = cli
-            .keyword
-            .as_deref()
-            .map(|text| {
-                KeywordExpr::parse(text)
-                    .map(|expr| Keyword {
-                        text: text.to_string(),
-                        expr,
-                    })
-                    .map_err(|e| {
-                        UsageError(format!("Wrong expression passed to '-k': {text}: {e}"))
-                    })
-            })
-            .transpose()?;
-        if !(cli.timeout >= 0.0 && cli.timeout.is_finite()) {
-            return Err(UsageError(format!(
-                "--timeout {}: give seconds, 0 or more",
-                cli.timeout
-            ))
-            .into());
-        }
-        let mut policy = Policy::new(cli.iterations, cli.max_iterations);
-        for threshold in &cli.threshold {
-            let (signal, value) = parse_threshold(threshold).map_err(UsageError)?;
-            policy.min_per_run[signal.index()] = value;
-        }
+        let checked = checked(&options).map_err(UsageError)?;
+        let Options {
+            paths,
+            exitfirst,
+            warmup,
+            workers,
+            junitxml,
+            baseline,
+            baseline_tolerance,
+            color: color_choice,
+            engine,
+            python,
+            json,
+            html,
+            strict_resources,
+            keep_coverage,
+            allow,
+            ..
+        } = options;
         Ok(Settings {
             mode,
-            keyword,
-            exitfirst: cli.exitfirst,
+            paths: paths.value,
+            keyword: checked.keyword,
+            exitfirst: exitfirst.value,
             verbosity: verbosity(cli.quiet, cli.verbose),
-            color: color(cli.color),
-            workers: cli.workers,
-            warmup: cli.warmup,
-            policy,
-            timeout: (cli.timeout > 0.0).then(|| Duration::from_secs_f64(cli.timeout)),
+            color: color(color_choice.value),
+            workers: workers.value.count(),
+            warmup: warmup.value,
+            policy: checked.policy,
+            timeout: checked.timeout,
             shard: cli.shard,
             changed: cli.changed,
-            ignore: ignored_paths(&cli.ignore)?,
-            baseline: cli.baseline,
-            baseline_tolerance: cli.baseline_tolerance,
+            ignore: checked.ignore,
+            baseline: baseline.value,
+            baseline_tolerance: baseline_tolerance.value,
             write_baseline: cli.write_baseline,
-            junitxml: cli.junitxml,
-            json: cli.json,
-            html: cli.html,
-            strict_resources: cli.strict_resources,
-            keep_coverage: cli.keep_coverage,
-            engine: cli.engine,
-            python: cli.python,
+            junitxml: junitxml.value,
+            json: json.value,
+            html: html.value,
+            strict_resources: strict_resources.value,
+            keep_coverage: keep_coverage.value,
+            engine: engine.value,
+            python: python.value,
             pytest_args: cli.pytest_args,
-            paths: cli.paths,
-            allow,
+            allow: allow.value,
         })
     }
+}
+
+/// The values made of checked options.
+#[derive(Debug)]
+struct Checked {
+    keyword: Option<Keyword>,
+    policy: Policy,
+    timeout: Option<Duration>,
+    ignore: Vec<PathBuf>,
+}
+
+/// Every check of a value the user gave, once, whichever way it came.
+fn checked(options: &Options) -> std::result::Result<Checked, String> {
+    let keyword = match &options.keyword.value {
+        None => None,
+        Some(text) => Some(Keyword {
+            text: text.clone(),
+            expr: KeywordExpr::parse(text).map_err(|e| match &options.keyword.source {
+                // pytest's words, as pytest's -k says it.
+                Source::File { .. } => {
+                    options
+                        .keyword
+                        .refused("keyword", &format!("{text:?}"), &e.to_string())
+                }
+                _ => format!("Wrong expression passed to '-k': {text}: {e}"),
+            })?,
+        }),
+    };
+    let iterations = &options.iterations;
+    if iterations.value < 3 {
+        let written = iterations.value.to_string();
+        return Err(iterations.refused("iterations", &written, "needs at least 3 judged runs"));
+    }
+    let timeout = &options.timeout;
+    if !(timeout.value >= 0.0 && timeout.value.is_finite()) {
+        let written = timeout.value.to_string();
+        return Err(timeout.refused("timeout", &written, "give seconds, 0 or more"));
+    }
+    let mut policy = Policy::new(iterations.value, options.max_iterations.value);
+    for threshold in &options.thresholds.value.0 {
+        let per_run = threshold.per_run.get();
+        if !(per_run >= 0.0 && per_run.is_finite()) {
+            let (option, written) = match options.thresholds.source {
+                Source::File { .. } => (
+                    format!("thresholds.{}", threshold.signal),
+                    threshold.per_run.to_string(),
+                ),
+                _ => ("threshold".to_string(), threshold.to_string()),
+            };
+            return Err(options.thresholds.refused(
+                &option,
+                &written,
+                "give a growth per run, 0 or more",
+            ));
+        }
+        policy.min_per_run[threshold.signal.index()] = per_run;
+    }
+    Ok(Checked {
+        keyword,
+        policy,
+        timeout: (timeout.value > 0.0).then(|| Duration::from_secs_f64(timeout.value)),
+        ignore: ignored_paths(&options.ignore)?,
+    })
 }
 
 fn verbosity(quiet: u8, verbose: u8) -> Verbosity {
@@ -200,31 +282,14 @@ fn color(choice: ColorChoice) -> bool {
     }
 }
 
-/// `rss=131072` -> (Rss, 131072.0)
-fn parse_threshold(text: &str) -> std::result::Result<(Signal, f64), String> {
-    let usage = || {
-        format!(
-            "threshold {text:?}: write SIGNAL=N with SIGNAL one of objects, blocks, bytes, fds, threads, rss"
-        )
-    };
-    let (name, value) = text.split_once('=').ok_or_else(usage)?;
-    let signal = Signal::ALL
-        .into_iter()
-        .find(|s| s.name() == name.trim())
-        .ok_or_else(usage)?;
-    let value: f64 = value.trim().parse().map_err(|_| usage())?;
-    if !(value >= 0.0 && value.is_finite()) {
-        return Err(usage());
-    }
-    Ok((signal, value))
-}
-
-fn ignored_paths(ignore: &[String]) -> Result<Vec<PathBuf>> {
+/// `--ignore`: each path must exist.
+fn ignored_paths(ignore: &Tracked<Vec<String>>) -> std::result::Result<Vec<PathBuf>, String> {
     ignore
+        .value
         .iter()
         .map(|path| {
             std::fs::canonicalize(path)
-                .map_err(|_| UsageError(format!("--ignore {path}: no such file or folder")).into())
+                .map_err(|_| ignore.refused("ignore", path, "no such file or folder"))
         })
         .collect()
 }
