@@ -82,6 +82,11 @@ pub fn find<C: DeserializeOwned + Default>(start: &Path) -> Result<Option<Loaded
 pub fn read<C: DeserializeOwned + Default>(path: &Path) -> Result<Loaded<C>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+    parse(path, text)
+}
+
+/// The configuration in `text`, read from `path`.
+pub fn parse<C: DeserializeOwned + Default>(path: &Path, text: String) -> Result<Loaded<C>> {
     let is_pyproject = path.file_name().is_some_and(|n| n == "pyproject.toml");
     let parsed = if is_pyproject {
         toml::from_str::<PyProject<C>>(&text)
@@ -108,5 +113,70 @@ pub fn read<C: DeserializeOwned + Default>(path: &Path) -> Result<Loaded<C>> {
                 error.message().replace("unknown field", "unknown key")
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::options::FileConfig;
+
+    fn error(path: &str, text: &str) -> String {
+        parse::<FileConfig>(Path::new(path), text.to_string())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn wrong_types_name_the_file_and_line() {
+        assert_eq!(
+            error("/p/leakhunt.toml", "workers = 2\ntimeout = \"soon\"\n"),
+            "/p/leakhunt.toml:2: invalid type: string \"soon\", expected f64"
+        );
+        assert_eq!(
+            error("/p/leakhunt.toml", "warmup = 2\nworkers = 0\n"),
+            "/p/leakhunt.toml:2: invalid value: integer `0`, expected a number of workers (1 or more, or auto)"
+        );
+        assert_eq!(
+            error("/p/leakhunt.toml", "\nthresholds = { rss = \"x\" }\n"),
+            "/p/leakhunt.toml:2: invalid type: string \"x\", expected a number"
+        );
+        assert_eq!(
+            error("/p/leakhunt.toml", "thresholds = { memory = 1 }\n"),
+            "/p/leakhunt.toml:1: unknown variant `memory`, expected one of `objects`, `blocks`, `bytes`, `fds`, `threads`, `rss`"
+        );
+        assert_eq!(
+            error("/p/leakhunt.toml", "color = \"red\"\n"),
+            "/p/leakhunt.toml:1: unknown variant `red`, expected one of `auto`, `yes`, `no`"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_list_the_known_ones_in_the_tables_order() {
+        assert_eq!(
+            error("/p/pyproject.toml", "[project]\nname = \"x\"\n[tool.leakhunt]\nwarmpu = 3\n"),
+            "/p/pyproject.toml:4: unknown key `warmpu`, expected one of `paths`, `keyword`, \
+             `exitfirst`, `warmup`, `iterations`, `max-iterations`, `thresholds`, `workers`, \
+             `timeout`, `junitxml`, `ignore`, `allow`, `baseline`, `baseline-tolerance`, `color`, \
+             `engine`, `python`, `json`, `html`, `strict-resources`, `keep-coverage` in [tool.leakhunt]"
+        );
+    }
+
+    #[test]
+    fn a_pyproject_without_the_table_is_an_empty_configuration() {
+        let loaded: Loaded<FileConfig> = parse(
+            Path::new("/p/pyproject.toml"),
+            "[project]\nname = \"x\"\n".into(),
+        )
+        .unwrap();
+        assert!(loaded.config.warmup.is_none());
+        assert_eq!(loaded.dir(), Path::new("/p"));
+        assert_eq!(
+            loaded.source(14..20),
+            Source::File {
+                name: "pyproject.toml".into(),
+                line: 2
+            }
+        );
     }
 }

@@ -293,3 +293,85 @@ fn ignored_paths(ignore: &Tracked<Vec<String>>) -> std::result::Result<Vec<PathB
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use clap::Parser;
+
+    use super::*;
+    use crate::model::signal::Signal;
+
+    fn options(args: &[&str], file: &str) -> Options {
+        let cli =
+            Cli::try_parse_from(std::iter::once("leakhunt").chain(args.iter().copied())).unwrap();
+        let loaded: Loaded<FileConfig> =
+            file::parse(Path::new("/proj/leakhunt.toml"), file.to_string()).unwrap();
+        Options::merge(&cli, Some(&loaded))
+    }
+
+    fn refusal(args: &[&str], file: &str) -> String {
+        checked(&options(args, file)).unwrap_err()
+    }
+
+    #[test]
+    fn each_check_names_the_value_as_written_and_where() {
+        assert_eq!(
+            refusal(&["--iterations", "2"], ""),
+            "--iterations 2: needs at least 3 judged runs"
+        );
+        assert_eq!(
+            refusal(&[], "warmup = 1\niterations = 2\n"),
+            "leakhunt.toml:2: iterations = 2: needs at least 3 judged runs"
+        );
+        // The command line wins, and only the effective value is checked.
+        assert!(checked(&options(&["--iterations", "3"], "iterations = 2\n")).is_ok());
+        assert_eq!(
+            refusal(&["--timeout", "inf"], ""),
+            "--timeout inf: give seconds, 0 or more"
+        );
+        assert_eq!(
+            refusal(&[], "timeout = -1\n"),
+            "leakhunt.toml:1: timeout = -1: give seconds, 0 or more"
+        );
+        assert_eq!(
+            refusal(&["--threshold", "rss=-1"], ""),
+            "--threshold rss=-1: give a growth per run, 0 or more"
+        );
+        assert_eq!(
+            refusal(&[], "thresholds = { fds = -2 }\n"),
+            "leakhunt.toml:1: thresholds.fds = -2: give a growth per run, 0 or more"
+        );
+        assert_eq!(
+            refusal(&["-k", "a and"], ""),
+            "Wrong expression passed to '-k': a and: at column 6: expected not OR left parenthesis OR identifier; got end of input"
+        );
+        assert_eq!(
+            refusal(&[], "keyword = \"a and\"\n"),
+            "leakhunt.toml:1: keyword = \"a and\": at column 6: expected not OR left parenthesis OR identifier; got end of input"
+        );
+        assert_eq!(
+            refusal(&[], "ignore = [\"no/such\"]\n"),
+            "leakhunt.toml:1: ignore = /proj/no/such: no such file or folder"
+        );
+    }
+
+    #[test]
+    fn checked_values_make_the_policy_and_timeout() {
+        let checked = checked(&options(
+            &["--threshold", "rss=65536", "--threshold", "rss=131072"],
+            "iterations = 5\nmax-iterations = 20\ntimeout = 2.5\nthresholds = { objects = 3 }\n",
+        ))
+        .unwrap();
+        // The command line's thresholds replace the file's; the last wins.
+        assert_eq!(checked.policy.min_per_run[Signal::Rss.index()], 131072.0);
+        assert_eq!(
+            checked.policy.min_per_run[Signal::Objects.index()],
+            Policy::new(5, 20).min_per_run[Signal::Objects.index()]
+        );
+        assert_eq!(checked.timeout, Some(Duration::from_millis(2500)));
+        let no_limit = super::checked(&options(&["--timeout", "0"], "")).unwrap();
+        assert_eq!(no_limit.timeout, None);
+    }
+}

@@ -376,3 +376,108 @@ impl Show for Vec<AllowEntry> {
         format!("{} entries", self.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct File {
+        thresholds: Thresholds,
+        workers: Option<Workers>,
+    }
+
+    fn threshold(signal: Signal, per_run: Number) -> Threshold {
+        Threshold { signal, per_run }
+    }
+
+    #[test]
+    fn thresholds_are_a_typed_table_in_signal_name_order() {
+        let file: File = toml::from_str(
+            "thresholds = { rss = 131072, objects = 0.5, blocks = 2.0 }\nworkers = \"auto\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            file.thresholds,
+            Thresholds(vec![
+                threshold(Signal::Blocks, Number::Float(2.0)),
+                threshold(Signal::Objects, Number::Float(0.5)),
+                threshold(Signal::Rss, Number::Integer(131072)),
+            ])
+        );
+        // As written: `2.0` stays `2.0`.
+        assert_eq!(
+            file.thresholds.show(),
+            r#"["blocks=2.0", "objects=0.5", "rss=131072"]"#
+        );
+        assert_eq!(file.workers, Some(Workers::Auto));
+    }
+
+    #[test]
+    fn thresholds_on_the_command_line() {
+        assert_eq!(
+            "rss=131072".parse::<Threshold>(),
+            Ok(threshold(Signal::Rss, Number::Integer(131072)))
+        );
+        assert_eq!(
+            " fds = 0.5".parse::<Threshold>(),
+            Ok(threshold(Signal::Fds, Number::Float(0.5)))
+        );
+        let usage = "write SIGNAL=N with SIGNAL one of objects, blocks, bytes, fds, threads, rss";
+        assert_eq!("memory=1".parse::<Threshold>(), Err(usage.to_string()));
+        assert_eq!("rss".parse::<Threshold>(), Err(usage.to_string()));
+        assert_eq!("rss=lots".parse::<Threshold>(), Err(usage.to_string()));
+    }
+
+    #[test]
+    fn workers_are_a_number_or_auto() {
+        assert_eq!("auto".parse::<Workers>(), Ok(Workers::Auto));
+        assert_eq!("3".parse::<Workers>().map(Workers::count), Ok(3));
+        assert_eq!(
+            "0".parse::<Workers>(),
+            Err("'0' is not a number of workers (1 or more, or auto)".to_string())
+        );
+        assert_eq!(Workers::ONE.show(), "1");
+        let wrong = toml::from_str::<File>("thresholds = {}\nworkers = 1.5\n").unwrap_err();
+        assert_eq!(
+            wrong.message(),
+            "invalid type: floating point `1.5`, expected a number of workers (1 or more, or auto)"
+        );
+    }
+
+    #[test]
+    fn refusals_name_the_value_as_written_and_where() {
+        let from_file = Tracked {
+            value: -1.0,
+            source: Source::File {
+                name: "pyproject.toml".into(),
+                line: 9,
+            },
+        };
+        assert_eq!(
+            from_file.refused("timeout", "-1", "give seconds, 0 or more"),
+            "pyproject.toml:9: timeout = -1: give seconds, 0 or more"
+        );
+        let given = Tracked {
+            value: -1.0,
+            source: Source::CommandLine,
+        };
+        assert_eq!(
+            given.refused("timeout", "-1", "give seconds, 0 or more"),
+            "--timeout -1: give seconds, 0 or more"
+        );
+    }
+
+    #[test]
+    fn paths_in_a_file_are_relative_to_its_folder() {
+        let dir = Path::new("/proj");
+        assert_eq!(
+            vec!["tests".to_string(), "/abs".to_string()].relative_to(dir),
+            ["/proj/tests", "/abs"]
+        );
+        assert_eq!(
+            PathBuf::from("out/r.xml").relative_to(dir),
+            Path::new("/proj/out/r.xml")
+        );
+    }
+}
