@@ -152,50 +152,32 @@ impl Settings {
             Mode::Run
         };
         let checked = checked(&options).map_err(UsageError)?;
-        let Options {
-            paths,
-            exitfirst,
-            warmup,
-            workers,
-            junitxml,
-            baseline,
-            baseline_tolerance,
-            color: color_choice,
-            engine,
-            python,
-            json,
-            html,
-            strict_resources,
-            keep_coverage,
-            allow,
-            ..
-        } = options;
         Ok(Settings {
             mode,
-            paths: paths.value,
+            paths: options.paths.value,
             keyword: checked.keyword,
-            exitfirst: exitfirst.value,
+            exitfirst: options.exitfirst.value,
             verbosity: verbosity(cli.quiet, cli.verbose),
-            color: color(color_choice.value),
-            workers: workers.value.count(),
-            warmup: warmup.value,
+            color: color(options.color.value),
+            workers: options.workers.value.count(),
+            warmup: options.warmup.value,
             policy: checked.policy,
             timeout: checked.timeout,
             shard: cli.shard,
             changed: cli.changed,
             ignore: checked.ignore,
-            baseline: baseline.value,
-            baseline_tolerance: baseline_tolerance.value,
+            baseline: options.baseline.value,
+            baseline_tolerance: options.baseline_tolerance.value,
             write_baseline: cli.write_baseline,
-            junitxml: junitxml.value,
-            json: json.value,
-            html: html.value,
-            strict_resources: strict_resources.value,
-            keep_coverage: keep_coverage.value,
-            engine: engine.value,
-            python: python.value,
+            junitxml: options.junitxml.value,
+            json: options.json.value,
+            html: options.html.value,
+            strict_resources: options.strict_resources.value,
+            keep_coverage: options.keep_coverage.value,
+            engine: options.engine.value,
+            python: options.python.value,
             pytest_args: cli.pytest_args,
-            allow: allow.value,
+            allow: options.allow.value,
         })
     }
 }
@@ -216,12 +198,12 @@ fn checked(options: &Options) -> std::result::Result<Checked, String> {
         Some(text) => Some(Keyword {
             text: text.clone(),
             expr: KeywordExpr::parse(text).map_err(|e| match &options.keyword.source {
-                // pytest's words, as pytest's -k says it.
                 Source::File { .. } => {
                     options
                         .keyword
                         .refused("keyword", &format!("{text:?}"), &e.to_string())
                 }
+                // pytest's words for its -k.
                 _ => format!("Wrong expression passed to '-k': {text}: {e}"),
             })?,
         }),

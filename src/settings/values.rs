@@ -113,11 +113,10 @@ impl<'de> Deserialize<'de> for Workers {
                 }
             }
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<Workers, E> {
-                usize::try_from(n)
-                    .ok()
-                    .and_then(NonZeroUsize::new)
-                    .map(Workers::Count)
-                    .ok_or_else(|| E::invalid_value(Unexpected::Signed(n), &self))
+                match u64::try_from(n) {
+                    Ok(n) => self.visit_u64(n),
+                    Err(_) => Err(E::invalid_value(Unexpected::Signed(n), &self)),
+                }
             }
             fn visit_u64<E: de::Error>(self, n: u64) -> Result<Workers, E> {
                 usize::try_from(n)
