@@ -2,27 +2,31 @@
 //! [`Settings`] value: every check of what the user asked for happens here,
 //! so the layers below take the values as they are.
 //!
-//! The shape, in four steps, each in its own module:
-//! - [`cli`]: clap parses the command line into typed values. An option a
-//!   configuration file can also set is an `Option` with no clap default
-//!   (a flag: `bool`, given when set), so "given on the command line" is
-//!   `Some`.
-//! - [`file`]: finds and reads `leakhunt.toml` or pyproject.toml's
-//!   `[tool.leakhunt]`; serde parses the typed values, and a wrong key or
-//!   type is a one-line error naming the file and the line.
+//! The shape (nextest's: `Option`s on the command line, typed configuration,
+//! values that know where they came from), a module per step:
+//! - [`values`]: the typed values (workers, thresholds, colour, …), each
+//!   parsed the same way by clap (`FromStr`, `ValueEnum`) and by serde
+//!   (`Deserialize`), and [`values::Tracked`]: a value and its
+//!   [`values::Source`] (default, command line, or file:line).
+//! - [`cli`]: the command line. An option a configuration file can also set
+//!   is an `Option` with no clap default (a flag: `bool`, given when set),
+//!   so "given on the command line" is `Some`.
+//! - [`file`](mod@file): finds and reads `leakhunt.toml` or pyproject.toml's
+//!   `[tool.leakhunt]`; a wrong key or type is a one-line error naming the
+//!   file and the line.
 //! - [`options`]: one table, a line per option (key, field, types, default,
 //!   command line or file only, paths relative to the file), makes the
-//!   file's schema, the merge into [`options::Options`] — each effective
-//!   value a [`values::Tracked`] that knows its [`values::Source`] (default,
-//!   command line, or file:line) — and `--show-config`, rendered from them.
+//!   file's schema, the merge into [`options::Options`] (command line, else
+//!   file, else default; every value tracked) and `--show-config`, rendered
+//!   from the tracked values.
 //! - [`Settings::new`] (here): checks each effective value once, naming it as
 //!   the user wrote it and where (`--timeout -1: …`, `leakhunt.toml:3:
 //!   iterations = 2: …`), and builds the [`Settings`] the session takes.
 //!
 //! Adding an option: a field of [`cli::Cli`] (its flag and help) and a line
-//! of the table in [`options`]; then its check, if any, and its use below.
-//! A new type of value implements `FromStr` (or `ValueEnum`), `Deserialize`
-//! and [`values::Show`] in [`values`].
+//! of the table in [`options`]; then its check, if any, and its use in
+//! [`Settings`]. A new type of value implements `FromStr` (or `ValueEnum`),
+//! `Deserialize` and [`values::Show`] in [`values`].
 
 pub mod cli;
 pub mod file;
