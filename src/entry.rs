@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::io::Write;
 
 use anyhow::Result;
-use clap::{CommandFactory, FromArgMatches};
+use clap::Parser;
 
 use crate::model::exit::{ExitCode, UsageError};
 use crate::model::protocol::WORKER_ARG;
@@ -28,10 +28,7 @@ where
     if argv.get(1).is_some_and(|a| a == WORKER_ARG) {
         return worker::main();
     }
-    let code = match Cli::command()
-        .try_get_matches_from(&argv)
-        .and_then(|matches| Cli::from_arg_matches(&matches).map(|cli| (cli, matches)))
-    {
+    let code = match Cli::try_parse_from(&argv) {
         Err(error) => {
             let usage = error.use_stderr();
             let _ = error.print();
@@ -41,7 +38,7 @@ where
                 ExitCode::Clean
             }
         }
-        Ok((cli, matches)) => match Settings::new(cli, &matches).and_then(|s| dispatch(&s)) {
+        Ok(cli) => match Settings::new(cli).and_then(|s| dispatch(&s)) {
             Ok(code) => code,
             Err(error) if error.is::<UsageError>() => {
                 eprintln!("ERROR: {error}");

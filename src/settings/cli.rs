@@ -1,12 +1,15 @@
-//! The command line, as clap parses it. [`crate::settings::Settings`] makes
-//! the checked values of it and of the configuration file.
+//! The command line, as clap parses it: each option a configuration file
+//! can also set is `None` unless given (a flag: `false`), so that its
+//! default lives in one place, the table of [`crate::settings::options`].
+//! clap parses the types; [`crate::settings::Settings`] checks the values.
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
 use crate::model::engine::EngineChoice;
 use crate::plan::shard::Shard;
+use crate::settings::values::{ColorChoice, Threshold, Workers};
 
 /// Runs each pytest-style test many times in an embedded CPython and flags the
 /// tests whose live objects, memory, file descriptors or threads keep growing.
@@ -14,7 +17,7 @@ use crate::plan::shard::Shard;
 #[command(name = "leakhunt", version)]
 pub struct Cli {
     /// Folders, files or node ids (`tests/test_x.py::TestC::test_y`); default `.`.
-    pub paths: Vec<String>,
+    pub paths: Option<Vec<String>>,
 
     /// Only run tests matching the expression (pytest's -k: and, or, not, parentheses).
     #[arg(short = 'k', value_name = "EXPR")]
@@ -44,25 +47,25 @@ pub struct Cli {
     #[arg(long = "html", value_name = "PATH")]
     pub html: Option<PathBuf>,
 
-    /// Runs of each test whose samples are not judged.
-    #[arg(long, value_name = "N", default_value_t = 3)]
-    pub warmup: usize,
+    /// Runs of each test whose samples are not judged [default: 3]
+    #[arg(long, value_name = "N")]
+    pub warmup: Option<usize>,
 
-    /// Judged runs of each test before the first verdict (at least 3).
-    #[arg(long, value_name = "N", default_value_t = 10, value_parser = at_least_three)]
-    pub iterations: usize,
+    /// Judged runs of each test before the first verdict (at least 3) [default: 10]
+    #[arg(long, value_name = "N", value_parser = whole_number)]
+    pub iterations: Option<usize>,
 
-    /// Judged runs at most, when a series stays ambiguous.
-    #[arg(long = "max-iterations", value_name = "N", default_value_t = 60)]
-    pub max_iterations: usize,
+    /// Judged runs at most, when a series stays ambiguous [default: 60]
+    #[arg(long = "max-iterations", value_name = "N")]
+    pub max_iterations: Option<usize>,
 
-    /// Worker processes running tests side by side (a number, or `auto` for one per CPU).
-    #[arg(short = 'n', long = "workers", value_name = "N", default_value = "1", value_parser = parse_workers)]
-    pub workers: usize,
+    /// Worker processes running tests side by side (a number, or `auto` for one per CPU) [default: 1]
+    #[arg(short = 'n', long = "workers", value_name = "N")]
+    pub workers: Option<Workers>,
 
-    /// Seconds one run of a test may take before the test is stopped and failed; 0 disables.
-    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
-    pub timeout: f64,
+    /// Seconds one run of a test may take before the test is stopped and failed; 0 disables [default: 300]
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
 
     /// Run only the K-th of N deterministic slices of the tests (by file), for CI matrices.
     #[arg(long, value_name = "K/N")]
@@ -75,23 +78,19 @@ pub struct Cli {
 
     /// Skip this file or folder while collecting (repeatable).
     #[arg(long, value_name = "PATH")]
-    pub ignore: Vec<String>,
+    pub ignore: Option<Vec<String>>,
 
     /// Smallest growth per run that counts for a signal, e.g. `rss=131072` (repeatable).
-    #[arg(long, value_name = "SIGNAL=N")]
-    pub threshold: Vec<String>,
+    #[arg(long = "threshold", value_name = "SIGNAL=N")]
+    pub thresholds: Option<Vec<Threshold>>,
 
     /// Fail only on leaks not in this baseline file (or grown beyond the tolerance).
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
 
-    /// How much a known leak may grow over its baseline rate before it fails (0.5 = 50 %).
-    #[arg(
-        long = "baseline-tolerance",
-        value_name = "FRACTION",
-        default_value_t = 0.5
-    )]
-    pub baseline_tolerance: f64,
+    /// How much a known leak may grow over its baseline rate before it fails (0.5 = 50 %) [default: 0.5]
+    #[arg(long = "baseline-tolerance", value_name = "FRACTION")]
+    pub baseline_tolerance: Option<f64>,
 
     /// Record the leaks seen in this baseline file (sorted, stable).
     #[arg(long = "write-baseline", value_name = "FILE")]
@@ -125,9 +124,9 @@ pub struct Cli {
     pub keep_coverage: bool,
 
     /// Which engine collects and runs the tests: pytest if importable (auto),
-    /// the built-in one, or pytest.
-    #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
-    pub engine: EngineChoice,
+    /// the built-in one, or pytest [default: auto]
+    #[arg(long, value_enum)]
+    pub engine: Option<EngineChoice>,
 
     /// The Python (a virtualenv folder or a python executable) to run the tests
     /// in; default $VIRTUAL_ENV, else ./.venv, else the one leakhunt was built with.
@@ -138,36 +137,14 @@ pub struct Cli {
     #[arg(last = true, value_name = "PYTEST_ARGS")]
     pub pytest_args: Vec<String>,
 
-    /// Colour the output.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
+    /// Colour the output [default: auto]
+    #[arg(long, value_enum)]
+    pub color: Option<ColorChoice>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Yes,
-    No,
-}
-
-pub fn parse_workers(text: &str) -> Result<usize, String> {
-    if text == "auto" {
-        return Ok(std::thread::available_parallelism().map_or(1, |n| n.get()));
-    }
-    match text.parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!(
-            "'{text}' is not a number of workers (1 or more, or auto)"
-        )),
-    }
-}
-
-fn at_least_three(text: &str) -> Result<usize, String> {
-    let n: usize = text
-        .parse()
-        .map_err(|_| format!("'{text}' is not a whole number"))?;
-    if n < 3 {
-        return Err("needs at least 3 judged runs to see a trend".to_string());
-    }
-    Ok(n)
+/// `--iterations`: a whole number (that it is at least 3 is checked with
+/// the configuration file's value).
+fn whole_number(text: &str) -> Result<usize, String> {
+    text.parse()
+        .map_err(|_| format!("'{text}' is not a whole number"))
 }

@@ -1,73 +1,45 @@
-//! Configuration from `[tool.leakhunt]` in pyproject.toml or from
-//! leakhunt.toml: every command-line option can be set there; the command line
-//! wins. `--show-config` prints each effective value and where it came from.
+//! Where the configuration file is, and how it is read: `leakhunt.toml`, or
+//! `[tool.leakhunt]` in pyproject.toml. What the file may hold is the table
+//! of [`crate::settings::options`]; this module knows only the file.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
-use clap::parser::ValueSource;
-use clap::ArgMatches;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use toml::Spanned;
 
-use crate::model::allow::AllowEntry;
-use crate::model::engine::EngineChoice;
-use crate::settings::cli::{Cli, ColorChoice};
+use crate::settings::values::Source;
 
-/// The `[tool.leakhunt]` table. Unknown keys are errors naming the key, the
-/// file and the line.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct FileConfig {
-    pub paths: Option<Spanned<Vec<String>>>,
-    pub keyword: Option<Spanned<String>>,
-    pub exitfirst: Option<Spanned<bool>>,
-    pub warmup: Option<Spanned<usize>>,
-    pub iterations: Option<Spanned<usize>>,
-    pub max_iterations: Option<Spanned<usize>>,
-    /// Smallest growth per run that counts, per signal (`rss = 65536`).
-    pub thresholds: Option<Spanned<toml::Table>>,
-    pub workers: Option<Spanned<toml::Value>>,
-    pub timeout: Option<Spanned<f64>>,
-    pub junitxml: Option<Spanned<String>>,
-    pub ignore: Option<Spanned<Vec<String>>>,
-    pub allow: Option<Spanned<Vec<AllowEntry>>>,
-    pub baseline: Option<Spanned<String>>,
-    pub baseline_tolerance: Option<Spanned<f64>>,
-    pub color: Option<Spanned<String>>,
-    pub engine: Option<Spanned<String>>,
-    pub python: Option<Spanned<String>>,
-    pub json: Option<Spanned<String>>,
-    pub html: Option<Spanned<String>>,
-    pub strict_resources: Option<Spanned<bool>>,
-    pub keep_coverage: Option<Spanned<bool>>,
+#[derive(Debug, Deserialize)]
+struct PyProject<C> {
+    tool: Option<Tools<C>>,
 }
 
 #[derive(Debug, Deserialize)]
-struct PyProject {
-    tool: Option<Tools>,
+struct Tools<C> {
+    leakhunt: Option<C>,
 }
 
-#[derive(Debug, Deserialize)]
-struct Tools {
-    leakhunt: Option<FileConfig>,
-}
-
-/// A configuration file that was found and read.
+/// A configuration file that was found and read into `C`.
 #[derive(Debug)]
-pub struct Loaded {
+pub struct Loaded<C> {
     pub path: PathBuf,
     text: String,
-    pub config: FileConfig,
+    pub config: C,
 }
 
-impl Loaded {
-    fn line_of(&self, span: &Range<usize>) -> usize {
-        self.text[..span.start.min(self.text.len())]
-            .matches('\n')
-            .count()
-            + 1
+impl<C> Loaded<C> {
+    /// Where the key or value at `span` is: the file's name and the line.
+    pub fn source(&self, span: Range<usize>) -> Source {
+        Source::File {
+            name: self
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            line: line_of(&self.text, span),
+        }
     }
 
     /// The folder relative paths in the file are resolved from.
@@ -76,10 +48,14 @@ impl Loaded {
     }
 }
 
+fn line_of(text: &str, span: Range<usize>) -> usize {
+    text[..span.start.min(text.len())].matches('\n').count() + 1
+}
+
 /// Finds the configuration: `leakhunt.toml`, or a pyproject.toml with a
 /// `[tool.leakhunt]` table, in `start` (the folder of the paths given, else
 /// the current one) or the nearest folder above it.
-pub fn find(start: &Path) -> Result<Option<Loaded>> {
+pub fn find<C: DeserializeOwned + Default>(start: &Path) -> Result<Option<Loaded<C>>> {
     for dir in start.ancestors() {
         let own = dir.join("leakhunt.toml");
         if own.is_file() {
@@ -101,15 +77,22 @@ pub fn find(start: &Path) -> Result<Option<Loaded>> {
 }
 
 /// Reads one configuration file (leakhunt.toml, or pyproject.toml's table).
-pub fn read(path: &Path) -> Result<Loaded> {
+/// Unknown keys and wrong types are one-line errors naming the file and the
+/// line.
+pub fn read<C: DeserializeOwned + Default>(path: &Path) -> Result<Loaded<C>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+    parse(path, text)
+}
+
+/// The configuration in `text`, read from `path`.
+pub fn parse<C: DeserializeOwned + Default>(path: &Path, text: String) -> Result<Loaded<C>> {
     let is_pyproject = path.file_name().is_some_and(|n| n == "pyproject.toml");
     let parsed = if is_pyproject {
-        toml::from_str::<PyProject>(&text)
+        toml::from_str::<PyProject<C>>(&text)
             .map(|p| p.tool.and_then(|t| t.leakhunt).unwrap_or_default())
     } else {
-        toml::from_str::<FileConfig>(&text)
+        toml::from_str::<C>(&text)
     };
     match parsed {
         Ok(config) => Ok(Loaded {
@@ -118,10 +101,7 @@ pub fn read(path: &Path) -> Result<Loaded> {
             config,
         }),
         Err(error) => {
-            let line = error
-                .span()
-                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1)
-                .unwrap_or(1);
+            let line = error.span().map_or(1, |span| line_of(&text, span));
             let table = if is_pyproject {
                 " in [tool.leakhunt]"
             } else {
@@ -136,338 +116,67 @@ pub fn read(path: &Path) -> Result<Loaded> {
     }
 }
 
-/// Where an effective value came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    Default,
-    CommandLine,
-    File(String),
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::options::FileConfig;
 
-/// One line of `--show-config`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Effective {
-    pub key: &'static str,
-    pub value: String,
-    pub source: Source,
-}
-
-/// Fills the options the command line left at their defaults from the file,
-/// and lists every effective value with its source.
-pub fn merge(
-    cli: &mut Cli,
-    matches: &ArgMatches,
-    loaded: Option<&Loaded>,
-) -> Result<(Vec<Effective>, Vec<AllowEntry>)> {
-    let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
-    let mut effective = Vec::new();
-    let config = loaded.map(|l| &l.config);
-    let at = |span: Range<usize>| -> Source {
-        match loaded {
-            Some(l) => Source::File(format!(
-                "{}:{}",
-                l.path
-                    .file_name()
-                    .map(|n| n.to_string_lossy())
-                    .unwrap_or_default(),
-                l.line_of(&span)
-            )),
-            None => Source::Default,
-        }
-    };
-    let relative = |value: &str| -> String {
-        match loaded {
-            Some(l) if Path::new(value).is_relative() => {
-                l.dir().join(value).to_string_lossy().to_string()
-            }
-            _ => value.to_string(),
-        }
-    };
-
-    macro_rules! setting {
-        ($key:literal, $id:literal, $field:ident, $apply:expr, $show:expr) => {{
-            let source = if given($id) {
-                Source::CommandLine
-            } else if let Some(value) = config.and_then(|c| c.$field.as_ref()) {
-                let source = at(value.span());
-                #[allow(clippy::redundant_closure_call)]
-                ($apply)(cli, value.get_ref()).map_err(|e| match &source {
-                    Source::File(place) => anyhow!("{place}: {e}"),
-                    _ => e,
-                })?;
-                source
-            } else {
-                Source::Default
-            };
-            #[allow(clippy::redundant_closure_call)]
-            let shown: String = ($show)(&*cli);
-            effective.push(Effective {
-                key: $key,
-                value: shown,
-                source,
-            });
-        }};
+    fn error(path: &str, text: &str) -> String {
+        parse::<FileConfig>(Path::new(path), text.to_string())
+            .unwrap_err()
+            .to_string()
     }
 
-    setting!(
-        "paths",
-        "paths",
-        paths,
-        |cli: &mut Cli, v: &Vec<String>| -> Result<()> {
-            cli.paths = v.iter().map(|p| relative(p)).collect();
-            Ok(())
-        },
-        |cli: &Cli| format!("{:?}", cli.paths)
-    );
-    setting!(
-        "keyword",
-        "keyword",
-        keyword,
-        |cli: &mut Cli, v: &String| -> Result<()> {
-            cli.keyword = Some(v.clone());
-            Ok(())
-        },
-        |cli: &Cli| format!("{:?}", cli.keyword.clone().unwrap_or_default())
-    );
-    setting!(
-        "exitfirst",
-        "exitfirst",
-        exitfirst,
-        |cli: &mut Cli, v: &bool| -> Result<()> {
-            cli.exitfirst = *v;
-            Ok(())
-        },
-        |cli: &Cli| cli.exitfirst.to_string()
-    );
-    setting!(
-        "warmup",
-        "warmup",
-        warmup,
-        |cli: &mut Cli, v: &usize| -> Result<()> {
-            cli.warmup = *v;
-            Ok(())
-        },
-        |cli: &Cli| cli.warmup.to_string()
-    );
-    setting!(
-        "iterations",
-        "iterations",
-        iterations,
-        |cli: &mut Cli, v: &usize| -> Result<()> {
-            if *v < 3 {
-                return Err(anyhow!("iterations = {v}: needs at least 3 judged runs"));
-            }
-            cli.iterations = *v;
-            Ok(())
-        },
-        |cli: &Cli| cli.iterations.to_string()
-    );
-    setting!(
-        "max-iterations",
-        "max_iterations",
-        max_iterations,
-        |cli: &mut Cli, v: &usize| -> Result<()> {
-            cli.max_iterations = *v;
-            Ok(())
-        },
-        |cli: &Cli| cli.max_iterations.to_string()
-    );
-    setting!(
-        "thresholds",
-        "threshold",
-        thresholds,
-        |cli: &mut Cli, v: &toml::Table| -> Result<()> {
-            cli.threshold = v
-                .iter()
-                .map(|(signal, value)| format!("{signal}={value}"))
-                .collect();
-            Ok(())
-        },
-        |cli: &Cli| format!("{:?}", cli.threshold)
-    );
-    setting!(
-        "workers",
-        "workers",
-        workers,
-        |cli: &mut Cli, v: &toml::Value| -> Result<()> {
-            let text = match v {
-                toml::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            cli.workers =
-                crate::settings::cli::parse_workers(&text).map_err(|e| anyhow!("workers: {e}"))?;
-            Ok(())
-        },
-        |cli: &Cli| cli.workers.to_string()
-    );
-    setting!(
-        "timeout",
-        "timeout",
-        timeout,
-        |cli: &mut Cli, v: &f64| -> Result<()> {
-            cli.timeout = *v;
-            Ok(())
-        },
-        |cli: &Cli| cli.timeout.to_string()
-    );
-    setting!(
-        "junitxml",
-        "junitxml",
-        junitxml,
-        |cli: &mut Cli, v: &String| -> Result<()> {
-            cli.junitxml = Some(PathBuf::from(relative(v)));
-            Ok(())
-        },
-        |cli: &Cli| format!("{:?}", cli.junitxml.clone().unwrap_or_default())
-    );
-    setting!(
-        "ignore",
-        "ignore",
-        ignore,
-        |cli: &mut Cli, v: &Vec<String>| -> Result<()> {
-            cli.ignore = v.iter().map(|p| relative(p)).collect();
-            Ok(())
-        },
-        |cli: &Cli| format!("{:?}", cli.ignore)
-    );
-    setting!(
-        "baseline",
-        "baseline",
-        baseline,
-        |cli: &mut Cli, v: &String| -> Result<()> {
-            cli.baseline = Some(PathBuf::from(relative(v)));
-            Ok(())
-        },
-        |cli: &Cli| format!("{:?}", cli.baseline.clone().unwrap_or_default())
-    );
-    setting!(
-        "baseline-tolerance",
-        "baseline_tolerance",
-        baseline_tolerance,
-        |cli: &mut Cli, v: &f64| -> Result<()> {
-            cli.baseline_tolerance = *v;
-            Ok(())
-        },
-        |cli: &Cli| cli.baseline_tolerance.to_string()
-    );
-    setting!(
-        "color",
-        "color",
-        color,
-        |cli: &mut Cli, v: &String| -> Result<()> {
-            cli.color = match v.as_str() {
-                "auto" => ColorChoice::Auto,
-                "yes" => ColorChoice::Yes,
-                "no" => ColorChoice::No,
-                other => {
-                    return Err(anyhow!(
-                        "color = {other:?}: use \"auto\", \"yes\" or \"no\""
-                    ))
-                }
-            };
-            Ok(())
-        },
-        |cli: &Cli| format!("{:?}", cli.color).to_lowercase()
-    );
-    setting!(
-        "engine",
-        "engine",
-        engine,
-        |cli: &mut Cli, v: &String| -> Result<()> {
-            cli.engine = match v.as_str() {
-                "auto" => EngineChoice::Auto,
-                "builtin" => EngineChoice::Builtin,
-                "pytest" => EngineChoice::Pytest,
-                other => {
-                    return Err(anyhow!(
-                        "engine = {other:?}: use \"auto\", \"builtin\" or \"pytest\""
-                    ))
-                }
-            };
-            Ok(())
-        },
-        |cli: &Cli| format!("{:?}", cli.engine).to_lowercase()
-    );
-    setting!(
-        "python",
-        "python",
-        python,
-        |cli: &mut Cli, v: &String| -> Result<()> {
-            cli.python = Some(PathBuf::from(relative(v)));
-            Ok(())
-        },
-        |cli: &Cli| format!("{:?}", cli.python.clone().unwrap_or_default())
-    );
-    setting!(
-        "json",
-        "json",
-        json,
-        |cli: &mut Cli, v: &String| -> Result<()> {
-            cli.json = Some(PathBuf::from(relative(v)));
-            Ok(())
-        },
-        |cli: &Cli| format!("{:?}", cli.json.clone().unwrap_or_default())
-    );
-    setting!(
-        "html",
-        "html",
-        html,
-        |cli: &mut Cli, v: &String| -> Result<()> {
-            cli.html = Some(PathBuf::from(relative(v)));
-            Ok(())
-        },
-        |cli: &Cli| format!("{:?}", cli.html.clone().unwrap_or_default())
-    );
-    setting!(
-        "strict-resources",
-        "strict_resources",
-        strict_resources,
-        |cli: &mut Cli, v: &bool| -> Result<()> {
-            cli.strict_resources = *v;
-            Ok(())
-        },
-        |cli: &Cli| cli.strict_resources.to_string()
-    );
-    setting!(
-        "keep-coverage",
-        "keep_coverage",
-        keep_coverage,
-        |cli: &mut Cli, v: &bool| -> Result<()> {
-            cli.keep_coverage = *v;
-            Ok(())
-        },
-        |cli: &Cli| cli.keep_coverage.to_string()
-    );
-    let allow = config
-        .and_then(|c| c.allow.as_ref())
-        .map(|a| a.get_ref().clone())
-        .unwrap_or_default();
-    effective.push(Effective {
-        key: "allow",
-        value: format!("{} entries", allow.len()),
-        source: match config.and_then(|c| c.allow.as_ref()) {
-            Some(a) => at(a.span()),
-            None => Source::Default,
-        },
-    });
-    Ok((effective, allow))
-}
-
-/// The `--show-config` text: `key = value  # source`.
-pub fn render(effective: &[Effective], loaded: Option<&Loaded>) -> String {
-    let mut out = match loaded {
-        Some(l) => format!("# configuration file: {}\n", l.path.display()),
-        None => "# no configuration file (leakhunt.toml or [tool.leakhunt] in pyproject.toml)\n"
-            .to_string(),
-    };
-    for line in effective {
-        let source = match &line.source {
-            Source::Default => "default".to_string(),
-            Source::CommandLine => "command line".to_string(),
-            Source::File(at) => at.clone(),
-        };
-        let assignment = format!("{} = {}", line.key, line.value);
-        out.push_str(&format!("{assignment:<40} # {source}\n"));
+    #[test]
+    fn wrong_types_name_the_file_and_line() {
+        assert_eq!(
+            error("/p/leakhunt.toml", "workers = 2\ntimeout = \"soon\"\n"),
+            "/p/leakhunt.toml:2: invalid type: string \"soon\", expected f64"
+        );
+        assert_eq!(
+            error("/p/leakhunt.toml", "warmup = 2\nworkers = 0\n"),
+            "/p/leakhunt.toml:2: invalid value: integer `0`, expected a number of workers (1 or more, or auto)"
+        );
+        assert_eq!(
+            error("/p/leakhunt.toml", "\nthresholds = { rss = \"x\" }\n"),
+            "/p/leakhunt.toml:2: invalid type: string \"x\", expected a number"
+        );
+        assert_eq!(
+            error("/p/leakhunt.toml", "thresholds = { memory = 1 }\n"),
+            "/p/leakhunt.toml:1: unknown variant `memory`, expected one of `objects`, `blocks`, `bytes`, `fds`, `threads`, `rss`"
+        );
+        assert_eq!(
+            error("/p/leakhunt.toml", "color = \"red\"\n"),
+            "/p/leakhunt.toml:1: unknown variant `red`, expected one of `auto`, `yes`, `no`"
+        );
     }
-    out
+
+    #[test]
+    fn unknown_keys_list_the_known_ones_in_the_tables_order() {
+        assert_eq!(
+            error("/p/pyproject.toml", "[project]\nname = \"x\"\n[tool.leakhunt]\nwarmpu = 3\n"),
+            "/p/pyproject.toml:4: unknown key `warmpu`, expected one of `paths`, `keyword`, \
+             `exitfirst`, `warmup`, `iterations`, `max-iterations`, `thresholds`, `workers`, \
+             `timeout`, `junitxml`, `ignore`, `allow`, `baseline`, `baseline-tolerance`, `color`, \
+             `engine`, `python`, `json`, `html`, `strict-resources`, `keep-coverage` in [tool.leakhunt]"
+        );
+    }
+
+    #[test]
+    fn a_pyproject_without_the_table_is_an_empty_configuration() {
+        let loaded: Loaded<FileConfig> = parse(
+            Path::new("/p/pyproject.toml"),
+            "[project]\nname = \"x\"\n".into(),
+        )
+        .unwrap();
+        assert!(loaded.config.warmup.is_none());
+        assert_eq!(loaded.dir(), Path::new("/p"));
+        assert_eq!(
+            loaded.source(14..20),
+            Source::File {
+                name: "pyproject.toml".into(),
+                line: 2
+            }
+        );
+    }
 }
