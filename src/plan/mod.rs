@@ -1,9 +1,12 @@
-//! Which tests run: discovery, node ids, `-k`, `--changed`, shards, and the
-//! counts the report shows. [`TestPlan`] is pure: no processes, no files.
+//! Which tests run: discovery, node ids, `-k`, `--changed`, shards, the
+//! counts the report shows ([`TestPlan`]), and how the selected tests are
+//! grouped into work for the workers (`schedule`). Pure but for finding
+//! files and asking git what changed: no processes of ours.
 
 pub mod changed;
 pub mod discovery;
 pub mod keyword;
+pub mod schedule;
 pub mod selection;
 pub mod shard;
 

@@ -7,7 +7,6 @@ pub mod durations;
 pub mod environment;
 pub mod interrupt;
 pub mod launch;
-pub mod schedule;
 pub mod supervisor;
 
 use std::path::PathBuf;
@@ -20,12 +19,12 @@ use crate::model::interpreter::{InterpreterInfo, Interrupted};
 use crate::model::protocol::WorkerSetup;
 use crate::plan::changed;
 use crate::plan::discovery::{find_rootdir, find_test_files, parse_targets};
+use crate::plan::schedule::Schedule;
 use crate::plan::selection::{select, Selection};
 use crate::plan::TestPlan;
 use crate::report::reporter::Reporter;
 use crate::report::terminal::Header;
 use crate::session::durations::Durations;
-use crate::session::schedule::Schedule;
 use crate::session::supervisor::{Collected, Pool};
 use crate::settings::Settings;
 

@@ -19,8 +19,8 @@ use anyhow::anyhow;
 use crate::model::event::{Event, Progress};
 use crate::model::outcome::{apply_teardown, Failure, TestItem, TestReport, Verdict};
 use crate::model::protocol::Message;
+use crate::plan::schedule::{Schedule, Unit};
 use crate::session::interrupt::Interruption;
-use crate::session::schedule::{Schedule, Unit};
 use crate::session::supervisor::crash::{describe_exit, Cause, Crash};
 
 /// A worker, by the order it was started in (from 0).

@@ -28,8 +28,8 @@ use crate::model::exit::UsageError;
 use crate::model::interpreter::Interrupted;
 use crate::model::outcome::{CollectionError, SessionReport, TestItem};
 use crate::model::protocol::{Command, Message, WorkerSetup};
+use crate::plan::schedule::{Schedule, Unit};
 use crate::session::interrupt::{Interruption, SignalWatch};
-use crate::session::schedule::{Schedule, Unit};
 use crate::session::supervisor::crash::describe_exit;
 pub use crate::session::supervisor::crash::signal_name;
 use crate::session::supervisor::dispatch::{
