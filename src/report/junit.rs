@@ -1,24 +1,29 @@
 //! The JUnit XML report, shaped like pytest's `junit_family=xunit2` output so CI
 //! dashboards treat leakhunt's results like pytest's.
 //!
-//! junit-report 0.8 writes the skeleton. It cannot write a `skipped` count on the
-//! suite, a message on `<skipped>`, or a `<system-out>` next to a `<failure>`, and
-//! its suite `time` is the sum of the test times rather than the wall time. Those
-//! are patched into its output afterwards, by walking the markup outside CDATA
-//! sections; the patch fails loudly if the output stops looking as expected.
+//! Written in one pass with quick-xml's writer, which escapes attribute values;
+//! bodies go in CDATA sections, split around any `]]>`. Every string goes
+//! through our sanitiser ([`printable`]) on its way in, at [`attributes`] and
+//! [`Xml::cdata`]. The layout is byte for byte the one junit-report (the
+//! writer before this one) gave: no indentation, attributes in its order,
+//! bodies in CDATA, `skipped` and the wall `time` on the suite.
 
 use std::fmt::Write as _;
 use std::fs;
-use std::ops::Range;
 use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context};
-use junit_report::{Duration, Report, TestCase, TestSuite};
+use anyhow::Context;
+use quick_xml::escape::escape;
+use quick_xml::events::attributes::Attribute;
+use quick_xml::events::{BytesCData, BytesDecl, BytesEnd, BytesStart, Event};
+use quick_xml::name::QName;
+use quick_xml::Writer;
 
 use crate::model::outcome::{
     CollectionError, Failure, SessionReport, TestItem, TestReport, Verdict,
 };
-use crate::model::sanitize::{for_xml, printable};
+use crate::model::sanitize::printable;
 use crate::report::atomic::write_atomically;
 use crate::report::explain::diagnosis_lines;
 use crate::report::format::rates;
@@ -38,72 +43,139 @@ pub fn write_junit(session: &SessionReport, path: &Path) -> anyhow::Result<()> {
 
 /// The JUnit XML for `session`.
 pub fn render_junit(session: &SessionReport) -> anyhow::Result<String> {
-    let mut suite = TestSuite::new(SUITE_NAME);
-    suite.hostname = printable(&hostname());
-    let mut extras = Vec::new();
-    // pytest collects before it runs, so its collection errors come first.
-    for error in &session.collection_errors {
-        suite.add_testcase(collection_case(error));
-        extras.push(Extra::default());
-    }
-    for test in &session.tests {
-        let (case, extra) = test_case(test);
-        suite.add_testcase(case);
-        extras.push(extra);
-    }
-    if session.interrupted {
-        suite.set_system_out(&for_xml(INTERRUPTED));
-    }
-    let mut report = Report::new();
-    report.add_testsuite(suite);
-    let mut raw = Vec::new();
-    report
-        .write_xml(&mut raw)
-        .context("serialising the JUnit report")?;
-    let raw = String::from_utf8(raw).context("the JUnit writer produced invalid UTF-8")?;
-    let suite_patch = SuitePatch {
-        skipped: session.count(Verdict::Skipped) + session.count(Verdict::XFailed),
-        time: format!("{:.3}", session.duration.as_secs_f64()),
-    };
-    patch(&raw, &suite_patch, &extras)
+    render(session, SystemTime::now(), &hostname())
 }
 
-/// What junit-report cannot write for one testcase, as ready XML.
-#[derive(Debug, Default)]
-struct Extra {
-    /// Replaces the bare `<skipped/>`.
-    skipped: Option<String>,
-    /// Goes last in the testcase.
+/// [`render_junit`] with the suite's timestamp and host given.
+fn render(session: &SessionReport, now: SystemTime, host: &str) -> anyhow::Result<String> {
+    // pytest collects before it runs, so its collection errors come first.
+    let cases: Vec<Case> = (session.collection_errors.iter().map(collection_case))
+        .chain(session.tests.iter().map(test_case))
+        .collect();
+    let count = |wanted: fn(&Outcome) -> bool| cases.iter().filter(|c| wanted(&c.outcome)).count();
+    let tests = cases.len().to_string();
+    let errors = count(|o| {
+        matches!(
+            o,
+            Outcome::Problem {
+                problem: Problem::Error,
+                ..
+            }
+        )
+    });
+    let failures = count(|o| {
+        matches!(
+            o,
+            Outcome::Problem {
+                problem: Problem::Failure,
+                ..
+            }
+        )
+    });
+    // Skips and xfails, as pytest counts them.
+    let skipped = count(|o| matches!(o, Outcome::Skipped { .. }));
+    let package = format!("testsuite/{SUITE_NAME}");
+    let timestamp = timestamp(now);
+    // The session's wall time, not the sum of the tests' times.
+    let time = format!("{:.3}", session.duration.as_secs_f64());
+    let suite = attributes(
+        "testsuite",
+        &[
+            ("id", "0"),
+            ("name", SUITE_NAME),
+            ("package", &package),
+            ("tests", &tests),
+            ("errors", &errors.to_string()),
+            ("failures", &failures.to_string()),
+            ("hostname", host),
+            ("timestamp", &timestamp),
+            ("skipped", &skipped.to_string()),
+            ("time", &time),
+        ],
+    );
+
+    let mut xml = Xml(Writer::new(Vec::new()));
+    xml.write(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
+    xml.write(Event::Start(BytesStart::new("testsuites")))?;
+    if cases.is_empty() && !session.interrupted {
+        xml.write(Event::Empty(suite))?;
+    } else {
+        xml.write(Event::Start(suite))?;
+        for case in &cases {
+            xml.case(case)?;
+        }
+        if session.interrupted {
+            xml.cdata_element(BytesStart::new("system-out"), INTERRUPTED)?;
+        }
+        xml.write(Event::End(BytesEnd::new("testsuite")))?;
+    }
+    xml.write(Event::End(BytesEnd::new("testsuites")))?;
+    String::from_utf8(xml.0.into_inner()).context("the JUnit writer produced invalid UTF-8")
+}
+
+/// One `<testcase>`, its strings as they are (the writer sanitises them).
+struct Case {
+    name: String,
+    /// Already rounded to milliseconds.
+    time: Duration,
+    classname: String,
+    outcome: Outcome,
+    /// Last in the testcase.
     system_out: Option<String>,
 }
 
-struct SuitePatch {
-    skipped: usize,
-    time: String,
+enum Outcome {
+    Passed,
+    /// `<failure>` or `<error>`.
+    Problem {
+        problem: Problem,
+        kind: String,
+        message: String,
+        /// Already made by [`failure_body`].
+        body: String,
+    },
+    /// pytest's `<skipped type="pytest.skip" message="reason">path:line: reason</skipped>`,
+    /// or for an xfail its bodiless `<skipped type="pytest.xfail" message="reason"/>`.
+    Skipped {
+        kind: &'static str,
+        message: String,
+        body: Option<String>,
+    },
 }
 
-fn test_case(test: &TestReport) -> (TestCase, Extra) {
-    let name = printable(&test.item.name);
-    let time = case_time(test.duration);
-    let mut extra = Extra::default();
-    let mut case = match test.verdict {
-        Verdict::Passed | Verdict::XPassed => TestCase::success(&name, time),
+#[derive(Clone, Copy)]
+enum Problem {
+    Failure,
+    Error,
+}
+
+impl Problem {
+    fn element(self) -> &'static str {
+        match self {
+            Problem::Failure => "failure",
+            Problem::Error => "error",
+        }
+    }
+}
+
+fn test_case(test: &TestReport) -> Case {
+    // A note on a passing test, shown before what the test printed.
+    let mut note = None;
+    let outcome = match test.verdict {
+        Verdict::Passed | Verdict::XPassed => Outcome::Passed,
         Verdict::Inconclusive => {
-            let mut case = TestCase::success(&name, time);
-            case.set_system_out(&for_xml(&inconclusive_note(test)));
-            case
+            note = Some(inconclusive_note(test));
+            Outcome::Passed
         }
         Verdict::Allowed => {
             // An accepted leak passes the gate; the note keeps it visible.
-            let mut case = TestCase::success(&name, time);
-            let note = format!(
+            note = Some(format!(
                 "allowed leak: {} ({})\n{}",
                 rates(&test.growth),
                 test.allowed.as_deref().unwrap_or("accepted"),
                 leak_body(test)
-            );
-            case.set_system_out(&for_xml(&note));
-            case
+            ));
+            Outcome::Passed
         }
         Verdict::Failed => {
             let (message, traceback) = match &test.failure {
@@ -112,9 +184,12 @@ fn test_case(test: &TestReport) -> (TestCase, Extra) {
             };
             let kind = test.failure.as_ref().map_or("", |f| f.kind.as_str());
             let (kind, traceback) = with_repeatability(test, kind, traceback);
-            let mut case = TestCase::failure(&name, time, &printable(kind), &printable(&message));
-            case.set_system_out(&failure_body(&traceback));
-            case
+            Outcome::Problem {
+                problem: Problem::Failure,
+                kind: kind.to_owned(),
+                message,
+                body: failure_body(&traceback),
+            }
         }
         Verdict::Error => {
             let (message, traceback) = match &test.failure {
@@ -123,53 +198,51 @@ fn test_case(test: &TestReport) -> (TestCase, Extra) {
             };
             let kind = test.failure.as_ref().map_or("", |f| f.kind.as_str());
             let (kind, traceback) = with_repeatability(test, kind, traceback);
-            let mut case = TestCase::error(&name, time, &printable(kind), &printable(&message));
-            case.set_system_out(&failure_body(&traceback));
-            case
+            Outcome::Problem {
+                problem: Problem::Error,
+                kind: kind.to_owned(),
+                message,
+                body: failure_body(&traceback),
+            }
         }
-        Verdict::Leaked => {
-            let mut case = TestCase::failure(&name, time, "leak", &printable(&leak_message(test)));
-            case.set_system_out(&failure_body(&leak_body(test)));
-            case
-        }
-        Verdict::Skipped | Verdict::XFailed => {
-            let mut case = TestCase::skipped(&name);
-            case.time = time;
-            extra.skipped = Some(skipped_element(test));
-            case
-        }
+        Verdict::Leaked => Outcome::Problem {
+            problem: Problem::Failure,
+            kind: "leak".to_owned(),
+            message: leak_message(test),
+            body: failure_body(&leak_body(test)),
+        },
+        Verdict::Skipped | Verdict::XFailed => skipped(test),
     };
-    case.set_classname(&printable(&test.item.classname));
-    if !test.captured.is_empty() {
-        if case.is_success() {
-            // junit-report writes this one itself, and closes the testcase as
-            // `<testcase/>` when it has nothing to write, leaving no room for a patch.
-            let note = case.system_out.take().unwrap_or_default();
-            let separator = if note.is_empty() { "" } else { "\n" };
-            case.set_system_out(&format!("{note}{separator}{}", for_xml(&test.captured)));
-        } else {
-            extra.system_out = Some(format!(
-                "<system-out>{}</system-out>",
-                cdata(&for_xml(&test.captured))
-            ));
-        }
+    let captured = (!test.captured.is_empty()).then_some(test.captured.as_str());
+    let system_out = match (note, captured) {
+        (Some(note), Some(captured)) => Some(format!("{note}\n{captured}")),
+        (note, captured) => note.or(captured.map(str::to_owned)),
+    };
+    Case {
+        name: test.item.name.clone(),
+        time: case_time(test.duration),
+        classname: test.item.classname.clone(),
+        outcome,
+        system_out,
     }
-    (case, extra)
 }
 
 /// pytest names a module that failed to import by its dotted path, with an
 /// empty classname.
-fn collection_case(error: &CollectionError) -> TestCase {
-    // junit-report always writes `type`; pytest writes none, so it stays empty.
-    let mut case = TestCase::error(
-        &printable(&dotted_module(&error.path)),
-        Duration::ZERO,
-        "",
-        "collection failure",
-    );
-    case.set_classname("");
-    case.set_system_out(&failure_body(&error.message));
-    case
+fn collection_case(error: &CollectionError) -> Case {
+    Case {
+        name: dotted_module(&error.path),
+        time: Duration::ZERO,
+        classname: String::new(),
+        // pytest writes no `type`; ours has always been there, empty.
+        outcome: Outcome::Problem {
+            problem: Problem::Error,
+            kind: String::new(),
+            message: "collection failure".to_owned(),
+            body: failure_body(&error.message),
+        },
+        system_out: None,
+    }
 }
 
 /// `dir/test_x.py` -> `dir.test_x`, as pytest's `mangle_test_address` does.
@@ -283,34 +356,35 @@ fn location(item: &TestItem) -> String {
     }
 }
 
-/// pytest's `<skipped type="pytest.skip" message="reason">path:line: reason</skipped>`.
-fn skipped_element(test: &TestReport) -> String {
+/// pytest's skip: `<skipped type="pytest.skip" message="reason">path:line: reason</skipped>`.
+fn skipped(test: &TestReport) -> Outcome {
     let reason = test.skip_reason.as_deref().unwrap_or("");
     if test.verdict == Verdict::XFailed {
         // pytest writes an xfail as a bodiless skip of its own type.
         let reason = reason.strip_prefix("reason: ").unwrap_or(reason);
-        return format!(
-            "<skipped type=\"pytest.xfail\" message=\"{}\"/>",
-            escape_attr(&printable(reason))
-        );
+        return Outcome::Skipped {
+            kind: "pytest.xfail",
+            message: reason.to_owned(),
+            body: None,
+        };
     }
     let details = if reason.is_empty() {
         location(&test.item)
     } else {
         format!("{}: {reason}", location(&test.item))
     };
-    format!(
-        "<skipped type=\"pytest.skip\" message=\"{}\">{}</skipped>",
-        escape_attr(&printable(reason)),
-        cdata(&for_xml(&details))
-    )
+    Outcome::Skipped {
+        kind: "pytest.skip",
+        message: reason.to_owned(),
+        body: Some(details),
+    }
 }
 
-/// A body for `<failure>`/`<error>`. junit-report runs those through an ANSI
-/// stripper that also drops tabs and carriage returns, so they are turned into
-/// what a terminal would show first.
+/// A body for `<failure>`/`<error>`, sanitised, with carriage returns and
+/// tabs turned into what a terminal would show (junit-report dropped them
+/// there). Tab stops count the text as read, before any `]]>` is split.
 fn failure_body(text: &str) -> String {
-    let text = for_xml(text).replace("\r\n", "\n").replace('\r', "\n");
+    let text = printable(text).replace("\r\n", "\n").replace('\r', "\n");
     expand_tabs(&text)
 }
 
@@ -341,35 +415,53 @@ fn expand_tabs(text: &str) -> String {
     out
 }
 
-/// `text` must come from `for_xml`, which splits any `]]>`.
-fn cdata(text: &str) -> String {
-    format!("<![CDATA[{text}]]>")
+/// Test durations in milliseconds, like pytest's `%.3f`.
+fn case_time(duration: Duration) -> Duration {
+    let millis = duration.as_micros().saturating_add(500) / 1000;
+    Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
 }
 
-/// Escapes an attribute value the way quick-xml does, plus whitespace as
-/// character references so a multi-line value survives attribute normalisation.
-fn escape_attr(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            _ => out.push(c),
-        }
+/// `time` in RFC 3339, in UTC, with as many digits of the second as it needs
+/// (none for a whole second): `2023-11-14T22:13:20.5Z`.
+fn timestamp(time: SystemTime) -> String {
+    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let seconds = since_epoch.as_secs();
+    let (year, month, day) = civil_from_days(seconds / 86_400);
+    let of_day = seconds % 86_400;
+    let mut out = format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    );
+    let nanos = since_epoch.subsec_nanos();
+    if nanos != 0 {
+        let digits = format!("{nanos:09}");
+        out.push('.');
+        out.push_str(digits.trim_end_matches('0'));
     }
+    out.push('Z');
     out
 }
 
-/// Test durations in milliseconds, like pytest's `%.3f`.
-fn case_time(duration: std::time::Duration) -> Duration {
-    let millis = duration.as_micros().saturating_add(500) / 1000;
-    Duration::milliseconds(i64::try_from(millis).unwrap_or(i64::MAX))
+/// The Gregorian date `days` after 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`, for days on or after the epoch).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let shifted = days + 719_468; // from 0000-03-01
+    let era = shifted / 146_097;
+    let day_of_era = shifted % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = era * 400 + year_of_era + u64::from(month <= 2);
+    (year, month, day)
 }
 
 fn hostname() -> String {
@@ -382,107 +474,116 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
-/// Adds what junit-report cannot write to its output `xml`.
-fn patch(xml: &str, suite: &SuitePatch, extras: &[Extra]) -> anyhow::Result<String> {
-    let mut out = String::with_capacity(xml.len() + 1024);
-    let mut copied = 0;
-    let mut suites = 0;
-    let mut cases = 0;
-    let mut current: Option<&Extra> = None;
-    let mut used_skipped = 0;
-    let mut used_system_out = 0;
-    for range in markup(xml)? {
-        let tag = &xml[range.clone()];
-        let replacement = if tag.starts_with("<testsuite ") {
-            suites += 1;
-            Some(patch_suite_tag(tag, suite)?)
-        } else if tag.starts_with("<testcase ") {
-            current = extras.get(cases);
-            cases += 1;
-            None
-        } else if tag == "<skipped/>" {
-            let skipped = current.and_then(|extra| extra.skipped.as_ref());
-            used_skipped += usize::from(skipped.is_some());
-            skipped.cloned()
-        } else if tag == "</testcase>" {
-            let system_out = current.and_then(|extra| extra.system_out.as_ref());
-            used_system_out += usize::from(system_out.is_some());
-            system_out.map(|system_out| format!("{system_out}</testcase>"))
-        } else {
-            None
-        };
-        if let Some(replacement) = replacement {
-            out.push_str(&xml[copied..range.start]);
-            out.push_str(&replacement);
-            copied = range.end;
+/// A start tag with `attributes` in order, each value sanitised and escaped
+/// (`<`, `>`, `&` and quotes; line ends and tabs stay as they are).
+fn attributes<'a>(name: &'a str, attributes: &[(&str, &str)]) -> BytesStart<'a> {
+    let mut tag = BytesStart::new(name);
+    for &(key, value) in attributes {
+        tag.push_attribute((key, printable(value).as_str()));
+    }
+    tag
+}
+
+/// An attribute sanitised and escaped like those of [`attributes`], and
+/// line ends and tabs as character references, so that a multi-line value
+/// survives attribute-value normalisation.
+fn attribute_keeping_whitespace<'a>(key: &'a str, value: &str) -> Attribute<'a> {
+    let mut escaped = String::new();
+    for c in escape(printable(value)).chars() {
+        match c {
+            '\n' => escaped.push_str("&#10;"),
+            '\r' => escaped.push_str("&#13;"),
+            '\t' => escaped.push_str("&#9;"),
+            _ => escaped.push(c),
         }
     }
-    out.push_str(&xml[copied..]);
-    let want_skipped = extras.iter().filter(|e| e.skipped.is_some()).count();
-    let want_system_out = extras.iter().filter(|e| e.system_out.is_some()).count();
-    if suites != 1
-        || cases != extras.len()
-        || used_skipped != want_skipped
-        || used_system_out != want_system_out
-    {
-        bail!(
-            "unexpected output from the JUnit writer: {suites} suites, {cases} of {} testcases, \
-             {used_skipped} of {want_skipped} skips, {used_system_out} of {want_system_out} outputs placed",
-            extras.len()
+    Attribute {
+        key: QName(key.as_bytes()),
+        value: escaped.into_bytes().into(),
+    }
+}
+
+/// quick-xml's writer, unindented, over a byte buffer.
+struct Xml(Writer<Vec<u8>>);
+
+impl Xml {
+    fn write<'a>(&mut self, event: impl Into<Event<'a>>) -> anyhow::Result<()> {
+        self.0
+            .write_event(event)
+            .context("serialising the JUnit report")
+    }
+
+    /// `<testcase>`, closed at once when there is nothing to put in it.
+    fn case(&mut self, case: &Case) -> anyhow::Result<()> {
+        // The shortest decimal that reads back as the same f64: `0`, `12.346`.
+        let time = case.time.as_secs_f64().to_string();
+        let tag = attributes(
+            "testcase",
+            &[
+                ("name", &case.name),
+                ("time", &time),
+                ("classname", &case.classname),
+            ],
         );
-    }
-    Ok(out)
-}
-
-/// Adds `skipped` and sets `time` to the session's wall time.
-fn patch_suite_tag(tag: &str, suite: &SuitePatch) -> anyhow::Result<String> {
-    // Values are escaped, so `"` only delimits attributes and this is the attribute.
-    const TIME: &str = " time=\"";
-    let Some(start) = tag.find(TIME) else {
-        bail!("unexpected output from the JUnit writer: no time on {tag}");
-    };
-    let value = start + TIME.len();
-    let Some(len) = tag[value..].find('"') else {
-        bail!("unexpected output from the JUnit writer: unterminated time on {tag}");
-    };
-    Ok(format!(
-        "{} skipped=\"{}\"{TIME}{}{}",
-        &tag[..start],
-        suite.skipped,
-        suite.time,
-        &tag[value + len..]
-    ))
-}
-
-/// Byte ranges of every tag in `xml` outside CDATA sections, where a `<` in a
-/// traceback could otherwise pass for markup.
-fn markup(xml: &str) -> anyhow::Result<Vec<Range<usize>>> {
-    const CDATA_OPEN: &str = "<![CDATA[";
-    let mut tags = Vec::new();
-    let mut i = 0;
-    while let Some(offset) = xml[i..].find('<') {
-        let start = i + offset;
-        if xml[start..].starts_with(CDATA_OPEN) {
-            let body = start + CDATA_OPEN.len();
-            let len = xml[body..]
-                .find("]]>")
-                .context("unexpected output from the JUnit writer: unterminated CDATA")?;
-            i = body + len + "]]>".len();
-        } else {
-            let len = xml[start..]
-                .find('>')
-                .context("unexpected output from the JUnit writer: unterminated tag")?;
-            i = start + len + 1;
-            tags.push(start..i);
+        if matches!(case.outcome, Outcome::Passed) && case.system_out.is_none() {
+            return self.write(Event::Empty(tag));
         }
+        self.write(Event::Start(tag))?;
+        match &case.outcome {
+            Outcome::Passed => {}
+            Outcome::Problem {
+                problem,
+                kind,
+                message,
+                body,
+            } => {
+                let tag = attributes(problem.element(), &[("type", kind), ("message", message)]);
+                self.cdata_element(tag, body)?;
+            }
+            Outcome::Skipped {
+                kind,
+                message,
+                body,
+            } => {
+                let mut tag = attributes("skipped", &[("type", kind)]);
+                tag.push_attribute(attribute_keeping_whitespace("message", message));
+                match body {
+                    Some(body) => self.cdata_element(tag, body)?,
+                    None => self.write(Event::Empty(tag))?,
+                }
+            }
+        }
+        if let Some(system_out) = &case.system_out {
+            self.cdata_element(BytesStart::new("system-out"), system_out)?;
+        }
+        self.write(Event::End(BytesEnd::new("testcase")))
     }
-    Ok(tags)
+
+    /// `tag`, then `text` as its body, then its end tag.
+    fn cdata_element(&mut self, tag: BytesStart, text: &str) -> anyhow::Result<()> {
+        let end = tag.to_end().into_owned();
+        self.write(Event::Start(tag))?;
+        self.cdata(text)?;
+        self.write(Event::End(end))
+    }
+
+    /// `text` sanitised, in CDATA: one section, or one more for each `]]>`,
+    /// split between `]]` and `>` as [`for_xml`](crate::model::sanitize::for_xml)
+    /// splits it.
+    fn cdata(&mut self, text: &str) -> anyhow::Result<()> {
+        for section in BytesCData::escaped(&printable(text)) {
+            self.write(Event::CData(section))?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::outcome::Growth;
+    use crate::model::repeatability::NotRepeatable;
+    use crate::model::sanitize::for_xml;
     use crate::model::signal::{Sample, Signal};
     use std::process::Command;
 
@@ -503,7 +604,7 @@ mod tests {
         let mut report = TestReport::example("pkg/test_x.py::TestC::x", verdict, &[]);
         report.item = item(name);
         report.runs = 13;
-        report.duration = std::time::Duration::from_micros(12_345_600);
+        report.duration = Duration::from_micros(12_345_600);
         report
     }
 
@@ -514,34 +615,8 @@ mod tests {
         sample
     }
 
-    fn session() -> SessionReport {
-        let passed = report("test_ok", Verdict::Passed);
-        let mut chatty = report("test_chatty", Verdict::Passed);
-        chatty.captured = format!("hello {NASTY}");
-
-        let mut failed = report("test_fail", Verdict::Failed);
-        failed.failure = Some(Failure {
-            kind: "AssertionError".to_owned(),
-            message: format!("assert 1 == 2 {NASTY}\nsecond line"),
-            traceback: format!("Traceback:\n\tassert 1 == 2\n{NASTY}\r\nlast"),
-            run: 3,
-            phase: "call".to_owned(),
-        });
-        failed.captured = format!("printed {NASTY}");
-
-        let mut error = report("test_setup", Verdict::Error);
-        error.failure = Some(Failure {
-            kind: "ValueError".to_owned(),
-            message: "bad fixture".to_owned(),
-            traceback: "fixture traceback".to_owned(),
-            run: 1,
-            phase: "setup".to_owned(),
-        });
-
-        let mut skipped = report("test_skip", Verdict::Skipped);
-        skipped.skip_reason = Some(format!("no network {NASTY}"));
-
-        let mut leaked = report("test_leak[a]", Verdict::Leaked);
+    fn leaking(name: &str, verdict: Verdict) -> TestReport {
+        let mut leaked = report(name, verdict);
         leaked.growth = vec![
             Growth {
                 signal: Signal::Objects,
@@ -558,6 +633,57 @@ mod tests {
             sample(122, 1832),
             sample(123, 2248),
         ];
+        leaked
+    }
+
+    /// A test of each verdict, with hostile strings wherever a test controls one.
+    fn session() -> SessionReport {
+        let passed = report("test_ok", Verdict::Passed);
+        let mut chatty = report("test_chatty", Verdict::Passed);
+        chatty.captured = format!("hello {NASTY}");
+
+        let mut failed = report("test_fail", Verdict::Failed);
+        failed.failure = Some(Failure {
+            kind: "AssertionError".to_owned(),
+            message: format!("assert 1 == 2 {NASTY}\nsecond line"),
+            traceback: format!("Traceback:\n\tassert 1 == 2\n{NASTY}\r\nlast"),
+            run: 3,
+            phase: "call".to_owned(),
+        });
+        failed.captured = format!("printed {NASTY}");
+
+        let mut again = report("test_again", Verdict::Failed);
+        again.failure = Some(Failure {
+            kind: "KeyError".to_owned(),
+            message: "'k'".to_owned(),
+            traceback: "KeyError: 'k'".to_owned(),
+            run: 2,
+            phase: "call".to_owned(),
+        });
+        again.not_repeatable = Some(NotRepeatable::FailsWhenRepeated { run: 2 });
+
+        let mut error = report("test_setup", Verdict::Error);
+        error.failure = Some(Failure {
+            kind: "ValueError".to_owned(),
+            message: "bad fixture".to_owned(),
+            traceback: "fixture traceback".to_owned(),
+            run: 1,
+            phase: "setup".to_owned(),
+        });
+
+        let mut skipped = report("test_skip", Verdict::Skipped);
+        skipped.skip_reason = Some(format!("no network {NASTY}\nretry"));
+        skipped.captured = "skip output".to_owned();
+
+        let mut xfailed = report("test_xfail", Verdict::XFailed);
+        xfailed.skip_reason = Some("reason: known <bug>\tsee\r\n#1".to_owned());
+
+        let xpassed = report("test_xpass", Verdict::XPassed);
+
+        let leaked = leaking("test_leak[a]", Verdict::Leaked);
+        let mut allowed = leaking("test_allowed", Verdict::Allowed);
+        allowed.allowed = Some("baseline".to_owned());
+        allowed.captured = "allowed output\n".to_owned();
 
         let mut inconclusive = report("test_maybe", Verdict::Inconclusive);
         inconclusive.growth = vec![Growth {
@@ -568,14 +694,32 @@ mod tests {
         inconclusive.series[1].0[Signal::Rss.index()] = 262_144;
 
         SessionReport {
-            tests: vec![passed, chatty, failed, error, skipped, leaked, inconclusive],
+            tests: vec![
+                passed,
+                chatty,
+                failed,
+                again,
+                error,
+                skipped,
+                xfailed,
+                xpassed,
+                leaked,
+                allowed,
+                inconclusive,
+            ],
             collection_errors: vec![CollectionError {
                 path: "pkg/test_broken.py".to_owned(),
                 message: format!("ImportError {NASTY}"),
             }],
-            duration: std::time::Duration::from_millis(61_500),
+            duration: Duration::from_millis(61_500),
             interrupted: true,
         }
+    }
+
+    /// 2023-11-14T22:13:20.5Z, and a host name that needs sanitising.
+    fn render_fixed(session: &SessionReport) -> String {
+        let now = UNIX_EPOCH + Duration::from_millis(1_700_000_000_500);
+        render(session, now, "build host\x07 <1>").unwrap()
     }
 
     fn xmllint(path: &Path) -> Option<std::process::Output> {
@@ -625,52 +769,63 @@ mod tests {
     #[test]
     fn tabs_expand_to_stops() {
         assert_eq!(expand_tabs("a\tb\n\tc"), "a       b\n        c");
+        // Stops are counted on the text the reader sees, not on the markup
+        // that splits a `]]>` across CDATA sections.
+        assert_eq!(failure_body("]]>\tx\r\n\ty"), "]]>     x\n        y");
     }
 
     #[test]
-    fn markup_skips_cdata() {
-        let xml = "<a><![CDATA[<b>]]]]><![CDATA[></c>]]></a>";
-        let tags: Vec<&str> = markup(xml).unwrap().into_iter().map(|r| &xml[r]).collect();
-        assert_eq!(tags, ["<a>", "</a>"]);
+    fn timestamps_are_rfc3339_in_utc() {
+        let at = |seconds, nanos| timestamp(UNIX_EPOCH + Duration::new(seconds, nanos));
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00Z");
+        assert_eq!(at(1_700_000_000, 500_000_000), "2023-11-14T22:13:20.5Z");
+        assert_eq!(at(951_868_799, 1), "2000-02-29T23:59:59.000000001Z");
+        assert_eq!(
+            at(951_868_800, 123_456_789),
+            "2000-03-01T00:00:00.123456789Z"
+        );
+        assert_eq!(at(4_107_542_400, 0), "2100-03-01T00:00:00Z");
+        assert_eq!(at(253_402_300_799, 0), "9999-12-31T23:59:59Z");
+        // A clock before the epoch reads as the epoch.
+        assert_eq!(
+            timestamp(UNIX_EPOCH - Duration::from_secs(1)),
+            "1970-01-01T00:00:00Z"
+        );
     }
 
     #[test]
-    fn patch_refuses_unexpected_writer_output() {
-        let suite = SuitePatch {
-            skipped: 0,
-            time: "0.000".to_owned(),
-        };
-        let extra = Extra {
-            skipped: Some("<skipped/>".to_owned()),
-            system_out: None,
-        };
-        let xml = "<testsuites><testsuite name=\"x\" time=\"0\"><testcase name=\"t\"/></testsuite></testsuites>";
-        assert!(patch(xml, &suite, &[extra]).is_err());
-        assert!(patch("<testsuites/>", &suite, &[]).is_err());
+    fn cdata_is_split_as_for_xml_splits_it() {
+        for text in ["", "a", "]]>", "x]]>y]]>", "]]]>>", "]]", ">", NASTY] {
+            let mut xml = Xml(Writer::new(Vec::new()));
+            xml.cdata(text).unwrap();
+            let written = String::from_utf8(xml.0.into_inner()).unwrap();
+            assert_eq!(
+                written,
+                format!("<![CDATA[{}]]>", for_xml(text)),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn attributes_are_sanitised_and_escaped() {
+        let mut xml = Xml(Writer::new(Vec::new()));
+        let mut tag = attributes("t", &[("a", "<&>\"' \t\r\n\x1b[1m\0")]);
+        tag.push_attribute(attribute_keeping_whitespace("b", "<&>\"' \t\r\n\x1b[1m\0"));
+        xml.write(Event::Empty(tag)).unwrap();
+        assert_eq!(
+            String::from_utf8(xml.0.into_inner()).unwrap(),
+            // Line ends and tabs stay raw in `a`, as they always have. quick-xml
+            // 0.42 writes `\r` as `&#13;`: moving to it changes the output.
+            "<t a=\"&lt;&amp;&gt;&quot;&apos; \t\r\n#x00\" \
+             b=\"&lt;&amp;&gt;&quot;&apos; &#9;&#13;&#10;#x00\"/>"
+        );
     }
 
     #[test]
     fn renders_every_verdict() {
-        let xml = render_junit(&session()).unwrap();
-        let fragments = [
-            "<?xml version=\"1.0\" encoding=\"utf-8\"?><testsuites><testsuite id=\"0\" name=\"leakhunt\"",
-            " tests=\"8\" errors=\"2\" failures=\"2\" ",
-            " skipped=\"1\" time=\"61.500\">",
-            // Collection errors first, named like pytest names them.
-            "<testcase name=\"pkg.test_broken\" time=\"0\" classname=\"\"><error type=\"\" message=\"collection failure\"><![CDATA[ImportError red nul#x00 end]]]]><![CDATA[> <tag> & \"q\"]]></error></testcase>",
-            "<testcase name=\"test_ok\" time=\"12.346\" classname=\"pkg.test_x.TestC\"/>",
-            "<testcase name=\"test_chatty\" time=\"12.346\" classname=\"pkg.test_x.TestC\"><system-out><![CDATA[hello red nul#x00 end]]]]><![CDATA[> <tag> & \"q\"]]></system-out></testcase>",
-            "<testcase name=\"test_fail\" time=\"12.346\" classname=\"pkg.test_x.TestC\"><failure type=\"AssertionError\" message=\"passed runs 1-2, failed run 3: AssertionError: assert 1 == 2 red nul#x00 end]]&gt; &lt;tag&gt; &amp; &quot;q&quot;\">",
-            "<![CDATA[Traceback:\n        assert 1 == 2\nred nul#x00 end]]]]><![CDATA[> <tag> & \"q\"\nlast]]></failure><system-out><![CDATA[printed red nul#x00 end]]]]><![CDATA[> <tag> & \"q\"]]></system-out></testcase>",
-            "<error type=\"ValueError\" message=\"failed on setup with &quot;ValueError: bad fixture&quot;\"><![CDATA[fixture traceback]]></error>",
-            "<testcase name=\"test_skip\" time=\"12.346\" classname=\"pkg.test_x.TestC\"><skipped type=\"pytest.skip\" message=\"no network red nul#x00 end]]&gt; &lt;tag&gt; &amp; &quot;q&quot;\"><![CDATA[pkg/test_x.py:12: no network red nul#x00 end]]]]><![CDATA[> <tag> & \"q\"]]></skipped></testcase>",
-            "<testcase name=\"test_leak[a]\" time=\"12.346\" classname=\"pkg.test_x.TestC\"><failure type=\"leak\" message=\"leaked: +1 objects/run, +416 B/run\"><![CDATA[pkg/test_x.py:12: pkg/test_x.py::TestC::test_leak[a] leaked\nobjects: 120 121 122 123 (deltas +1 +1 +1)\nbytes: 1000 1416 1832 2248 (deltas +416 +416 +416)\nruns: 13 (3 warm-up)\n]]></failure></testcase>",
-            "<testcase name=\"test_maybe\" time=\"12.346\" classname=\"pkg.test_x.TestC\"><system-out><![CDATA[inconclusive: growth of +256.0 KiB/run still ambiguous after 13 runs\nrss: 0 262144 (deltas +262144)\n]]></system-out></testcase>",
-            "<system-out><![CDATA[interrupted: not every test ran]]></system-out></testsuite></testsuites>",
-        ];
-        for fragment in fragments {
-            assert!(xml.contains(fragment), "missing {fragment:?} in\n{xml}");
-        }
+        let xml = render_fixed(&session());
+        assert_eq!(xml, EXPECTED, "got\n{xml}");
         assert!(!xml.contains('\x1b') && !xml.contains('\0'));
     }
 
@@ -700,7 +855,7 @@ mod tests {
         );
         assert_eq!(
             message.unwrap(),
-            "no network red nul#x00 end]]> <tag> & \"q\""
+            "no network red nul#x00 end]]> <tag> & \"q\"\nretry"
         );
     }
 
@@ -708,15 +863,26 @@ mod tests {
     fn empty_session_validates() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("empty.xml");
-        let xml = render_junit(&SessionReport::default()).unwrap();
-        assert!(
-            xml.contains(" skipped=\"0\" time=\"0.000\"/></testsuites>"),
-            "{xml}"
+        let xml = render_fixed(&SessionReport::default());
+        assert_eq!(
+            xml,
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><testsuites><testsuite id=\"0\" \
+             name=\"leakhunt\" package=\"testsuite/leakhunt\" tests=\"0\" errors=\"0\" \
+             failures=\"0\" hostname=\"build host#x07 &lt;1&gt;\" \
+             timestamp=\"2023-11-14T22:13:20.5Z\" skipped=\"0\" time=\"0.000\"/></testsuites>"
         );
         fs::write(&path, xml).unwrap();
         if let Some(output) = xmllint(&path) {
             assert!(output.status.success(), "{output:?}");
         }
+        let interrupted = SessionReport {
+            interrupted: true,
+            ..SessionReport::default()
+        };
+        assert!(render_fixed(&interrupted).ends_with(
+            " skipped=\"0\" time=\"0.000\"><system-out><![CDATA[interrupted: not every test ran]]>\
+             </system-out></testsuite></testsuites>"
+        ));
     }
 
     #[test]
@@ -734,4 +900,41 @@ mod tests {
                 .next()
         );
     }
+
+    /// [`session`] as [`render_fixed`] renders it: byte for byte what the
+    /// junit-report writer and its patching wrote (with this host and time).
+    const EXPECTED: &str = concat!(
+        r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite id="0" name="leakhunt" package="testsuite/leakhunt" tests="12" errors="2" failures="3" hostname="build host#x07 &lt;1&gt;" timestamp="2023-11-14T22:13:20.5Z" skipped="2" time="61.500">"#,
+        r#"<testcase name="pkg.test_broken" time="0" classname=""><error type="" message="collection failure"><![CDATA[ImportError red nul#x00 end]]]]><![CDATA[> <tag> & "q"]]></error></testcase>"#,
+        r#"<testcase name="test_ok" time="12.346" classname="pkg.test_x.TestC"/>"#,
+        r#"<testcase name="test_chatty" time="12.346" classname="pkg.test_x.TestC"><system-out><![CDATA[hello red nul#x00 end]]]]><![CDATA[> <tag> & "q"]]></system-out></testcase>"#,
+        r#"<testcase name="test_fail" time="12.346" classname="pkg.test_x.TestC"><failure type="AssertionError" message="passed runs 1-2, failed run 3: AssertionError: assert 1 == 2 red nul#x00 end]]&gt; &lt;tag&gt; &amp; &quot;q&quot;"><![CDATA[Traceback:
+        assert 1 == 2
+red nul#x00 end]]]]><![CDATA[> <tag> & "q"
+last]]></failure><system-out><![CDATA[printed red nul#x00 end]]]]><![CDATA[> <tag> & "q"]]></system-out></testcase>"#,
+        r#"<testcase name="test_again" time="12.346" classname="pkg.test_x.TestC"><failure type="not-repeatable" message="passed run 1, failed run 2: KeyError: &apos;k&apos;"><![CDATA[not repeatable: passes, then fails when run again (run 2)
+KeyError: 'k']]></failure></testcase>"#,
+        r#"<testcase name="test_setup" time="12.346" classname="pkg.test_x.TestC"><error type="ValueError" message="failed on setup with &quot;ValueError: bad fixture&quot;"><![CDATA[fixture traceback]]></error></testcase>"#,
+        r#"<testcase name="test_skip" time="12.346" classname="pkg.test_x.TestC"><skipped type="pytest.skip" message="no network red nul#x00 end]]&gt; &lt;tag&gt; &amp; &quot;q&quot;&#10;retry"><![CDATA[pkg/test_x.py:12: no network red nul#x00 end]]]]><![CDATA[> <tag> & "q"
+retry]]></skipped><system-out><![CDATA[skip output]]></system-out></testcase>"#,
+        r#"<testcase name="test_xfail" time="12.346" classname="pkg.test_x.TestC"><skipped type="pytest.xfail" message="known &lt;bug&gt;&#9;see&#13;&#10;#1"/></testcase>"#,
+        r#"<testcase name="test_xpass" time="12.346" classname="pkg.test_x.TestC"/>"#,
+        r#"<testcase name="test_leak[a]" time="12.346" classname="pkg.test_x.TestC"><failure type="leak" message="leaked: +1 objects/run, +416 B/run"><![CDATA[pkg/test_x.py:12: pkg/test_x.py::TestC::test_leak[a] leaked
+objects: 120 121 122 123 (deltas +1 +1 +1)
+bytes: 1000 1416 1832 2248 (deltas +416 +416 +416)
+runs: 13 (3 warm-up)
+]]></failure></testcase>"#,
+        r#"<testcase name="test_allowed" time="12.346" classname="pkg.test_x.TestC"><system-out><![CDATA[allowed leak: +1 objects/run, +416 B/run (baseline)
+pkg/test_x.py:12: pkg/test_x.py::TestC::test_allowed leaked
+objects: 120 121 122 123 (deltas +1 +1 +1)
+bytes: 1000 1416 1832 2248 (deltas +416 +416 +416)
+runs: 13 (3 warm-up)
+
+allowed output
+]]></system-out></testcase>"#,
+        r#"<testcase name="test_maybe" time="12.346" classname="pkg.test_x.TestC"><system-out><![CDATA[inconclusive: growth of +256.0 KiB/run still ambiguous after 13 runs
+rss: 0 262144 (deltas +262144)
+]]></system-out></testcase>"#,
+        r#"<system-out><![CDATA[interrupted: not every test ran]]></system-out></testsuite></testsuites>"#,
+    );
 }
