@@ -278,30 +278,18 @@ pub fn relative_path(rootdir: &Path, file: &Path) -> String {
         .join("/")
 }
 
-#[cfg(test)]
 impl TestReport {
-    /// A report for unit tests: `nodeid` in `path` at line 12, with `growth`.
-    pub fn example(nodeid: &str, verdict: Verdict, growth: &[(Signal, f64)]) -> TestReport {
-        let path = nodeid.split("::").next().unwrap_or_default().to_string();
+    /// A report of `verdict` for `item`, with nothing else known yet.
+    pub fn new(item: TestItem, verdict: Verdict) -> TestReport {
         TestReport {
-            item: TestItem {
-                nodeid: nodeid.to_string(),
-                name: nodeid.rsplit("::").next().unwrap_or_default().to_string(),
-                classname: path.trim_end_matches(".py").replace('/', "."),
-                path,
-                line: 12,
-                keywords: Vec::new(),
-            },
+            item,
             verdict,
-            runs: 23,
-            warmup: 3,
+            runs: 0,
+            warmup: 0,
             duration: Duration::ZERO,
             failure: None,
             skip_reason: None,
-            growth: growth
-                .iter()
-                .map(|&(signal, per_run)| Growth { signal, per_run })
-                .collect(),
+            growth: Vec::new(),
             series: Vec::new(),
             captured: String::new(),
             allowed: None,
@@ -309,6 +297,31 @@ impl TestReport {
             resource_warnings: Vec::new(),
             not_repeatable: None,
             pytest_counts: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+impl TestReport {
+    /// A report for unit tests: `nodeid` in `path` at line 12, with `growth`.
+    pub fn example(nodeid: &str, verdict: Verdict, growth: &[(Signal, f64)]) -> TestReport {
+        let path = nodeid.split("::").next().unwrap_or_default().to_string();
+        let item = TestItem {
+            nodeid: nodeid.to_string(),
+            name: nodeid.rsplit("::").next().unwrap_or_default().to_string(),
+            classname: path.trim_end_matches(".py").replace('/', "."),
+            path,
+            line: 12,
+            keywords: Vec::new(),
+        };
+        TestReport {
+            runs: 23,
+            warmup: 3,
+            growth: growth
+                .iter()
+                .map(|&(signal, per_run)| Growth { signal, per_run })
+                .collect(),
+            ..TestReport::new(item, verdict)
         }
     }
 }

@@ -90,9 +90,7 @@ impl Crash {
             ),
         };
         TestReport {
-            verdict: Verdict::Failed,
             runs: self.run,
-            warmup: 0,
             duration: self.duration,
             failure: Some(Failure {
                 kind: kind.to_string(),
@@ -101,16 +99,9 @@ impl Crash {
                 run: 0,
                 phase: "call".to_string(),
             }),
-            skip_reason: None,
-            growth: Vec::new(),
-            series: Vec::new(),
             captured: self.captured,
-            allowed: None,
-            diagnosis: None,
-            resource_warnings: Vec::new(),
             not_repeatable,
-            pytest_counts: Vec::new(),
-            item: self.item,
+            ..TestReport::new(self.item, Verdict::Failed)
         }
     }
 }

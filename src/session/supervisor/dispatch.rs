@@ -643,21 +643,10 @@ mod tests {
 
     fn report(tests: &[TestItem], index: usize, verdict: Verdict) -> TestReport {
         TestReport {
-            item: tests[index].clone(),
-            verdict,
             runs: 8,
             warmup: 3,
             duration: Duration::from_millis(10),
-            failure: None,
-            skip_reason: None,
-            growth: Vec::new(),
-            series: Vec::new(),
-            captured: String::new(),
-            allowed: None,
-            diagnosis: None,
-            resource_warnings: Vec::new(),
-            not_repeatable: None,
-            pytest_counts: Vec::new(),
+            ..TestReport::new(tests[index].clone(), verdict)
         }
     }
 
