@@ -7,6 +7,7 @@ pub mod diagnosis;
 pub mod engine;
 pub mod event;
 pub mod exit;
+pub mod hypothesis;
 pub mod interpreter;
 pub mod outcome;
 pub mod protocol;

@@ -93,6 +93,9 @@ pub struct BuiltinTest {
     pub coroutine: bool,
     /// The arguments a call needs (under pytest, fixtures).
     pub arguments: Vec<String>,
+    /// A Hypothesis `@given` test: the examples each call runs (its settings'
+    /// `max_examples`).
+    pub hypothesis_examples: Option<u64>,
 }
 
 /// What pytest collected (`pytest_engine.collect`).
@@ -116,6 +119,9 @@ pub struct PytestItem {
     pub line: Option<u32>,
     pub name: String,
     pub marker: Option<LeakhuntMarker>,
+    /// A Hypothesis `@given` test: the examples each call runs (its settings'
+    /// `max_examples`).
+    pub hypothesis_examples: Option<u64>,
 }
 
 /// A test's `@pytest.mark.leakhunt(allow=[...], reason=...)`.

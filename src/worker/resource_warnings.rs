@@ -110,4 +110,12 @@ impl Engine for Watched<'_> {
     fn leave(&mut self, py: Python<'_>, next: Option<usize>) -> Result<Option<RunProblem>> {
         self.inner.leave(py, next)
     }
+
+    fn hypothesis_examples(&self, index: usize) -> Option<u64> {
+        self.inner.hypothesis_examples(index)
+    }
+
+    fn limit_examples(&mut self, py: Python<'_>, index: usize, examples: u64) -> Result<()> {
+        self.inner.limit_examples(py, index, examples)
+    }
 }

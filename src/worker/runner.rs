@@ -81,6 +81,7 @@ pub fn run_test(mut run: TestRun<'_, '_>, item: &TestItem) -> Result<TestReport>
 /// Warm-ups, then judged runs until the verdict engine decides.
 fn repeat(run: &mut TestRun<'_, '_>, series: &mut Vec<Sample>) -> Result<Ending> {
     let warmup = run.config.warmup;
+    run.limit_examples()?;
     for done in 0..warmup {
         if done + 1 == warmup {
             release_free_heap();

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use pyo3::Python;
 
+use crate::model::hypothesis::examples_per_run;
 use crate::model::outcome::TestReport;
 use crate::model::resource_warning::ResourceWarning;
 use crate::model::verdict::Policy;
@@ -86,6 +87,20 @@ impl<'a, 'py> TestRun<'a, 'py> {
         self.runs += 1;
         (self.on_progress)(Progress::Run(self.runs));
         self.engine.run_once(self.py, self.index)
+    }
+
+    /// When the test is a Hypothesis `@given` test, makes each of its runs
+    /// run the same few examples (`model::hypothesis`): all the runs of a
+    /// test in which nothing moves cost about one call of it. Returns the
+    /// examples each run gets.
+    pub fn limit_examples(&mut self) -> Result<Option<u64>> {
+        let Some(budget) = self.engine.hypothesis_examples(self.index) else {
+            return Ok(None);
+        };
+        let fewest_runs = self.config.warmup + self.config.policy.flat_runs;
+        let examples = examples_per_run(budget, fewest_runs);
+        self.engine.limit_examples(self.py, self.index, examples)?;
+        Ok(Some(examples))
     }
 
     /// Runs started so far (warm-ups and diagnosis runs included).

@@ -128,6 +128,20 @@ pub fn coverage_venv() -> PathBuf {
     )
 }
 
+/// Hypothesis's version in the Hypothesis test virtualenv.
+pub const HYPOTHESIS: &str = "6.170.15";
+
+/// A virtualenv with pytest and Hypothesis, made as `pytest_venv`.
+pub fn hypothesis_venv() -> PathBuf {
+    venv_with(
+        &format!("venv-pytest-{PYTEST}-hypothesis-{HYPOTHESIS}"),
+        &[
+            &format!("pytest=={PYTEST}"),
+            &format!("hypothesis=={HYPOTHESIS}"),
+        ],
+    )
+}
+
 /// The virtualenv `name` under target/, with `packages` (pinned, so that
 /// outputs are exact) installed, made once.
 fn venv_with(name: &str, packages: &[&str]) -> PathBuf {

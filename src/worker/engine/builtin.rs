@@ -21,6 +21,8 @@ pub struct BuiltinEngine {
     /// For each collected test, what every run of it reports without
     /// running it, when the engine cannot run it.
     not_run: Vec<Option<RunProblem>>,
+    /// For each collected test, Hypothesis's examples per call of a `@given` test.
+    examples: Vec<Option<u64>>,
 }
 
 impl BuiltinEngine {
@@ -30,6 +32,7 @@ impl BuiltinEngine {
             harness,
             handles: Vec::new(),
             not_run: Vec::new(),
+            examples: Vec::new(),
         })
     }
 
@@ -68,6 +71,7 @@ impl Engine for BuiltinEngine {
                     .push(test_item(rootdir, &relative, &test.name, test.line));
                 self.handles.push(test.index);
                 self.not_run.push(not_run(&test));
+                self.examples.push(test.hypothesis_examples);
             }
         }
         Ok(collection)
@@ -84,6 +88,15 @@ impl Engine for BuiltinEngine {
         }
         let value = self.call(py, "run", (self.handles[index],))?;
         RunProblem::from_harness(value)
+    }
+
+    fn hypothesis_examples(&self, index: usize) -> Option<u64> {
+        self.examples.get(index).copied().flatten()
+    }
+
+    fn limit_examples(&mut self, py: Python<'_>, index: usize, examples: u64) -> Result<()> {
+        self.call(py, "limit_examples", (self.handles[index], examples))
+            .map(drop)
     }
 
     fn leave(&mut self, py: Python<'_>, next: Option<usize>) -> Result<Option<RunProblem>> {
@@ -180,6 +193,7 @@ mod tests {
             unittest,
             coroutine,
             arguments: arguments.iter().map(|a| a.to_string()).collect(),
+            hypothesis_examples: None,
         }
     }
 

@@ -129,6 +129,18 @@ pub trait Engine {
     /// Tears down the scopes that test `next` (None: no further test) does not share.
     fn leave(&mut self, py: Python<'_>, next: Option<usize>) -> Result<Option<RunProblem>>;
 
+    /// When test `index` is a Hypothesis `@given` test, the examples each
+    /// call of it runs by its own settings (`max_examples`).
+    fn hypothesis_examples(&self, _index: usize) -> Option<u64> {
+        None
+    }
+
+    /// Makes every later call of the Hypothesis test `index` run the same
+    /// `examples` examples (see `model::hypothesis`).
+    fn limit_examples(&mut self, _py: Python<'_>, _index: usize, _examples: u64) -> Result<()> {
+        Ok(())
+    }
+
     /// What pytest's final line counts of test `index`'s first run apart
     /// from its outcome (warnings, subtests), by pytest's category name.
     fn pytest_counts(&mut self, _py: Python<'_>, _index: usize) -> Result<Vec<(String, usize)>> {

@@ -30,6 +30,8 @@ pub struct PytestEngine {
     coverage_off: bool,
     /// pytest's command line: paths, `-k`, leakhunt's `-p`s, then the user's extras.
     args: Vec<String>,
+    /// For each collected item, Hypothesis's examples per call of a `@given` test.
+    examples: Vec<Option<u64>>,
 }
 
 /// pytest's version when it can be imported in this interpreter.
@@ -67,6 +69,7 @@ impl PytestEngine {
             version,
             coverage_off: false,
             args,
+            examples: Vec::new(),
         })
     }
 
@@ -158,6 +161,8 @@ impl Engine for PytestEngine {
             .call(py, "pins", ())?
             .extract()
             .map_err(|e| anyhow!("unexpected pins from the pytest engine: {e}"))?;
+        self.examples
+            .extend(collected.items.iter().map(|item| item.hypothesis_examples));
         let mut allow = Vec::new();
         for item in &collected.items {
             if let Some(marker) = &item.marker {
@@ -191,6 +196,14 @@ impl Engine for PytestEngine {
 
     fn run_once(&mut self, py: Python<'_>, index: usize) -> Result<Option<RunProblem>> {
         RunProblem::from_harness(self.call(py, "run", (index,))?)
+    }
+
+    fn hypothesis_examples(&self, index: usize) -> Option<u64> {
+        self.examples.get(index).copied().flatten()
+    }
+
+    fn limit_examples(&mut self, py: Python<'_>, index: usize, examples: u64) -> Result<()> {
+        self.call(py, "limit_examples", (index, examples)).map(drop)
     }
 
     fn leave(&mut self, py: Python<'_>, next: Option<usize>) -> Result<Option<RunProblem>> {
@@ -277,6 +290,7 @@ mod tests {
             line,
             name: name.into(),
             marker: None,
+            hypothesis_examples: None,
         })
     }
 

@@ -84,6 +84,7 @@ def _test(item, index):
         "unittest": unit,
         "coroutine": not unit and inspect.iscoroutinefunction(item.func),
         "arguments": [] if unit else _arguments(item.func, skip_self=item.cls is not None),
+        "hypothesis_examples": common.hypothesis_examples(item.func),
     }
 
 
@@ -142,6 +143,7 @@ def collect(path):
             "unittest": False,
             "coroutine": False,
             "arguments": [],
+            "hypothesis_examples": None,
         }
         return {"tests": [skipped], "error": None}
     if not getattr(module, "__test__", True):
@@ -156,6 +158,12 @@ def collect(path):
     start = len(_items)
     _items.extend(found)
     return {"tests": [_test(item, start + i) for i, item in enumerate(found)], "error": None}
+
+
+def limit_examples(index, examples):
+    """Makes each later call of the Hypothesis test `index` run the same
+    `examples` examples (common.limit_examples)."""
+    common.limit_examples(_items[index].func, examples)
 
 
 def _is_plumbing(frame):

@@ -56,3 +56,55 @@ def phase_report(
         "xfail": xfail,
         "interrupted": interrupted,
     }
+
+
+# Hypothesis @given tests: the facts Rust decides their examples from, and
+# the setting it decided. The test's settings before leakhunt changed them,
+# by test function.
+_hypothesis_settings = {}
+
+
+def hypothesis_examples(function):
+    """The examples Hypothesis gives each call of `function` (its effective
+    settings' max_examples: its own @settings, else the profile loaded when
+    @given was applied), or None when it is not a Hypothesis @given test."""
+    if not getattr(function, "is_hypothesis_test", False):
+        return None
+    function = getattr(function, "__func__", function)  # a classmethod's function
+    settings = _hypothesis_settings.get(function)
+    if settings is None:
+        settings = getattr(function, "_hypothesis_internal_use_settings", None)
+    examples = getattr(settings, "max_examples", None)
+    return examples if isinstance(examples, int) else None
+
+
+def limit_examples(function, examples):
+    """Makes every later call of the @given test `function` run the same
+    `examples` examples: its own settings with max_examples=`examples`,
+    derandomized, without the example database, shrinking, targeting or a
+    deadline, and without the two health checks that repeating a test under
+    leakhunt trips (too_slow, differing_executors)."""
+    from hypothesis import HealthCheck, Phase, settings
+
+    function = getattr(function, "__func__", function)  # a classmethod's function
+    original = _hypothesis_settings.setdefault(function, function._hypothesis_internal_use_settings)
+    suppressed = set(original.suppress_health_check)
+    for name in ("too_slow", "differing_executors"):  # older versions lack the second
+        check = getattr(HealthCheck, name, None)
+        if check is not None:
+            suppressed.add(check)
+    limited = settings(
+        parent=original,
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        phases=(Phase.explicit, Phase.generate),
+        deadline=None,
+        suppress_health_check=sorted(suppressed, key=lambda check: check.value),
+    )
+    if hasattr(function, "_hypothesis_internal_settings_applied"):
+        # The test has its own @settings, and Hypothesis refuses a second
+        # @settings: the attribute the decorator sets is set directly.
+        function._hypothesis_internal_use_settings = limited
+    else:
+        limited(function)

@@ -191,7 +191,8 @@ def collect(args):
         if dtest is not None:
             _doctest_globals[index] = dict(dtest.globs)
         path, line, _ = item.location
-        described.append(_described(item.nodeid, path, line, item.name, _marker(item)))
+        examples = common.hypothesis_examples(_test_function(item))
+        described.append(_described(item.nodeid, path, line, item.name, _marker(item), examples))
     _items.extend(items)
     return {
         "items": described,
@@ -201,9 +202,33 @@ def collect(args):
     }
 
 
-def _described(nodeid, path, line, name, marker=None):
-    """One item as Rust reads it (harness::PytestItem); `line` is 0-based."""
-    return {"nodeid": nodeid, "path": path, "line": line, "name": name, "marker": marker}
+def _described(nodeid, path, line, name, marker=None, examples=None):
+    """One item as Rust reads it (harness::PytestItem); `line` is 0-based;
+    `examples`: Hypothesis's examples per call of a @given test."""
+    return {
+        "nodeid": nodeid,
+        "path": path,
+        "line": line,
+        "name": name,
+        "marker": marker,
+        "hypothesis_examples": examples,
+    }
+
+
+def _test_function(item):
+    """The function an item calls, as its class or module holds it (a
+    parametrized test's items share it), or None."""
+    name = getattr(item, "originalname", None)
+    if not name:
+        return None
+    owner = getattr(item, "cls", None) or getattr(item, "module", None)
+    return getattr(owner, name, None) if owner is not None else None
+
+
+def limit_examples(index, examples):
+    """Makes each later call of the Hypothesis test of item `index` run the
+    same `examples` examples (common.limit_examples)."""
+    common.limit_examples(_test_function(_items[index]), examples)
 
 
 def pins():
