@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Benchmark: what a leak's diagnosis costs, per leak, under each engine.
 
-Runs leakhunt with --json on fixtures/leaky and on a generated collection of
-small leaky tests (each keeps a few objects per run in a global list), and
-prints the median and the largest diagnosis time per leak (the JSON's
-`diagnosis.seconds`), side by side for the built-in and the pytest engine.
+Runs leakhunt with --json on fixtures/leaky (every leak its own cause),
+fixtures/one_cause (four leaks of two causes) and a generated collection of
+small leaky tests (each keeps a few objects per run in one global list), and
+prints, side by side for the built-in and the pytest engine: the leaks, how
+many were matched to a known cause by a check (`same_cause_as`), the median,
+largest and total diagnosis time per leak (the JSON's `diagnosis.seconds`)
+and the session's wall time.
 
 Run from the repository root:
     python3 ci/bench_diagnosis.py [--binary target/release/leakhunt]
@@ -20,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 LEAKY = """\
 KEPT = []
@@ -47,10 +51,14 @@ def diagnosis_seconds(binary, python, engine, folder, paths):
         command = [binary, "--color", "no", "--engine", engine, "--timeout", "0", "--json", report]
         if python:
             command += ["--python", python]
+        started = time.monotonic()
         subprocess.run(command + paths, cwd=folder, stdout=subprocess.DEVNULL, check=False)
+        wall = time.monotonic() - started
         with open(report, encoding="utf-8") as f:
             tests = json.load(f)["tests"]
-    return [t["diagnosis"]["seconds"] for t in tests if t.get("diagnosis")]
+    diagnosed = [t["diagnosis"] for t in tests if t.get("diagnosis")]
+    matched = sum(1 for d in diagnosed if d.get("same_cause_as"))
+    return [d["seconds"] for d in diagnosed], matched, wall
 
 
 def main():
@@ -61,19 +69,29 @@ def main():
     args = parser.parse_args()
     binary = os.path.abspath(args.binary)
     fixtures = os.path.abspath("fixtures")
-    print(f"{'set':<22} {'engine':<8} {'leaks':>5} {'median s':>9} {'max s':>7}")
+    print(
+        f"{'set':<22} {'engine':<8} {'leaks':>5} {'matched':>7} "
+        f"{'median s':>9} {'max s':>7} {'total s':>8} {'wall s':>7}"
+    )
     with tempfile.TemporaryDirectory() as generated:
         write_suite(generated, args.tests)
-        sets = [("fixtures/leaky", fixtures, ["leaky"]), ("generated", generated, ["."])]
+        sets = [
+            ("fixtures/leaky", fixtures, ["leaky"]),
+            ("fixtures/one_cause", fixtures, ["one_cause"]),
+            ("generated", generated, ["."]),
+        ]
         for name, folder, paths in sets:
             for engine in ("builtin", "pytest"):
-                seconds = diagnosis_seconds(binary, args.python, engine, folder, paths)
+                seconds, matched, wall = diagnosis_seconds(
+                    binary, args.python, engine, folder, paths
+                )
                 if not seconds:
                     print(f"{name:<22} {engine:<8} {0:>5}", file=sys.stderr)
                     continue
                 print(
-                    f"{name:<22} {engine:<8} {len(seconds):>5} "
-                    f"{statistics.median(seconds):>9.3f} {max(seconds):>7.3f}"
+                    f"{name:<22} {engine:<8} {len(seconds):>5} {matched:>7} "
+                    f"{statistics.median(seconds):>9.3f} {max(seconds):>7.3f} "
+                    f"{sum(seconds):>8.3f} {wall:>7.2f}"
                 )
 
 

@@ -209,6 +209,34 @@ fn leaks_of_one_cause_are_diagnosed_once_and_keyed_alike() {
     assert_eq!(causes[0], causes[1]);
     assert_eq!(causes[0], causes[2]);
     assert_ne!(causes[0], causes[3]);
+    // The first leak of a cause gets the full pass; the next ones of that
+    // cause only the check (its first two runs) that they match it. The last
+    // test grows lists, not Handlers: its pass goes on past the check.
+    let checks: Vec<(u64, Option<&str>)> = value["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["diagnosis"]["runs"].as_u64().unwrap(),
+                t["diagnosis"]["same_cause_as"].as_str(),
+            )
+        })
+        .collect();
+    let first = Some("one_cause/test_one_cause.py::test_registers_a");
+    assert_eq!(
+        checks,
+        [(6, None), (2, first), (2, first), (6, None)],
+        "{value}"
+    );
+    assert!(value["tests"][0]["diagnosis"]
+        .get("same_cause_as")
+        .is_none());
+    // Its chain: from the same number of runs as without a check before.
+    assert_lines(
+        &run.stdout,
+        &["  list: module test_one_cause -> OTHER (dict) -> [27] -> list"],
+    );
     // JUnit keeps one <failure> per test, each naming its cause.
     let xml = std::fs::read_to_string(&xml).unwrap();
     assert_eq!(xml.matches("<failure").count(), 4);

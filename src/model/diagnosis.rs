@@ -93,6 +93,10 @@ pub struct Diagnosis {
     /// Set when the pass could not finish (the test failed during it).
     pub note: Option<String>,
     pub seconds: f64,
+    /// The test of this worker whose full diagnosis found the same cause:
+    /// this leak got only the check that it matches (its first runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_cause_as: Option<String>,
 }
 
 impl Diagnosis {

@@ -18,7 +18,17 @@ pub fn grouped_lines(test: &TestReport, leaks: &[&TestReport]) -> Vec<String> {
         .copied()
         .filter(|t| t.diagnosis.as_ref().and_then(cause_of).as_ref() == Some(&cause))
         .collect();
-    match same.first() {
+    // Shown in full: the first of them diagnosed in full (the others of its
+    // worker got only the check that they match it).
+    let full = same
+        .iter()
+        .find(|t| {
+            t.diagnosis
+                .as_ref()
+                .is_some_and(|d| d.same_cause_as.is_none())
+        })
+        .or(same.first());
+    match full {
         Some(first) if first.item.nodeid != test.item.nodeid => vec![format!(
             "same cause as {} (diagnosed there): {}",
             first.item.nodeid, cause.text
@@ -30,7 +40,11 @@ pub fn grouped_lines(test: &TestReport, leaks: &[&TestReport]) -> Vec<String> {
                     "the same cause leaks in {} more tests:",
                     same.len() - 1
                 ));
-                lines.extend(same[1..].iter().map(|t| format!("  {}", t.item.nodeid)));
+                lines.extend(
+                    same.iter()
+                        .filter(|t| t.item.nodeid != test.item.nodeid)
+                        .map(|t| format!("  {}", t.item.nodeid)),
+                );
             }
             lines
         }
@@ -246,5 +260,53 @@ fn count(value: f64) -> String {
         format!("{:+}", value.round() as i64)
     } else {
         format!("{value:+.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::diagnosis::{Diagnosis, TypeGrowth};
+    use crate::model::outcome::Verdict;
+
+    fn leak(nodeid: &str, same_cause_as: Option<&str>) -> TestReport {
+        let mut report = TestReport::example(nodeid, Verdict::Leaked, &[(Signal::Objects, 1.0)]);
+        report.diagnosis = Some(Diagnosis {
+            runs: if same_cause_as.is_some() { 2 } else { 6 },
+            types: vec![TypeGrowth {
+                name: "m.Item".into(),
+                count_per_run: 1.0,
+                bytes_per_run: 56.0,
+                tracked: true,
+                held_by: Some("module m -> KEPT (list) -> [3] -> m.Item".into()),
+            }],
+            same_cause_as: same_cause_as.map(str::to_string),
+            ..Diagnosis::default()
+        });
+        report
+    }
+
+    #[test]
+    fn a_cause_is_shown_in_full_at_its_full_diagnosis() {
+        // Another worker's check came first in the report's order.
+        let checked = leak("t.py::test_b", Some("t.py::test_c"));
+        let full = leak("t.py::test_c", None);
+        let leaks = [&checked, &full];
+        let cause = "m.Item: module m -> KEPT (list) -> […] -> m.Item";
+        assert_eq!(
+            grouped_lines(&checked, &leaks),
+            [format!(
+                "same cause as t.py::test_c (diagnosed there): {cause}"
+            )]
+        );
+        let lines = grouped_lines(&full, &leaks);
+        assert!(lines.contains(&"what grows, per run (6 diagnosis runs):".to_string()));
+        assert_eq!(
+            lines[lines.len() - 2..],
+            [
+                "the same cause leaks in 1 more tests:".to_string(),
+                "  t.py::test_b".to_string()
+            ]
+        );
     }
 }

@@ -17,6 +17,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyModule;
 
+use crate::model::diagnosis::cause::{KnownCauses, Root, Untracked};
 use crate::model::diagnosis::{Diagnosis, InPlace, LeakedFd, LeakedThread, Site, TypeGrowth};
 use crate::model::outcome::Growth;
 use crate::model::signal::Signal;
@@ -32,6 +33,9 @@ const DIAGNOSIS: &str = include_str!("python/diagnosis.py");
 /// Runs of the diagnosis pass: 7 snapshots, enough to tell growth every run
 /// (or every second or third run) from a one-off fill.
 pub const RUNS: usize = 6;
+/// Runs after which a check looks whether a leak has a cause already
+/// diagnosed: two runs show which types grow (two objects or more).
+pub const CHECK_RUNS: usize = 2;
 /// tracemalloc frames kept per allocation during the pass: deep enough to get
 /// from a C library call back to the user's own line.
 const FRAMES: usize = 25;
@@ -62,14 +66,74 @@ fn call<'py>(
 /// Runs the test RUNS more times and says what its leak (`growth`) is made
 /// of. A failure of the pass itself is a note on the diagnosis, not the end
 /// of the session: the verdict stands without it. Ctrl-C still stops.
-pub fn diagnose(run: &mut TestRun<'_, '_>, growth: &[Growth]) -> Result<Diagnosis> {
-    match try_diagnose(run, growth) {
-        Err(error) if !error.is::<Interrupted>() => Ok(Diagnosis {
+///
+/// `known`: the causes this worker diagnosed in full. When the judged growth
+/// may have one of them, the pass checks after its first CHECK_RUNS runs
+/// which types grew and whether the known causes' globals reach them; only
+/// when a known cause may be theirs does it finish there (census, referrer
+/// chains) as a check. A check that shows a known cause is the diagnosis
+/// (`same_cause_as`); one that does not is followed by a full pass.
+/// Otherwise the pass simply goes on: its first runs are the check's.
+pub fn diagnose(
+    run: &mut TestRun<'_, '_>,
+    growth: &[Growth],
+    known: &mut KnownCauses,
+    nodeid: &str,
+) -> Result<Diagnosis> {
+    let started = Instant::now();
+    let grew: Vec<Signal> = growth.iter().map(|g| g.signal).collect();
+    let check = known.plausible(&grew).map(|(untracked, roots)| Check {
+        known,
+        grew: &grew,
+        untracked,
+        roots,
+    });
+    let mut diagnosis = match noted(try_diagnose(run, growth, check.as_ref()))? {
+        Passed::Checked(mut checked) => {
+            if let Some(first) = known.matching(&checked) {
+                checked.same_cause_as = Some(first.to_string());
+                checked.seconds = started.elapsed().as_secs_f64();
+                return Ok(checked);
+            }
+            match noted(try_diagnose(run, growth, None))? {
+                Passed::Full(d) | Passed::Checked(d) => d,
+            }
+        }
+        Passed::Full(d) => d,
+    };
+    // A check that matched nothing is part of what this diagnosis cost.
+    diagnosis.seconds = started.elapsed().as_secs_f64();
+    known.remember(&diagnosis, nodeid);
+    Ok(diagnosis)
+}
+
+/// A failed pass is a note on an empty diagnosis; Ctrl-C stays an error.
+fn noted(result: Result<Passed>) -> Result<Passed> {
+    match result {
+        Err(error) if !error.is::<Interrupted>() => Ok(Passed::Full(Diagnosis {
             note: Some(format!("leakhunt could not diagnose this leak: {error:#}")),
             ..Diagnosis::default()
-        }),
+        })),
         result => result,
     }
+}
+
+/// What a pass ended with.
+enum Passed {
+    /// All its runs (or as many as it could do).
+    Full(Diagnosis),
+    /// The check after CHECK_RUNS runs, finished because a known cause may
+    /// match it.
+    Checked(Diagnosis),
+}
+
+/// The known causes a pass checks against, and what it asks of the check.
+struct Check<'k> {
+    known: &'k KnownCauses,
+    grew: &'k [Signal],
+    untracked: Untracked,
+    /// Where the plausible causes' objects are held, to look from.
+    roots: Vec<Root>,
 }
 
 /// The pass under way.
@@ -80,7 +144,11 @@ struct Pass {
     folder: Folder,
 }
 
-fn try_diagnose(run: &mut TestRun<'_, '_>, growth: &[Growth]) -> Result<Diagnosis> {
+fn try_diagnose(
+    run: &mut TestRun<'_, '_>,
+    growth: &[Growth],
+    check: Option<&Check<'_>>,
+) -> Result<Passed> {
     let started = Instant::now();
     let py = run.py;
     let grew = |signal| growth.iter().any(|g| g.signal == signal);
@@ -109,26 +177,22 @@ fn try_diagnose(run: &mut TestRun<'_, '_>, growth: &[Growth]) -> Result<Diagnosi
         fds_before,
         folder,
     };
-    let gathered = gather(run, &pass);
+    let gathered = gather(run, &pass, check);
     // Whatever happened, tracing goes back to what the sampler expects.
     let ended = call(py, "end", ());
-    let mut diagnosis = gathered?;
+    let mut passed = gathered?;
     ended?;
+    let (Passed::Full(diagnosis) | Passed::Checked(diagnosis)) = &mut passed;
     // No new objects or blocks, yet bytes (which count malloc) or RSS grew,
     // and no container grew in place: the memory is native.
     diagnosis.native = native && diagnosis.in_place.is_empty();
     diagnosis.seconds = started.elapsed().as_secs_f64();
-    Ok(diagnosis)
+    Ok(passed)
 }
 
-fn gather(run: &mut TestRun<'_, '_>, pass: &Pass) -> Result<Diagnosis> {
+fn gather(run: &mut TestRun<'_, '_>, pass: &Pass, check: Option<&Check<'_>>) -> Result<Passed> {
     let (py, sampler) = (run.py, run.sampler);
-    let Pass {
-        started,
-        fds_before,
-        folder,
-    } = pass;
-    let started = *started;
+    let started = pass.started;
     let mut diagnosis = Diagnosis::default();
     let mut previous = sampler.sample(py, None)?;
     for number in 1..=RUNS {
@@ -142,12 +206,49 @@ fn gather(run: &mut TestRun<'_, '_>, pass: &Pass) -> Result<Diagnosis> {
                 "the test stopped passing on diagnosis run {number}: {} {}",
                 problem.kind, problem.message
             ));
-            return Ok(diagnosis);
+            return Ok(Passed::Full(diagnosis));
         }
         previous = sampler.sample(py, Some(&previous))?;
         call(py, "point", (number % 2 == 0,))?;
         diagnosis.runs = number;
+        if number == CHECK_RUNS {
+            if let Some(check) = check {
+                let probes: Vec<(&str, &str, usize, &str)> = check
+                    .roots
+                    .iter()
+                    .map(|r| (&*r.module, &*r.global, r.depth, &*r.type_name))
+                    .collect();
+                let (mut seen, reached): (Vec<(String, u64, u64)>, Vec<bool>) =
+                    call(py, "peek", (check.untracked.0, probes))?.extract()?;
+                let unreached: Vec<Root> = check
+                    .roots
+                    .iter()
+                    .zip(reached)
+                    .filter(|(_, reached)| !reached)
+                    .map(|(root, _)| root.clone())
+                    .collect();
+                // In the order of the census, whose first types get chains.
+                seen.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
+                let top: Vec<String> = seen.into_iter().take(MAX_CHAINS).map(|r| r.0).collect();
+                if check.known.may_match(check.grew, &top, &unreached) {
+                    return conclude(run, pass, diagnosis).map(Passed::Checked);
+                }
+            }
+        }
     }
+    conclude(run, pass, diagnosis).map(Passed::Full)
+}
+
+/// What the runs of the pass left: sites, census, referrer chains,
+/// descriptors and threads.
+fn conclude(run: &mut TestRun<'_, '_>, pass: &Pass, mut diagnosis: Diagnosis) -> Result<Diagnosis> {
+    let py = run.py;
+    let Pass {
+        started,
+        fds_before,
+        folder,
+    } = pass;
+    let started = *started;
     let runs_done = diagnosis.runs;
     let new_fds: Vec<i64> = open_fds().difference(fds_before).copied().collect();
     let gathered: Gathered = call(py, "finish", (new_fds.clone(),))?

@@ -25,6 +25,7 @@ use anyhow::{anyhow, Context, Result};
 use pyo3::Python;
 
 use crate::model::capture::{read_since, stack_path};
+use crate::model::diagnosis::cause::KnownCauses;
 use crate::model::exit::UsageError;
 use crate::model::outcome::TestReport;
 use crate::model::protocol::{receive, send, Command, Message, COMMAND_FD, MESSAGE_FD};
@@ -113,6 +114,9 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
                 strict_resources: setup.strict_resources,
             },
         };
+        // Causes diagnosed in full in this worker: a later leak of one may
+        // need only a check.
+        let mut known = KnownCauses::default();
         let mut previous: Option<usize> = None;
         let mut failed = false;
         loop {
@@ -176,7 +180,7 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
                 index,
                 &mut on_progress,
             );
-            let mut report = run_test(run, item)?;
+            let mut report = run_test(run, item, &mut known)?;
             if let Some(error) = send_error {
                 return Err(error);
             }

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use crate::model::diagnosis::cause::KnownCauses;
 use crate::model::outcome::fail_on_resource_warnings;
 use crate::model::outcome::{Failure, TestItem, TestReport, Verdict};
 use crate::model::signal::Sample;
@@ -24,8 +25,13 @@ enum Ending {
 /// Runs one test (`item`): scope setup, warm-ups, judged runs until the
 /// verdict engine decides, and for a leak, its diagnosis. The test's scopes
 /// stay set up: the caller tears them down with `Engine::leave` once it
-/// knows the next test.
-pub fn run_test(mut run: TestRun<'_, '_>, item: &TestItem) -> Result<TestReport> {
+/// knows the next test. `known`: the causes this worker diagnosed in full,
+/// which a later leak's diagnosis may only need to check.
+pub fn run_test(
+    mut run: TestRun<'_, '_>,
+    item: &TestItem,
+    known: &mut KnownCauses,
+) -> Result<TestReport> {
     let started = Instant::now();
     let config = run.config;
     run.sampler.restore(run.py)?;
@@ -60,7 +66,7 @@ pub fn run_test(mut run: TestRun<'_, '_>, item: &TestItem) -> Result<TestReport>
         report.growth = growth.clone();
         report.duration = started.elapsed();
         run.tell(Progress::Diagnosing(&report));
-        report.diagnosis = Some(diagnose(&mut run, growth)?);
+        report.diagnosis = Some(diagnose(&mut run, growth, known, &item.nodeid)?);
     }
     report.resource_warnings = run.into_warnings();
     match ending {

@@ -3,6 +3,7 @@
 //! tests. Pure Rust, from the diagnosis alone.
 
 use super::Diagnosis;
+use crate::model::signal::Signal;
 
 /// One cause: a stable key (equal for every leak of it, in every worker and
 /// run) and the text that names it.
@@ -52,6 +53,184 @@ pub fn cause_of(diagnosis: &Diagnosis) -> Option<Cause> {
         text,
     })
 }
+
+/// The causes one worker diagnosed in full, each with its first test. A
+/// later leak that may have one of them gets a check (the first runs of its
+/// pass) instead of a full diagnosis when the check shows that cause.
+#[derive(Debug, Default)]
+pub struct KnownCauses {
+    causes: Vec<Known>,
+}
+
+#[derive(Debug)]
+struct Known {
+    key: String,
+    /// Node id of the test diagnosed in full with it.
+    first: String,
+    /// The growing types its key is made of (all held by a chain).
+    types: Vec<String>,
+    /// One of them is gc-tracked; one is not (found among referents).
+    tracked: bool,
+    untracked: bool,
+    /// Its diagnosis had leaked descriptors / threads.
+    fds: bool,
+    threads: bool,
+    /// The module's global (or class attribute there) where the chain of
+    /// its largest type starts.
+    root: Root,
+}
+
+/// A global of a module that holds a known cause's objects, and how many
+/// steps of referents away from it they are at most. A check looks there
+/// first: the objects of a leak of that cause are reachable from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root {
+    pub module: String,
+    /// `NAME` or `Class.attribute`.
+    pub global: String,
+    pub depth: usize,
+    /// The type whose objects it holds.
+    pub type_name: String,
+}
+
+impl Root {
+    /// `module m -> KEPT (list) -> [280] -> m.Item` starts at `m.KEPT`.
+    fn of(type_name: &str, chain: &str) -> Option<Root> {
+        let mut parts = chain.split(" -> ");
+        let module = parts.next()?.strip_prefix("module ")?;
+        let first = parts.next()?;
+        let global = match first.rsplit_once(" (") {
+            Some((label, _)) if first.ends_with(')') => label,
+            _ => first,
+        };
+        let plain = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_');
+        let dotted = match global.split_once('.') {
+            Some((a, b)) => plain(a) && plain(b),
+            None => plain(global),
+        };
+        if !dotted {
+            return None;
+        }
+        Some(Root {
+            module: module.to_string(),
+            global: global.to_string(),
+            // One step a hop, and one more for an instance's __dict__.
+            depth: parts.count() + 1,
+            type_name: type_name.to_string(),
+        })
+    }
+}
+
+impl KnownCauses {
+    /// Remembers the cause of a full diagnosis that finished. Only a cause
+    /// made of gc-tracked growing types whose largest is held from a
+    /// module's global can be checked: one made of containers grown in
+    /// place, descriptors or threads alone, untracked objects, or held from
+    /// elsewhere, is not remembered.
+    pub fn remember(&mut self, diagnosis: &Diagnosis, nodeid: &str) {
+        if diagnosis.note.is_some() || diagnosis.same_cause_as.is_some() {
+            return;
+        }
+        let Some(cause) = cause_of(diagnosis) else {
+            return;
+        };
+        let held: Vec<_> = diagnosis
+            .types
+            .iter()
+            .filter(|t| t.held_by.is_some())
+            .collect();
+        // A check is worth its runs only where a leak of another cause is
+        // told from it cheaply: by its module global not reaching the new
+        // objects. A cause held elsewhere (a registry of the interpreter's, a
+        // thread's frame) is diagnosed in full every time.
+        let root = held
+            .first()
+            .and_then(|t| Root::of(&t.name, t.held_by.as_deref()?));
+        let Some(root) = root else {
+            return;
+        };
+        // Objects the gc does not track are found only through the referents
+        // of all the new objects, a walk as slow as a pass under deep
+        // tracing: such a cause is diagnosed in full every time.
+        if held.iter().any(|t| !t.tracked) {
+            return;
+        }
+        if !diagnosis.in_place.is_empty() || self.causes.iter().any(|k| k.key == cause.key) {
+            return;
+        }
+        self.causes.push(Known {
+            key: cause.key,
+            first: nodeid.to_string(),
+            types: held.iter().map(|t| t.name.clone()).collect(),
+            tracked: held.iter().any(|t| t.tracked),
+            untracked: held.iter().any(|t| !t.tracked),
+            fds: !diagnosis.fds.is_empty(),
+            threads: !diagnosis.threads.is_empty(),
+            root,
+        });
+    }
+
+    /// The known causes a leak whose judged runs grew these signals could
+    /// have: a cause of gc-tracked types needs the objects to have grown,
+    /// and leaked descriptors or threads go with causes that had them.
+    fn candidates<'a>(&'a self, grew: &'a [Signal]) -> impl Iterator<Item = &'a Known> + 'a {
+        let has = move |signal| grew.contains(&signal);
+        self.causes.iter().filter(move |k| {
+            (!k.tracked || has(Signal::Objects))
+                && k.fds == has(Signal::Fds)
+                && k.threads == has(Signal::Threads)
+        })
+    }
+
+    /// Is a check worth its runs? None: no known cause is plausible, the
+    /// full pass runs as for a first leak. Else whether the check must look
+    /// for growing objects the gc does not track too, and the roots of the
+    /// plausible causes for it to look from.
+    pub fn plausible(&self, grew: &[Signal]) -> Option<(Untracked, Vec<Root>)> {
+        let candidates: Vec<&Known> = self.candidates(grew).collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        let mut roots: Vec<Root> = Vec::new();
+        for root in candidates.iter().map(|k| &k.root) {
+            if !roots.contains(root) {
+                roots.push(root.clone());
+            }
+        }
+        Some((Untracked(candidates.iter().any(|k| k.untracked)), roots))
+    }
+
+    /// May a plausible known cause be the one of a leak whose check saw
+    /// these types grow most (`top`, largest first, the types a diagnosis
+    /// searches chains for)? Only when its largest type is theirs, its other
+    /// types are among them and its root may reach the new objects
+    /// (`unreached`: the roots that do not) is the check finished (census,
+    /// referrer chains); otherwise the pass goes on.
+    pub fn may_match(&self, grew: &[Signal], top: &[String], unreached: &[Root]) -> bool {
+        self.candidates(grew).any(|k| {
+            k.types.first() == top.first()
+                && k.types.iter().all(|t| top.contains(t))
+                && !unreached.contains(&k.root)
+        })
+    }
+
+    /// The first test of the known cause the check `diagnosis` found, if
+    /// any. A check that could not finish matches nothing.
+    pub fn matching(&self, diagnosis: &Diagnosis) -> Option<&str> {
+        if diagnosis.note.is_some() {
+            return None;
+        }
+        let cause = cause_of(diagnosis)?;
+        self.causes
+            .iter()
+            .find(|k| k.key == cause.key)
+            .map(|k| k.first.as_str())
+    }
+}
+
+/// Whether a check must also look for growing objects the gc does not track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Untracked(pub bool);
 
 /// `module m -> KEPT (list) -> [280] -> m.Item` reads `... -> […] -> m.Item`.
 fn general(chain: &str) -> String {
@@ -107,6 +286,85 @@ mod tests {
         assert_ne!(a.key, c.key);
         assert_eq!(a.text, "m.Item: module m -> KEPT (list) -> […] -> m.Item");
         assert_eq!(a.key.len(), 16);
+    }
+
+    #[test]
+    fn a_known_cause_is_checked_only_where_it_may_be() {
+        use crate::model::diagnosis::LeakedThread;
+        let mut known = KnownCauses::default();
+        assert_eq!(known.plausible(&[Signal::Objects]), None);
+        known.remember(&leak("module m -> KEPT (list) -> [3] -> m.Item"), "t::a");
+        known.remember(&leak("module m -> KEPT (list) -> [9] -> m.Item"), "t::b");
+        // Nothing found, or a pass that did not finish: nothing to check against.
+        known.remember(&Diagnosis::default(), "t::c");
+        let unfinished = Diagnosis {
+            note: Some("ran out of time".into()),
+            ..leak("module m -> OTHER (list) -> [1] -> m.Item")
+        };
+        known.remember(&unfinished, "t::d");
+        assert_eq!(known.causes.len(), 1);
+        // Held by a registry of the interpreter's: not told apart cheaply.
+        known.remember(
+            &leak("atexit callbacks (atexit.register) -> m.Item"),
+            "t::f",
+        );
+        assert_eq!(known.causes.len(), 1);
+
+        let objects = [Signal::Objects, Signal::Blocks, Signal::Bytes];
+        let root = Root {
+            module: "m".into(),
+            global: "KEPT".into(),
+            depth: 3,
+            type_name: "m.Item".into(),
+        };
+        assert_eq!(
+            known.plausible(&objects),
+            Some((Untracked(false), vec![root.clone()]))
+        );
+        // No objects grew, or a thread did: not this cause of tracked objects.
+        assert_eq!(known.plausible(&[Signal::Blocks, Signal::Bytes]), None);
+        assert_eq!(known.plausible(&[Signal::Objects, Signal::Threads]), None);
+        let top = ["m.Item".to_string(), "list".to_string()];
+        assert!(known.may_match(&objects, &top, &[]));
+        // Not reached from its root: another cause.
+        assert!(!known.may_match(&objects, &top, &[root]));
+        assert!(!known.may_match(&objects, &["list".into(), "m.Item".into()], &[]));
+        assert!(!known.may_match(&objects, &["list".into()], &[]));
+
+        let same = leak("module m -> KEPT (list) -> [40] -> m.Item");
+        assert_eq!(known.matching(&same), Some("t::a"));
+        let other = leak("module m -> OTHER (list) -> [40] -> m.Item");
+        assert_eq!(known.matching(&other), None);
+        let unfinished = Diagnosis {
+            note: Some("ran out of time".into()),
+            ..same
+        };
+        assert_eq!(known.matching(&unfinished), None);
+
+        let mut thread = leak("module threading -> _active (dict) -> [1] -> m.Item");
+        thread.threads.push(LeakedThread {
+            name: "Thread-3".into(),
+            target: "m.wait".into(),
+            started: None,
+        });
+        known.remember(&thread, "t::e");
+        let (untracked, roots) = known
+            .plausible(&[Signal::Objects, Signal::Threads])
+            .unwrap();
+        assert_eq!(untracked, Untracked(false));
+        assert_eq!(roots[0].global, "_active");
+        assert_eq!(
+            Root::of(
+                "m.Order",
+                "module m -> Order.registry (list) -> [17] -> m.Order"
+            )
+            .map(|r| r.global),
+            Some("Order.registry".to_string())
+        );
+        assert_eq!(
+            Root::of("function", "atexit callbacks (atexit.register) -> function"),
+            None
+        );
     }
 
     #[test]

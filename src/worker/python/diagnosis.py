@@ -283,6 +283,104 @@ def point(sites):
         _state["points"].append(_sites())
 
 
+def peek(untracked, roots):
+    """What a check compares with the known causes: [(type name, count,
+    bytes)] of the types of which the runs so far left two objects or more
+    alive that the user's code made (`untracked`: also the objects the gc
+    does not track among their referents), and for each of `roots` (module,
+    global, depth, type name) whether its objects of that type may be held
+    there (False only when none is within `depth` referents of that global).
+    It changes nothing: tracing, the frozen heap and the points stay as they
+    are, so the pass goes on from here."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        verdicts = {}
+        made = _user_made(gc.get_objects(), verdicts)
+        if untracked:
+            made.extend(_untracked(made, verdicts))
+        # Counted per type without a step per object: every allocation is
+        # traced deep and slow, so the bytes are estimated from a few of them.
+        census = {}
+        for cls, group in _by_type(made).items():
+            if type(group[0]) in (tuple, dict) or not gc.is_tracked(group[0]):
+                # Untracked objects may be found twice, through two holders.
+                group = list({id(obj): obj for obj in group}.values())
+            sample = group[:: max(1, len(group) // 8)][:8]
+            size = sum(_sizeof(obj) for obj in sample) * len(group) // len(sample)
+            census[cls] = (len(group), size, None)
+        rows = [
+            (type_name(cls), count, size)
+            for cls, (count, size, _) in census.items()
+            if count >= 2
+        ]
+        # Only a cause whose largest type is the largest here may be theirs
+        # (the order of the census in Rust): only its global is walked.
+        rows.sort(key=lambda row: (-row[2], -row[1], row[0]))
+        largest = rows[0][0] if rows else None
+        reached = []
+        for module, global_, depth, name in roots:
+            if name != largest:
+                reached.append(False)
+                continue
+            cls = next(cls for cls in census if type_name(cls) == name)
+            of_type = [obj for obj in made if type(obj) is cls]
+            # A few of them, spread over the runs: a global that holds the
+            # objects of a cause holds each of them.
+            step = max(1, len(of_type) // _REACH_TARGETS)
+            targets = of_type[::step][:_REACH_TARGETS]
+            del of_type
+            reached.append(_reaches(module, global_, depth, targets))
+        del made, census
+        return rows, reached
+    finally:
+        if enabled:
+            gc.enable()
+
+
+# Objects a walk from a global visits at most; past them, it may hold them.
+_MAX_REACH = 50000
+# Objects looked for in that walk.
+_REACH_TARGETS = 8
+
+
+def _reaches(module_name, global_, depth, targets):
+    """May the global `global_` (`NAME` or `Class.attribute`) of the module
+    hold one of `targets` within `depth` steps of referents? False only when
+    it surely does not: the walk finished without meeting one. Under deep
+    tracing every allocation is slow: the walk compares by identity and
+    keeps no set of what it saw (only lists of each step)."""
+    module = sys.modules.get(module_name)
+    if module is None or not issubclass(type(module), types.ModuleType):
+        return True
+    namespace = _namespace(module)
+    name, _, attribute = global_.partition(".")
+    if namespace is None or name not in namespace:
+        return True
+    start = namespace[name]
+    if attribute:
+        if not issubclass(type(start), type):
+            return True
+        start = _static(start, attribute, _NOTHING)
+        if start is _NOTHING:
+            return True
+    frontier = [start]
+    visited = 0
+    for _ in range(depth):
+        following = gc.get_referents(*frontier)
+        for obj in following:
+            for target in targets:
+                if obj is target:
+                    return True
+        visited += len(following)
+        if visited > _MAX_REACH:
+            return True
+        frontier = following
+        if not frontier:
+            return False
+    return False
+
+
 def _by_type(objects):
     """{type: [its objects, in order]}."""
     groups = {}
