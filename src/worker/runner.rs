@@ -44,21 +44,10 @@ pub fn run_test(
     };
     let judged_runs = run.runs();
     let mut report = TestReport {
-        item: item.clone(),
-        verdict: Verdict::Passed,
         runs: judged_runs,
         warmup: config.warmup.min(judged_runs),
-        duration: Duration::ZERO,
-        failure: None,
-        skip_reason: None,
-        growth: Vec::new(),
         series,
-        captured: String::new(),
-        allowed: None,
-        diagnosis: None,
-        resource_warnings: Vec::new(),
-        not_repeatable: None,
-        pytest_counts: Vec::new(),
+        ..TestReport::new(item.clone(), Verdict::Passed)
     };
     // A second, deeper pass, only for a leak, while its scopes are still set up.
     if let Ending::Judged(Judgement::Leak(growth)) = &ending {
