@@ -302,6 +302,21 @@ impl TestReport {
 }
 
 #[cfg(test)]
+impl TestItem {
+    /// A test for unit tests: `path::name` at line 1.
+    pub fn example(path: &str, name: &str) -> TestItem {
+        TestItem {
+            nodeid: format!("{path}::{name}"),
+            path: path.to_string(),
+            line: 1,
+            name: name.to_string(),
+            classname: String::new(),
+            keywords: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
 impl TestReport {
     /// A report for unit tests: `nodeid` in `path` at line 12, with `growth`.
     pub fn example(nodeid: &str, verdict: Verdict, growth: &[(Signal, f64)]) -> TestReport {

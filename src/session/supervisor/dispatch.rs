@@ -624,14 +624,7 @@ mod tests {
     use super::*;
 
     fn item(path: &str, name: &str) -> TestItem {
-        TestItem {
-            nodeid: format!("{path}::{name}"),
-            path: path.to_string(),
-            line: 1,
-            name: name.to_string(),
-            classname: String::new(),
-            keywords: Vec::new(),
-        }
+        TestItem::example(path, name)
     }
 
     /// a.py: t0 t1; b.py: t2 .. t7.
