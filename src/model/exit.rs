@@ -46,3 +46,10 @@ impl std::fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+impl UsageError {
+    /// `error`, with its whole context chain in one line, as a usage error.
+    pub fn wrap(error: anyhow::Error) -> anyhow::Error {
+        anyhow::Error::new(UsageError(format!("{error:#}")))
+    }
+}

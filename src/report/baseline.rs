@@ -93,7 +93,7 @@ impl Baseline {
 pub fn merge_files(inputs: &[PathBuf], output: &Path) -> Result<()> {
     let parts = inputs
         .iter()
-        .map(|path| Baseline::read(path).map_err(|e| UsageError(format!("{e:#}")).into()))
+        .map(|path| Baseline::read(path).map_err(UsageError::wrap))
         .collect::<Result<Vec<_>>>()?;
     let merged = Baseline::merge(parts);
     merged.write(output)?;

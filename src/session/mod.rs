@@ -126,7 +126,7 @@ struct Ready {
 
 impl Ready {
     fn start(settings: &Settings, workers: usize) -> Result<Start> {
-        let usage = |error: anyhow::Error| anyhow::Error::new(UsageError(format!("{error:#}")));
+        let usage = UsageError::wrap;
         let targets = parse_targets(&settings.paths).map_err(usage)?;
         let rootdir = find_rootdir(&targets);
         let mut files = find_test_files(&targets)?;

@@ -128,7 +128,7 @@ impl Settings {
     pub fn new(cli: Cli) -> Result<Settings> {
         Settings::made(cli).map_err(|e| match e.downcast::<UsageError>() {
             Ok(usage) => anyhow::Error::new(usage),
-            Err(other) => anyhow::Error::new(UsageError(format!("{other:#}"))),
+            Err(other) => UsageError::wrap(other),
         })
     }
 
