@@ -28,6 +28,7 @@ use crate::model::outcome::{
 };
 use crate::model::sanitize::printable;
 use crate::report::atomic::write_atomically;
+use crate::report::bounds::{self, BODY_CHARS};
 use crate::report::explain::diagnosis_lines;
 use crate::report::format::rates;
 
@@ -385,10 +386,17 @@ fn skipped(test: &TestReport) -> Outcome {
 
 /// A body for `<failure>`/`<error>`, sanitised, with carriage returns and
 /// tabs turned into what a terminal would show (junit-report dropped them
-/// there). Tab stops count the text as read, before any `]]>` is split.
+/// there), and cut at [`BODY_CHARS`]. Tab stops count the text as read,
+/// before any `]]>` is split.
 fn failure_body(text: &str) -> String {
     let text = printable(text).replace("\r\n", "\n").replace('\r', "\n");
-    expand_tabs(&text)
+    bounds::body(&expand_tabs(&text), BODY_CHARS).into_owned()
+}
+
+/// `text` sanitised and cut at [`BODY_CHARS`], so that no CDATA section
+/// outgrows what XML parsers accept in one node.
+fn bounded_body(text: &str) -> String {
+    bounds::body(&printable(text), BODY_CHARS).into_owned()
 }
 
 /// Tabs to spaces, with a stop every 8 columns.
@@ -505,7 +513,8 @@ impl Xml {
                 message,
                 body,
             } => {
-                let tag = attributes(problem.element(), &[("type", kind), ("message", message)]);
+                let message = bounds::summary(&printable(message)).into_owned();
+                let tag = attributes(problem.element(), &[("type", kind), ("message", &message)]);
                 self.cdata_element(tag, body)?;
             }
             Outcome::Skipped {
@@ -514,15 +523,16 @@ impl Xml {
                 body,
             } => {
                 let mut tag = attributes("skipped", &[("type", kind)]);
-                tag.push_attribute(attribute_keeping_whitespace("message", message));
+                let message = bounds::summary(&printable(message)).into_owned();
+                tag.push_attribute(attribute_keeping_whitespace("message", &message));
                 match body {
-                    Some(body) => self.cdata_element(tag, body)?,
+                    Some(body) => self.cdata_element(tag, &bounded_body(body))?,
                     None => self.write(Event::Empty(tag))?,
                 }
             }
         }
         if let Some(system_out) = &case.system_out {
-            self.cdata_element(BytesStart::new("system-out"), system_out)?;
+            self.cdata_element(BytesStart::new("system-out"), &bounded_body(system_out))?;
         }
         self.write(Event::End(BytesEnd::new("testcase")))
     }
@@ -825,6 +835,91 @@ mod tests {
             message.unwrap(),
             "no network red nul#x00 end]]> <tag> & \"q\"\nretry"
         );
+    }
+
+    /// A 10 MB failure (in its message, and again in its traceback) and a
+    /// 10 MB skip reason: each `message` is one summary of
+    /// [`SUMMARY_CHARS`], each body the first [`BODY_CHARS`] characters and
+    /// what was cut, and the file is one XML parsers accept.
+    #[test]
+    fn huge_texts_are_cut_to_a_summary_and_a_bounded_body() {
+        use crate::report::bounds::SUMMARY_CHARS;
+        // Two bytes each: a cut by bytes would split one.
+        let huge = "é".repeat(10_000_000);
+        let mut failed = report("test_huge", Verdict::Failed);
+        failed.failure = Some(Failure {
+            kind: "AssertionError".to_owned(),
+            message: huge.clone(),
+            traceback: format!("Traceback:\n{huge}"),
+            run: 1,
+            phase: "call".to_owned(),
+        });
+        let mut skipped = report("test_skip", Verdict::Skipped);
+        skipped.skip_reason = Some(huge.clone());
+        let session = SessionReport {
+            tests: vec![failed, skipped],
+            ..SessionReport::default()
+        };
+        let xml = render_fixed(&session);
+
+        // "AssertionError: " is 16 characters, "Traceback:\n" 11, and
+        // "pkg/test_x.py:12: " 18.
+        let message = format!(
+            "AssertionError: {}… [cut: {} more characters]",
+            "é".repeat(SUMMARY_CHARS - 16),
+            10_000_000 - (SUMMARY_CHARS - 16)
+        );
+        let cut = |left: usize| {
+            format!(
+                "\n[cut: {left} more characters not shown; \
+                 the JSON report (--json) has the whole text]"
+            )
+        };
+        let body = format!(
+            "Traceback:\n{}{}",
+            "é".repeat(BODY_CHARS - 11),
+            cut(10_000_000 - (BODY_CHARS - 11))
+        );
+        let reason = format!(
+            "{}… [cut: {} more characters]",
+            "é".repeat(SUMMARY_CHARS),
+            10_000_000 - SUMMARY_CHARS
+        );
+        let details = format!(
+            "pkg/test_x.py:12: {}{}",
+            "é".repeat(BODY_CHARS - 18),
+            cut(10_000_000 - (BODY_CHARS - 18))
+        );
+        let expected = format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><testsuites><testsuite id=\"0\" \
+             name=\"leakhunt\" package=\"testsuite/leakhunt\" tests=\"2\" errors=\"0\" \
+             failures=\"1\" hostname=\"build host#x07 &lt;1&gt;\" \
+             timestamp=\"2023-11-14T22:13:20.5Z\" skipped=\"1\" time=\"0.000\">\
+             <testcase name=\"test_huge\" time=\"12.346\" classname=\"pkg.test_x.TestC\">\
+             <failure type=\"AssertionError\" message=\"{message}\"><![CDATA[{body}]]></failure>\
+             </testcase>\
+             <testcase name=\"test_skip\" time=\"12.346\" classname=\"pkg.test_x.TestC\">\
+             <skipped type=\"pytest.skip\" message=\"{reason}\"><![CDATA[{details}]]></skipped>\
+             </testcase></testsuite></testsuites>"
+        );
+        // Not assert_eq!: a failure would print 40 MB.
+        assert!(
+            xml == expected,
+            "{} bytes, not {}",
+            xml.len(),
+            expected.len()
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.xml");
+        fs::write(&path, &xml).unwrap();
+        if let Some(output) = xmllint(&path) {
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
     }
 
     #[test]

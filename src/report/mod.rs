@@ -4,6 +4,7 @@
 pub mod annotations;
 pub mod atomic;
 pub mod baseline;
+pub mod bounds;
 pub mod explain;
 pub mod format;
 pub mod gate;
