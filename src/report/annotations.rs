@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::model::outcome::{SessionReport, Verdict};
+use crate::report::bounds;
 use crate::report::format::rates;
 
 /// One `::error file=…,line=…,title=…::message` line per failed, errored or
@@ -33,9 +34,9 @@ pub fn github(session: &SessionReport, rootdir: &Path, workspace: &Path) -> Vec<
                 } else {
                     "error"
                 },
-                test.failure
-                    .as_ref()
-                    .map(|f| f.summary())
+                // GitHub shows a title, not 10 MB of a message.
+                (test.failure.as_ref())
+                    .map(|f| bounds::summary(&f.summary()).into_owned())
                     .unwrap_or_default(),
             ),
             _ => continue,

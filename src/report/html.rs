@@ -12,6 +12,7 @@ use crate::model::outcome::{SessionReport, SessionStatus, TestReport, Verdict};
 use crate::model::sanitize::printable;
 use crate::model::signal::{Sample, Signal};
 use crate::report::atomic::write_atomically;
+use crate::report::bounds::{self, BODY_CHARS};
 use crate::report::explain::grouped_lines;
 use crate::report::format::{amount, growth_outcome, rates};
 use crate::report::terminal::summary_counts;
@@ -139,7 +140,7 @@ fn details(out: &mut String, session: &SessionReport) {
             "<section id=\"collect-{index}\" class=\"detail error\">\n\
              <h2><span class=\"verdict error\">ERROR</span> collecting {}</h2>\n<pre>{}</pre>\n</section>",
             escape(&error.path),
-            escape(error.message.trim_end()),
+            escape_body(&error.message),
         );
     }
     let leaks: Vec<&TestReport> = session
@@ -210,7 +211,7 @@ fn failure_detail(out: &mut String, index: usize, test: &TestReport) {
         let _ = writeln!(
             out,
             "<p class=\"failure\">{}</p>",
-            escape(&failure.summary())
+            escape(&bounds::summary(&printable(&failure.summary())))
         );
         if let Some(not_repeatable) = &test.not_repeatable {
             let _ = writeln!(
@@ -220,14 +221,14 @@ fn failure_detail(out: &mut String, index: usize, test: &TestReport) {
             );
         }
         if !failure.traceback.is_empty() {
-            let _ = writeln!(out, "<pre>{}</pre>", escape(failure.traceback.trim_end()));
+            let _ = writeln!(out, "<pre>{}</pre>", escape_body(&failure.traceback));
         }
     }
     if !test.captured.is_empty() {
         let _ = writeln!(
             out,
             "<h3>Captured output</h3>\n<pre>{}</pre>",
-            escape(test.captured.trim_end())
+            escape_body(&test.captured)
         );
     }
     out.push_str("</section>\n");
@@ -328,6 +329,12 @@ fn verdict_class(verdict: Verdict) -> &'static str {
         Verdict::XFailed => "xfailed",
         Verdict::XPassed => "xpassed",
     }
+}
+
+/// A traceback or output in a `<pre>`: cut at [`BODY_CHARS`], so that a
+/// 10 MB message does not make a page browsers choke on, then escaped.
+fn escape_body(text: &str) -> String {
+    escape(&bounds::body(&printable(text.trim_end()), BODY_CHARS))
 }
 
 /// Test-provided text as HTML text or attribute value: ANSI escapes and

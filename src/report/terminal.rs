@@ -7,6 +7,7 @@ use crate::model::event::Progress;
 use crate::model::interpreter::InterpreterInfo;
 use crate::model::outcome::{SessionReport, SessionStatus, TestReport, Verdict};
 use crate::model::sanitize::printable;
+use crate::report::bounds::{self, TERMINAL_CHARS};
 use crate::report::explain::grouped_lines;
 use crate::report::format::{growth_outcome, rates, series_lines};
 use crate::settings::Verbosity;
@@ -308,7 +309,7 @@ impl Terminal {
             self.line(&self.rule("ERRORS", '='));
             for error in &session.collection_errors {
                 self.line(&self.rule(&format!("ERROR collecting {}", error.path), '_'));
-                self.line(&printable(error.message.trim_end()));
+                self.line(&bounded(&error.message));
             }
         }
         if !failures.is_empty() {
@@ -353,12 +354,12 @@ impl Terminal {
         self.line(&self.rule(&title, '_'));
         if let Some(failure) = &test.failure {
             if !failure.traceback.is_empty() {
-                self.line(&printable(failure.traceback.trim_end()));
+                self.line(&bounded(&failure.traceback));
             }
             self.line(&format!(
                 "{}: {}",
                 test.item.nodeid,
-                self.paint(&printable(&failure.summary()), Color::Red)
+                self.paint(&bounds::summary(&printable(&failure.summary())), Color::Red)
             ));
         }
         if let Some(not_repeatable) = &test.not_repeatable {
@@ -435,9 +436,8 @@ impl Terminal {
         }
         for test in &session.tests {
             let detail = match test.verdict {
-                Verdict::Failed | Verdict::Error => {
-                    test.failure.as_ref().map(|f| printable(&f.summary()))
-                }
+                Verdict::Failed | Verdict::Error => (test.failure.as_ref())
+                    .map(|f| bounds::summary(&printable(&f.summary())).into_owned()),
                 Verdict::Leaked | Verdict::Inconclusive => Some(rates(&test.growth)),
                 Verdict::Allowed => Some(format!(
                     "{} ({})",
@@ -550,6 +550,12 @@ fn pytest_counts(session: &SessionReport) -> (usize, Vec<(usize, String)>) {
         }
     }
     (warnings, others)
+}
+
+/// A traceback as the terminal shows it: printable, and cut at
+/// [`TERMINAL_CHARS`] (a 10 MB message would otherwise flood the log).
+fn bounded(text: &str) -> String {
+    bounds::body(&printable(text.trim_end()), TERMINAL_CHARS).into_owned()
 }
 
 fn plural(n: usize, word: &str) -> String {
