@@ -23,9 +23,8 @@ pub const SUMMARY_CHARS: usize = 1_000;
 
 /// A body in a report file: JUnit's tracebacks, skip details and
 /// `<system-out>`, the HTML's tracebacks and output. At most 4 MB of UTF-8
-/// (4 bytes a character), under libxml2's 10,000,000 bytes a node, and far
-/// more than any real traceback (pytest's longest, with every frame's
-/// source, are tens of kilobytes).
+/// (4 bytes a character), under libxml2's 10,000,000 bytes a node, and
+/// thousands of frames: only a message this size makes a traceback longer.
 pub const BODY_CHARS: usize = 1_000_000;
 
 /// A traceback on the terminal: as much as the captured output it shows (its
