@@ -424,6 +424,26 @@ def _restore_item(item, state):
     item._report_sections[:] = sections
 
 
+class _HookProxies:
+    """Session.gethookproxy for the length of one run. Every `item.ihook`
+    (each phase, each report, each function-scoped fixture's setup and
+    finish) asks the session again, and the session answers with a stat of
+    the item's file and a comparison of conftest sets: six times or more per
+    run, about 5% of a run of a fast test. Conftests are loaded during
+    collection, not while a test runs, so the first answer for a path holds
+    until the run ends."""
+
+    def __init__(self, session):
+        self.find = session.gethookproxy
+        self.found = {}
+
+    def __call__(self, fspath):
+        proxy = self.found.get(fspath)
+        if proxy is None:
+            proxy = self.found[fspath] = self.find(fspath)
+        return proxy
+
+
 def run(index):
     """One run of one item: setup, call, teardown. Scopes above the function
     stay set up: the teardown goes as far as the item's parent, as if the
@@ -445,6 +465,8 @@ def run(index):
     _plugin.subtests = {}
     _plugin.resource_warnings = 0
     before = _item_state(item)
+    session = _state["session"]
+    session.gethookproxy = _HookProxies(session)
     try:
         item.ihook.pytest_runtest_protocol(item=item, nextitem=item.parent)
     except BaseException as error:  # noqa: B036 - only a Ctrl-C is handled here
@@ -453,6 +475,7 @@ def run(index):
             raise
         return _interrupted(interrupt)
     finally:
+        del session.gethookproxy
         # pytest keeps these per item for its single run; repeated, they grow.
         del history[kept:]
         # The terminal reporter files warnings and subtest reports; pytest
