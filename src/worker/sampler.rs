@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use anyhow::Result;
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyModule;
+use pyo3::types::{PyModule, PyString};
 
 use crate::model::protocol::NO_TCACHE;
 use crate::model::signal::{Sample, Signal};
@@ -41,10 +42,11 @@ impl Sampler {
         Ok(sampler)
     }
 
+    /// Names are interned for the reason `harness::call` gives.
     fn call<'py>(&self, py: Python<'py>, function: &str) -> Result<Bound<'py, PyAny>> {
         self.module
             .bind(py)
-            .call_method0(function)
+            .call_method0(PyString::intern(py, function))
             .map_err(|e| harness_error(py, &e, &format!("sampler ({function})")))
     }
 
@@ -123,7 +125,7 @@ impl Sampler {
         let Counters { objects, blocks } = self
             .module
             .bind(py)
-            .call_method1("sample", (clear,))
+            .call_method1(intern!(py, "sample"), (clear,))
             .map_err(|e| harness_error(py, &e, "sampler (sample)"))?
             .extract()?;
         // Read once the sampler's own objects are gone.
