@@ -14,6 +14,7 @@ use crate::model::signal::{Sample, Signal};
 use crate::worker::allocator::heap_bytes;
 use crate::worker::harness::{self, Counters};
 use crate::worker::interpreter::harness_error;
+use crate::worker::proc_self::ProcSelf;
 
 const SAMPLER: &str = include_str!("python/sampler.py");
 
@@ -28,6 +29,7 @@ const TESTS_PER_FULL_COLLECTION: usize = 50;
 pub struct Sampler {
     module: Py<PyModule>,
     tests_since_unfreeze: std::cell::Cell<usize>,
+    proc_self: std::cell::RefCell<ProcSelf>,
 }
 
 impl Sampler {
@@ -37,6 +39,7 @@ impl Sampler {
         let sampler = Sampler {
             module,
             tests_since_unfreeze: std::cell::Cell::new(0),
+            proc_self: std::cell::RefCell::new(ProcSelf::new()),
         };
         sampler.call(py, "start")?;
         Ok(sampler)
@@ -118,10 +121,12 @@ impl Sampler {
     }
 
     fn take(&self, py: Python<'_>, previous: Option<&Sample>, clear: bool) -> Result<Sample> {
-        let threads = count_threads();
+        let mut guard = self.proc_self.borrow_mut();
+        let proc_self: &mut ProcSelf = &mut guard;
+        let threads = proc_self.threads();
         // The same path every time (the first detach allocates for good).
         let limit = previous.map_or(threads, |p| p.get(Signal::Threads));
-        let threads = py.detach(|| settle_threads(threads, limit));
+        let threads = py.detach(|| settle_threads(proc_self, threads, limit));
         let Counters { objects, blocks } = self
             .module
             .bind(py)
@@ -134,9 +139,9 @@ impl Sampler {
             objects,
             blocks,
             bytes,
-            count_fds(),
+            proc_self.fds(),
             threads,
-            resident_bytes(),
+            proc_self.resident_bytes(),
         ]))
     }
 }
@@ -205,61 +210,11 @@ fn forget_worker_tunables() {
 
 /// Waits (briefly, without the GIL so Python threads can finish) while there are
 /// more threads than before.
-fn settle_threads(mut threads: i64, limit: i64) -> i64 {
+fn settle_threads(proc_self: &mut ProcSelf, mut threads: i64, limit: i64) -> i64 {
     let deadline = std::time::Instant::now() + THREAD_SETTLE;
     while threads > limit && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(1));
-        threads = count_threads();
+        threads = proc_self.threads();
     }
     threads
-}
-
-fn count_entries(dir: &str) -> i64 {
-    std::fs::read_dir(dir)
-        .map(|d| d.count() as i64)
-        .unwrap_or(0)
-}
-
-/// Open file descriptors (the one reading /proc/self/fd is counted every time).
-pub fn count_fds() -> i64 {
-    count_entries("/proc/self/fd")
-}
-
-pub fn count_threads() -> i64 {
-    count_entries("/proc/self/task")
-}
-
-/// Resident memory not backed by a file, in bytes: statm's resident minus
-/// shared pages. Pages of code and mapped files are left out: the first call
-/// of a function maps a 64 KiB chunk of the binary (the kernel's fault-around),
-/// which is not a leak, and moved with every rebuild of leakhunt.
-pub fn resident_bytes() -> i64 {
-    let fields: Vec<i64> = std::fs::read_to_string("/proc/self/statm")
-        .map(|s| {
-            s.split_whitespace()
-                .map_while(|p| p.parse::<i64>().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    let pages = match fields.as_slice() {
-        [_, resident, shared, ..] => resident - shared,
-        _ => 0,
-    };
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc_page_size() };
-    pages * page
-}
-
-extern "C" {
-    fn sysconf(name: i32) -> i64;
-}
-
-/// `sysconf(_SC_PAGESIZE)`; _SC_PAGESIZE is 30 on Linux.
-unsafe fn libc_page_size() -> i64 {
-    let size = unsafe { sysconf(30) };
-    if size > 0 {
-        size
-    } else {
-        4096
-    }
 }
