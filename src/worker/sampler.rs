@@ -2,7 +2,8 @@
 //! `sampler.py`, and the process's fds, threads and memory read from /proc in
 //! Rust, where reading them allocates nothing in the interpreter.
 
-use std::time::Duration;
+use std::cell::{Cell, RefCell};
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use pyo3::intern;
@@ -21,15 +22,26 @@ const SAMPLER: &str = include_str!("python/sampler.py");
 /// How long a finished thread may take to leave /proc after `join()` returned.
 const THREAD_SETTLE: Duration = Duration::from_millis(20);
 
-/// Tests measured between two full collections. Frozen objects are never
-/// collected, so cyclic garbage among them waits for the next unfreeze; a full
-/// collection per test would cost a heap walk each (30 ms at 300,000 objects).
-const TESTS_PER_FULL_COLLECTION: usize = 50;
+/// Frozen objects are never collected, so cyclic garbage among them waits
+/// for the next unfreeze, and the full collection after it walks the whole
+/// heap (6 ms under the built-in engine, 50 ms under pytest with a few
+/// hundred tests collected). The heap is handed back to the gc once this many
+/// times the last full collection's cost has passed: full collections then
+/// take at most 1/50 of the time, however big the heap or fast the tests.
+const TIME_BETWEEN_FULL_COLLECTIONS: u32 = 50;
 
 pub struct Sampler {
     module: Py<PyModule>,
-    tests_since_unfreeze: std::cell::Cell<usize>,
-    proc_self: std::cell::RefCell<ProcSelf>,
+    full_collections: Cell<FullCollections>,
+    proc_self: RefCell<ProcSelf>,
+}
+
+#[derive(Clone, Copy)]
+struct FullCollections {
+    /// The heap was handed back to the gc: the next freeze walks it all.
+    unfrozen: bool,
+    last_cost: Duration,
+    last: Instant,
 }
 
 impl Sampler {
@@ -38,14 +50,17 @@ impl Sampler {
         let module = harness::load(py, SAMPLER, "_leakhunt_sampler")?.unbind();
         let sampler = Sampler {
             module,
-            tests_since_unfreeze: std::cell::Cell::new(0),
-            proc_self: std::cell::RefCell::new(ProcSelf::new()),
+            full_collections: Cell::new(FullCollections {
+                unfrozen: true,
+                last_cost: Duration::ZERO,
+                last: Instant::now(),
+            }),
+            proc_self: RefCell::new(ProcSelf::new()),
         };
         sampler.call(py, "start")?;
         Ok(sampler)
     }
 
-    /// Names are interned for the reason `harness::call` gives.
     fn call<'py>(&self, py: Python<'py>, function: &str) -> Result<Bound<'py, PyAny>> {
         self.module
             .bind(py)
@@ -53,24 +68,41 @@ impl Sampler {
             .map_err(|e| harness_error(py, &e, &format!("sampler ({function})")))
     }
 
-    /// After the warm-ups: everything alive so far stops being walked by the gc,
-    /// so each later collection only looks at what the judged runs create.
+    /// After the warm-ups: everything alive so far stops being walked by the
+    /// gc, so each later collection only looks at what the judged runs
+    /// create. Returns the judged runs' baseline, with the caches cleared.
+    ///
     /// A first sample of each kind is taken and dropped: the first one after
     /// a freeze keeps 64 bytes for good, which the baseline must already hold.
-    pub fn freeze(&self, py: Python<'_>) -> Result<()> {
+    /// The caches are cleared once, by the dropped cleared sample: what they
+    /// held was frozen with the rest, and freeing frozen objects changes no
+    /// count. Nothing runs between that sample and the baseline, so the
+    /// baseline needs no clearing of its own.
+    pub fn freeze(&self, py: Python<'_>) -> Result<Sample> {
+        let started = Instant::now();
         self.call(py, "freeze")?;
+        let mut full = self.full_collections.get();
+        if full.unfrozen {
+            full = FullCollections {
+                unfrozen: false,
+                last_cost: started.elapsed(),
+                last: Instant::now(),
+            };
+            self.full_collections.set(full);
+        }
         self.sample_uncleared(py, None)?;
-        self.sample(py, None).map(drop)
+        self.sample(py, None)?;
+        self.sample_uncleared(py, None)
     }
 
     /// After a test: now and then, hand the whole heap back to the gc.
     pub fn test_done(&self, py: Python<'_>) -> Result<()> {
-        let done = self.tests_since_unfreeze.get() + 1;
-        if done < TESTS_PER_FULL_COLLECTION {
-            self.tests_since_unfreeze.set(done);
+        let mut full = self.full_collections.get();
+        if full.last.elapsed() < full.last_cost * TIME_BETWEEN_FULL_COLLECTIONS {
             return Ok(());
         }
-        self.tests_since_unfreeze.set(0);
+        full.unfrozen = true;
+        self.full_collections.set(full);
         self.call(py, "unfreeze").map(drop)
     }
 
