@@ -68,17 +68,16 @@ impl Sampler {
             .map_err(|e| harness_error(py, &e, &format!("sampler ({function})")))
     }
 
-    /// After the warm-ups: everything alive so far stops being walked by the
-    /// gc, so each later collection only looks at what the judged runs
-    /// create. Returns the judged runs' baseline, with the caches cleared.
+    /// Before the last warm-up: everything alive so far stops being walked
+    /// by the gc, so each later collection only looks at what the last
+    /// warm-up and the judged runs create.
     ///
-    /// A first sample of each kind is taken and dropped: the first one after
-    /// a freeze keeps 64 bytes for good, which the baseline must already hold.
-    /// The caches are cleared once, by the dropped cleared sample: what they
-    /// held was frozen with the rest, and freeing frozen objects changes no
-    /// count. Nothing runs between that sample and the baseline, so the
-    /// baseline needs no clearing of its own.
-    pub fn freeze(&self, py: Python<'_>) -> Result<Sample> {
+    /// The first sample after a freeze keeps 64 bytes for good: an uncleared
+    /// one is taken and dropped here, and the first cleared one is the
+    /// judged runs' baseline, which holds them. The caches are not cleared
+    /// before freezing: the baseline clears them, and freeing frozen objects
+    /// changes no count.
+    pub fn freeze(&self, py: Python<'_>) -> Result<()> {
         let started = Instant::now();
         self.call(py, "freeze")?;
         let mut full = self.full_collections.get();
@@ -90,9 +89,7 @@ impl Sampler {
             };
             self.full_collections.set(full);
         }
-        self.sample_uncleared(py, None)?;
-        self.sample(py, None)?;
-        self.sample_uncleared(py, None)
+        self.sample_uncleared(py, None).map(drop)
     }
 
     /// After a test: now and then, hand the whole heap back to the gc.

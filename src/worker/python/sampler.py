@@ -89,7 +89,7 @@ def freeze():
 
     Later collections and gc.get_objects() then only see what the judged runs
     create, which makes each sample cost microseconds instead of a heap walk.
-    The caches are cleared by the sample taken next (Sampler::freeze).
+    The caches are cleared by the judged runs' baseline (Sampler::freeze).
     """
     gc.collect()
     gc.freeze()
