@@ -173,6 +173,31 @@ fn setting_and_deleting_an_environment_variable_every_run_is_clean() {
 }
 
 #[test]
+fn a_warning_with_new_text_every_run_is_clean() {
+    // The modules' __warningregistry__ are not cleared between runs
+    // (sampler.py says why): the registry must not grow all the same.
+    for engine in ["builtin", "pytest"] {
+        let run = in_venv(&[
+            "warning_registry",
+            "--engine",
+            engine,
+            "-v",
+            "--iterations",
+            "20",
+            "--max-iterations",
+            "20",
+        ]);
+        assert_eq!(
+            verdicts(&run.stdout),
+            ["warning_registry/test_warning_registry.py::test_warns_with_new_text_every_run PASSED"],
+            "{engine}:\n{}",
+            run.stdout
+        );
+        assert_eq!(run.code, 0, "{engine}");
+    }
+}
+
+#[test]
 fn node_ids_and_k_select_as_pytest_does() {
     let run = in_venv(&[
         "pytest_project/test_params.py::test_ids[high]",
