@@ -173,6 +173,31 @@ fn setting_and_deleting_an_environment_variable_every_run_is_clean() {
 }
 
 #[test]
+fn a_warning_with_new_text_every_run_is_clean() {
+    // The modules' __warningregistry__ are not cleared between runs
+    // (sampler.py says why): the registry must not grow all the same.
+    for engine in ["builtin", "pytest"] {
+        let run = in_venv(&[
+            "warning_registry",
+            "--engine",
+            engine,
+            "-v",
+            "--iterations",
+            "20",
+            "--max-iterations",
+            "20",
+        ]);
+        assert_eq!(
+            verdicts(&run.stdout),
+            ["warning_registry/test_warning_registry.py::test_warns_with_new_text_every_run PASSED"],
+            "{engine}:\n{}",
+            run.stdout
+        );
+        assert_eq!(run.code, 0, "{engine}");
+    }
+}
+
+#[test]
 fn node_ids_and_k_select_as_pytest_does() {
     let run = in_venv(&[
         "pytest_project/test_params.py::test_ids[high]",
@@ -559,8 +584,25 @@ fn warnings_and_subtests_are_counted_as_pytest_counts_them() {
 fn resource_warnings_pytest_caught_first_are_listed_in_the_warnings_summary() {
     // pytest's warnings plugin records each phase's warnings before
     // leakhunt's watcher sees them: they were counted but not listed.
-    let run = in_venv(&["unclosed", "--engine", "pytest", "-q"]);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let json_arg = json.to_str().unwrap();
+    let run = in_venv(&["unclosed", "--engine", "pytest", "-q", "--json", json_arg]);
     assert_eq!(run.code, 0, "{}", run.stdout);
+    // Each warning is raised in every run, so its count is the test's runs.
+    // How many runs a clean test gets varies: pytest's os.environ churn
+    // grows a dict table once, at some run of the worker's life.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let runs = |name: &str| {
+        report["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["nodeid"] == format!("unclosed/test_unclosed.py::{name}"))
+            .and_then(|t| t["runs"].as_u64())
+            .unwrap()
+    };
     let summary: Vec<&str> = run
         .stdout
         .lines()
@@ -578,7 +620,7 @@ fn resource_warnings_pytest_caught_first_are_listed_in_the_warnings_summary() {
         format!(
             "  unclosed/test_unclosed.py:10: ResourceWarning: unclosed file <_io.TextIOWrapper name='{}' mode='r' encoding='utf-8'> ({} runs)",
             file.display(),
-            summary[1].rsplit_once('(').map_or("", |(_, runs)| runs.trim_end_matches(" runs)"))
+            runs("test_file_never_closed")
         )
     );
     assert_eq!(
@@ -596,6 +638,11 @@ fn resource_warnings_pytest_caught_first_are_listed_in_the_warnings_summary() {
         "{}",
         run.stdout
     );
+    assert!(
+        summary[5].ends_with(&format!(" ({} runs)", runs("test_socket_never_closed"))),
+        "{}",
+        run.stdout
+    );
     assert_eq!(
         summary[6],
         "    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)"
@@ -606,7 +653,10 @@ fn resource_warnings_pytest_caught_first_are_listed_in_the_warnings_summary() {
     );
     assert_eq!(
         summary[9],
-        "  ResourceWarning: unclosed event loop <_UnixSelectorEventLoop running=False closed=False debug=False> (9 runs)"
+        format!(
+            "  ResourceWarning: unclosed event loop <_UnixSelectorEventLoop running=False closed=False debug=False> ({} runs)",
+            runs("test_event_loop_never_closed")
+        )
     );
     // Each counted once, by leakhunt, not also by pytest.
     assert_eq!(final_counts(&run.stdout), "4 passed, 3 warnings");

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod harness;
 pub mod interpreter;
 pub mod locations;
+pub mod proc_self;
 pub mod python_text;
 pub mod resource_warnings;
 pub mod runner;

@@ -74,24 +74,39 @@ pub fn run_test(
 }
 
 /// Warm-ups, then judged runs until the verdict engine decides.
+///
+/// The heap is frozen before the last warm-up, not after it: pytest replaces
+/// a handful of objects in every run (its log handler's stream and record
+/// lists). Frozen after the last warm-up, the ones that run made went
+/// uncounted and their replacements in the first judged run counted: a
+/// one-off step that cost every pytest test a sixth judged run and a sample
+/// with the caches cleared. The last warm-up makes its own, and the baseline
+/// counts them.
 fn repeat(run: &mut TestRun<'_, '_>, series: &mut Vec<Sample>) -> Result<Ending> {
     let warmup = run.config.warmup;
     run.limit_examples()?;
+    if warmup == 0 {
+        freeze(run)?;
+    }
     for done in 0..warmup {
         if done + 1 == warmup {
-            release_free_heap();
+            freeze(run)?;
         }
         if let Some(problem) = run.run_once()? {
             return Ok(Ending::Problem(problem, run.runs()));
         }
     }
-    if warmup == 0 {
-        release_free_heap();
-    }
-    run.sampler.freeze(run.py)?;
-    let ending = judged_runs(run, series);
+    let baseline = run.sampler.sample(run.py, None)?;
+    let ending = judged_runs(run, series, baseline);
     run.sampler.test_done(run.py)?;
     ending
+}
+
+/// Returns malloc's free pages and freezes the heap; the run that follows
+/// faults back in the pages the test and the sampler need.
+fn freeze(run: &mut TestRun<'_, '_>) -> Result<()> {
+    release_free_heap();
+    run.sampler.freeze(run.py)
 }
 
 /// Judged runs of a test whose runs take longer than this in all are decided
@@ -105,10 +120,13 @@ const TIME_BUDGET: Duration = Duration::from_secs(60);
 /// included), the state with them cleared has not changed either. A test
 /// that reuses its caches (a regex-heavy one) then refills them once, not in
 /// every run, and a flat test never pays for the clearing.
-fn judged_runs(run: &mut TestRun<'_, '_>, series: &mut Vec<Sample>) -> Result<Ending> {
+fn judged_runs(
+    run: &mut TestRun<'_, '_>,
+    series: &mut Vec<Sample>,
+    baseline: Sample,
+) -> Result<Ending> {
     let (py, sampler, config) = (run.py, run.sampler, run.config);
     let policy = &config.policy;
-    let baseline = sampler.sample(py, None)?;
     series.push(baseline);
     let mut as_left = baseline;
     let started = Instant::now();

@@ -2,31 +2,46 @@
 //! `sampler.py`, and the process's fds, threads and memory read from /proc in
 //! Rust, where reading them allocates nothing in the interpreter.
 
-use std::time::Duration;
+use std::cell::{Cell, RefCell};
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyModule;
+use pyo3::types::{PyModule, PyString};
 
 use crate::model::protocol::NO_TCACHE;
 use crate::model::signal::{Sample, Signal};
 use crate::worker::allocator::heap_bytes;
 use crate::worker::harness::{self, Counters};
 use crate::worker::interpreter::harness_error;
+use crate::worker::proc_self::ProcSelf;
 
 const SAMPLER: &str = include_str!("python/sampler.py");
 
 /// How long a finished thread may take to leave /proc after `join()` returned.
 const THREAD_SETTLE: Duration = Duration::from_millis(20);
 
-/// Tests measured between two full collections. Frozen objects are never
-/// collected, so cyclic garbage among them waits for the next unfreeze; a full
-/// collection per test would cost a heap walk each (30 ms at 300,000 objects).
-const TESTS_PER_FULL_COLLECTION: usize = 50;
+/// Frozen objects are never collected, so cyclic garbage among them waits
+/// for the next unfreeze, and the full collection after it walks the whole
+/// heap (6 ms under the built-in engine, 50 ms under pytest with a few
+/// hundred tests collected). The heap is handed back to the gc once this many
+/// times the last full collection's cost has passed: full collections then
+/// take at most 1/50 of the time, however big the heap or fast the tests.
+const TIME_BETWEEN_FULL_COLLECTIONS: u32 = 50;
 
 pub struct Sampler {
     module: Py<PyModule>,
-    tests_since_unfreeze: std::cell::Cell<usize>,
+    full_collections: Cell<FullCollections>,
+    proc_self: RefCell<ProcSelf>,
+}
+
+#[derive(Clone, Copy)]
+struct FullCollections {
+    /// The heap was handed back to the gc: the next freeze walks it all.
+    unfrozen: bool,
+    last_cost: Duration,
+    last: Instant,
 }
 
 impl Sampler {
@@ -35,7 +50,12 @@ impl Sampler {
         let module = harness::load(py, SAMPLER, "_leakhunt_sampler")?.unbind();
         let sampler = Sampler {
             module,
-            tests_since_unfreeze: std::cell::Cell::new(0),
+            full_collections: Cell::new(FullCollections {
+                unfrozen: true,
+                last_cost: Duration::ZERO,
+                last: Instant::now(),
+            }),
+            proc_self: RefCell::new(ProcSelf::new()),
         };
         sampler.call(py, "start")?;
         Ok(sampler)
@@ -44,28 +64,42 @@ impl Sampler {
     fn call<'py>(&self, py: Python<'py>, function: &str) -> Result<Bound<'py, PyAny>> {
         self.module
             .bind(py)
-            .call_method0(function)
+            .call_method0(PyString::intern(py, function))
             .map_err(|e| harness_error(py, &e, &format!("sampler ({function})")))
     }
 
-    /// After the warm-ups: everything alive so far stops being walked by the gc,
-    /// so each later collection only looks at what the judged runs create.
-    /// A first sample of each kind is taken and dropped: the first one after
-    /// a freeze keeps 64 bytes for good, which the baseline must already hold.
+    /// Before the last warm-up: everything alive so far stops being walked
+    /// by the gc, so each later collection only looks at what the last
+    /// warm-up and the judged runs create.
+    ///
+    /// The first sample after a freeze keeps 64 bytes for good: an uncleared
+    /// one is taken and dropped here, and the first cleared one is the
+    /// judged runs' baseline, which holds them. The caches are not cleared
+    /// before freezing: the baseline clears them, and freeing frozen objects
+    /// changes no count.
     pub fn freeze(&self, py: Python<'_>) -> Result<()> {
+        let started = Instant::now();
         self.call(py, "freeze")?;
-        self.sample_uncleared(py, None)?;
-        self.sample(py, None).map(drop)
+        let mut full = self.full_collections.get();
+        if full.unfrozen {
+            full = FullCollections {
+                unfrozen: false,
+                last_cost: started.elapsed(),
+                last: Instant::now(),
+            };
+            self.full_collections.set(full);
+        }
+        self.sample_uncleared(py, None).map(drop)
     }
 
     /// After a test: now and then, hand the whole heap back to the gc.
     pub fn test_done(&self, py: Python<'_>) -> Result<()> {
-        let done = self.tests_since_unfreeze.get() + 1;
-        if done < TESTS_PER_FULL_COLLECTION {
-            self.tests_since_unfreeze.set(done);
+        let mut full = self.full_collections.get();
+        if full.last.elapsed() < full.last_cost * TIME_BETWEEN_FULL_COLLECTIONS {
             return Ok(());
         }
-        self.tests_since_unfreeze.set(0);
+        full.unfrozen = true;
+        self.full_collections.set(full);
         self.call(py, "unfreeze").map(drop)
     }
 
@@ -116,14 +150,16 @@ impl Sampler {
     }
 
     fn take(&self, py: Python<'_>, previous: Option<&Sample>, clear: bool) -> Result<Sample> {
-        let threads = count_threads();
+        let mut guard = self.proc_self.borrow_mut();
+        let proc_self: &mut ProcSelf = &mut guard;
+        let threads = proc_self.threads();
         // The same path every time (the first detach allocates for good).
         let limit = previous.map_or(threads, |p| p.get(Signal::Threads));
-        let threads = py.detach(|| settle_threads(threads, limit));
+        let threads = py.detach(|| settle_threads(proc_self, threads, limit));
         let Counters { objects, blocks } = self
             .module
             .bind(py)
-            .call_method1("sample", (clear,))
+            .call_method1(intern!(py, "sample"), (clear,))
             .map_err(|e| harness_error(py, &e, "sampler (sample)"))?
             .extract()?;
         // Read once the sampler's own objects are gone.
@@ -132,9 +168,9 @@ impl Sampler {
             objects,
             blocks,
             bytes,
-            count_fds(),
+            proc_self.fds(),
             threads,
-            resident_bytes(),
+            proc_self.resident_bytes(),
         ]))
     }
 }
@@ -203,61 +239,11 @@ fn forget_worker_tunables() {
 
 /// Waits (briefly, without the GIL so Python threads can finish) while there are
 /// more threads than before.
-fn settle_threads(mut threads: i64, limit: i64) -> i64 {
+fn settle_threads(proc_self: &mut ProcSelf, mut threads: i64, limit: i64) -> i64 {
     let deadline = std::time::Instant::now() + THREAD_SETTLE;
     while threads > limit && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(1));
-        threads = count_threads();
+        threads = proc_self.threads();
     }
     threads
-}
-
-fn count_entries(dir: &str) -> i64 {
-    std::fs::read_dir(dir)
-        .map(|d| d.count() as i64)
-        .unwrap_or(0)
-}
-
-/// Open file descriptors (the one reading /proc/self/fd is counted every time).
-pub fn count_fds() -> i64 {
-    count_entries("/proc/self/fd")
-}
-
-pub fn count_threads() -> i64 {
-    count_entries("/proc/self/task")
-}
-
-/// Resident memory not backed by a file, in bytes: statm's resident minus
-/// shared pages. Pages of code and mapped files are left out: the first call
-/// of a function maps a 64 KiB chunk of the binary (the kernel's fault-around),
-/// which is not a leak, and moved with every rebuild of leakhunt.
-pub fn resident_bytes() -> i64 {
-    let fields: Vec<i64> = std::fs::read_to_string("/proc/self/statm")
-        .map(|s| {
-            s.split_whitespace()
-                .map_while(|p| p.parse::<i64>().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    let pages = match fields.as_slice() {
-        [_, resident, shared, ..] => resident - shared,
-        _ => 0,
-    };
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc_page_size() };
-    pages * page
-}
-
-extern "C" {
-    fn sysconf(name: i32) -> i64;
-}
-
-/// `sysconf(_SC_PAGESIZE)`; _SC_PAGESIZE is 30 on Linux.
-unsafe fn libc_page_size() -> i64 {
-    let size = unsafe { sysconf(30) };
-    if size > 0 {
-        size
-    } else {
-        4096
-    }
 }
