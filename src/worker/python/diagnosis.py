@@ -310,9 +310,7 @@ def peek(untracked, roots):
             size = sum(_sizeof(obj) for obj in sample) * len(group) // len(sample)
             census[cls] = (len(group), size, None)
         rows = [
-            (type_name(cls), count, size)
-            for cls, (count, size, _) in census.items()
-            if count >= 2
+            (type_name(cls), count, size) for cls, (count, size, _) in census.items() if count >= 2
         ]
         # Only a cause whose largest type is the largest here may be theirs
         # (the order of the census in Rust): only its global is walked.
