@@ -5,42 +5,7 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{assert_valid_junit, final_counts, leakhunt_in, pytest_venv, verdicts};
-
-/// The start of a long output (one test's message is 2 MB), for messages.
-fn head(text: &str) -> &str {
-    let mut end = text.len().min(6000);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
-
-/// Runs leakhunt on fixtures/hostile_strings with every report; returns the
-/// run and the JUnit, JSON and HTML texts.
-fn run_with_reports(engine: &[&str], dir: &Path) -> (common::Run, String, String, String) {
-    let junit = dir.join("r.xml");
-    let json = dir.join("r.json");
-    let html = dir.join("r.html");
-    let mut args = engine.to_vec();
-    let paths = [&junit, &json, &html].map(|p| p.to_str().expect("a UTF-8 temporary path"));
-    args.extend([
-        "hostile_strings",
-        "-v",
-        "--junitxml",
-        paths[0],
-        "--json",
-        paths[1],
-        "--html",
-        paths[2],
-    ]);
-    let run = leakhunt_in(&common::fixtures(), &args);
-    assert_valid_junit(&junit);
-    let read = |path: &Path| std::fs::read_to_string(path).expect("the report was written");
-    (run, read(&junit), read(&json), read(&html))
-}
+use common::{final_counts, head, leakhunt_in, pytest_venv, run_with_reports, verdicts};
 
 /// Without pytest, test_pytest_strings.py is one skipped file (which
 /// `verdicts` leaves out: its node id names no test).
@@ -67,7 +32,8 @@ const TERMINAL: &[&str] = &[
 #[test]
 fn the_builtin_engine_reports_every_hostile_string() {
     let dir = tempfile::tempdir().unwrap();
-    let (run, junit, json, html) = run_with_reports(&["--engine", "builtin"], dir.path());
+    let (run, junit, json, html) =
+        run_with_reports(&["--engine", "builtin", "hostile_strings"], dir.path());
     assert_eq!(verdicts(&run.stdout), BUILTIN, "{}", head(&run.stdout));
     assert_eq!(
         final_counts(&run.stdout),
@@ -110,7 +76,8 @@ fn the_pytest_engine_reports_every_hostile_string() {
     let venv = pytest_venv();
     let dir = tempfile::tempdir().unwrap();
     let python = venv.to_str().expect("a UTF-8 path");
-    let (run, junit, json, html) = run_with_reports(&["--python", python], dir.path());
+    let (run, junit, json, html) =
+        run_with_reports(&["--python", python, "hostile_strings"], dir.path());
     let mut expected = vec![
         "hostile_strings/test_pytest_strings.py::test_parametrize_id[id\\udc80] PASSED",
         "hostile_strings/test_pytest_strings.py::test_xfail_reason XFAIL",

@@ -146,25 +146,23 @@ fn a_joined_thread_is_clean_under_pytest_in_five_consecutive_runs() {
     }
 }
 
-#[test]
-fn setting_and_deleting_an_environment_variable_every_run_is_clean() {
-    // Issue 13 item 2b's cause: pytest sets and deletes PYTEST_CURRENT_TEST
-    // every run, and os.environ's dict reallocates its table every few
-    // dozen runs. 60 judged runs give it room to do so.
+/// `fixture`'s one test is PASSED under both engines over `iterations`
+/// judged runs at most.
+fn clean_under_both_engines(fixture: &str, nodeid: &str, iterations: &str) {
     for engine in ["builtin", "pytest"] {
         let run = in_venv(&[
-            "environ_churn",
+            fixture,
             "--engine",
             engine,
             "-v",
             "--iterations",
-            "60",
+            iterations,
             "--max-iterations",
-            "60",
+            iterations,
         ]);
         assert_eq!(
             verdicts(&run.stdout),
-            ["environ_churn/test_environ_churn.py::test_sets_and_deletes_an_environment_variable PASSED"],
+            [format!("{nodeid} PASSED")],
             "{engine}:\n{}",
             run.stdout
         );
@@ -173,28 +171,26 @@ fn setting_and_deleting_an_environment_variable_every_run_is_clean() {
 }
 
 #[test]
+fn setting_and_deleting_an_environment_variable_every_run_is_clean() {
+    // Issue 13 item 2b's cause: pytest sets and deletes PYTEST_CURRENT_TEST
+    // every run, and os.environ's dict reallocates its table every few
+    // dozen runs. 60 judged runs give it room to do so.
+    clean_under_both_engines(
+        "environ_churn",
+        "environ_churn/test_environ_churn.py::test_sets_and_deletes_an_environment_variable",
+        "60",
+    );
+}
+
+#[test]
 fn a_warning_with_new_text_every_run_is_clean() {
     // The modules' __warningregistry__ are not cleared between runs
     // (sampler.py says why): the registry must not grow all the same.
-    for engine in ["builtin", "pytest"] {
-        let run = in_venv(&[
-            "warning_registry",
-            "--engine",
-            engine,
-            "-v",
-            "--iterations",
-            "20",
-            "--max-iterations",
-            "20",
-        ]);
-        assert_eq!(
-            verdicts(&run.stdout),
-            ["warning_registry/test_warning_registry.py::test_warns_with_new_text_every_run PASSED"],
-            "{engine}:\n{}",
-            run.stdout
-        );
-        assert_eq!(run.code, 0, "{engine}");
-    }
+    clean_under_both_engines(
+        "warning_registry",
+        "warning_registry/test_warning_registry.py::test_warns_with_new_text_every_run",
+        "20",
+    );
 }
 
 #[test]

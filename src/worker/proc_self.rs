@@ -38,6 +38,12 @@ impl Kept {
         }
     }
 
+    /// The file's text from its start, read into `buffer`.
+    fn read<'b>(&mut self, buffer: &'b mut [u8]) -> Option<&'b [u8]> {
+        let read = self.file()?.read_at(buffer, 0).ok()?;
+        Some(&buffer[..read])
+    }
+
     /// The open file, opened again when a test closed or replaced it.
     fn file(&mut self) -> Option<&File> {
         let still_ours = self.file.as_ref().is_some_and(|file| {
@@ -127,14 +133,10 @@ impl ProcSelf {
     /// The process's threads (field 20 of /proc/self/stat).
     pub fn threads(&mut self) -> i64 {
         let mut buffer = [0u8; 1024];
-        let Some(read) = self
-            .stat
-            .file()
-            .and_then(|f| f.read_at(&mut buffer, 0).ok())
-        else {
-            return 0;
-        };
-        parse_threads(&buffer[..read]).unwrap_or(0)
+        self.stat
+            .read(&mut buffer)
+            .and_then(parse_threads)
+            .unwrap_or(0)
     }
 
     /// Resident memory not backed by a file, in bytes: statm's resident
@@ -144,14 +146,9 @@ impl ProcSelf {
     /// rebuild of leakhunt.
     pub fn resident_bytes(&mut self) -> i64 {
         let mut buffer = [0u8; 256];
-        let Some(read) = self
-            .statm
-            .file()
-            .and_then(|f| f.read_at(&mut buffer, 0).ok())
-        else {
-            return 0;
-        };
-        parse_statm(&buffer[..read]) * page_size()
+        self.statm
+            .read(&mut buffer)
+            .map_or(0, |statm| parse_statm(statm) * page_size())
     }
 }
 

@@ -205,3 +205,37 @@ pub fn assert_valid_junit(path: &Path) {
         String::from_utf8_lossy(&check.stderr)
     );
 }
+
+/// The start of a long output, for assertion messages.
+pub fn head(text: &str) -> &str {
+    let mut end = text.len().min(6000);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Runs `leakhunt ARGS -v` from the fixtures with a JUnit, JSON and HTML
+/// report written into `dir`, checks the JUnit file against the schema, and
+/// returns the run and the three reports' texts.
+pub fn run_with_reports(args: &[&str], dir: &Path) -> (Run, String, String, String) {
+    let reports = ["r.xml", "r.json", "r.html"].map(|name| dir.join(name));
+    let paths = reports
+        .each_ref()
+        .map(|p| p.to_str().expect("a UTF-8 temporary path"));
+    let mut all = args.to_vec();
+    all.extend([
+        "-v",
+        "--junitxml",
+        paths[0],
+        "--json",
+        paths[1],
+        "--html",
+        paths[2],
+    ]);
+    let run = leakhunt_in(&fixtures(), &all);
+    assert_valid_junit(&reports[0]);
+    let [junit, json, html] =
+        reports.map(|path| std::fs::read_to_string(path).expect("the report was written"));
+    (run, junit, json, html)
+}
