@@ -6,7 +6,11 @@ one run.
 Reports the wall time per test and the overhead per run beyond the test
 bodies (what leakhunt adds: cache clearing, collection, sampling, judging,
 and under pytest, pytest's own run protocol), and the speed-up of `-n 2`
-over `-n 1`.
+over `-n 1`. With --marginal, each `-n 1` configuration also runs a suite
+five times as large, which splits that overhead into what each further run
+costs (the difference between the two suites) and a fixed cost (process
+start, importing pytest, collecting), which the first figure spreads over
+the runs.
 Run from the repository root:  python3 ci/bench.py [--tests 200] [--repeat 5]
 It builds the release binary first, and runs both engines in a virtualenv
 with pytest (--python, default target/tmp/venv-pytest-9.2.0, made with pip on
@@ -75,7 +79,9 @@ def run_engine(binary, folder, engine, python, workers):
     if done.returncode != 0:
         sys.exit(f"leakhunt --engine {engine} failed:\n{done.stdout}\n{done.stderr}")
     judged = [
-        judged_runs(line) for line in done.stdout.splitlines() if line.strip().startswith("objects")
+        judged_runs(line)
+        for line in done.stdout.splitlines()
+        if line.strip().startswith("objects")
     ]
     return wall, judged
 
@@ -94,7 +100,13 @@ def main():
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--python", default=f"target/tmp/venv-pytest-{PYTEST}")
     parser.add_argument(
-        "--binary", help="a leakhunt binary to measure (default: build this checkout's release)"
+        "--marginal",
+        action="store_true",
+        help="also measure a suite 5 times as large: per-run and fixed costs apart",
+    )
+    parser.add_argument(
+        "--binary",
+        help="a leakhunt binary to measure (default: build this checkout's release)",
     )
     args = parser.parse_args()
     if args.binary:
@@ -103,35 +115,63 @@ def main():
         subprocess.run(["cargo", "build", "--release", "--quiet"], check=True)
         binary = os.path.abspath("target/release/leakhunt")
     python = pytest_venv(os.path.abspath(args.python))
-    configurations = (("builtin", 1), ("builtin", 2), ("pytest", 1))
+    configurations = [
+        ("builtin", 1, args.tests),
+        ("builtin", 2, args.tests),
+        ("pytest", 1, args.tests),
+    ]
+    if args.marginal:
+        configurations += [
+            ("builtin", 1, 5 * args.tests),
+            ("pytest", 1, 5 * args.tests),
+        ]
     walls = {configuration: [] for configuration in configurations}
     runs = {}
     with tempfile.TemporaryDirectory() as folder:
-        write_suite(folder, args.tests)
+        suites = {}
+        for tests in sorted({tests for _, _, tests in configurations}):
+            suites[tests] = os.path.join(folder, str(tests))
+            os.mkdir(suites[tests])
+            write_suite(suites[tests], tests)
         for _ in range(args.repeat):
-            for engine, workers in configurations:
-                wall, judged = run_engine(binary, folder, engine, python, workers)
-                walls[(engine, workers)].append(wall)
-                if len(judged) != args.tests:
-                    sys.exit(f"expected {args.tests} tests judged, got {judged}")
+            for engine, workers, tests in configurations:
+                wall, judged = run_engine(
+                    binary, suites[tests], engine, python, workers
+                )
+                walls[(engine, workers, tests)].append(wall)
+                if len(judged) != tests:
+                    sys.exit(f"expected {tests} tests judged, got {judged}")
                 # The default warm-up is 3 runs; flat tests stop early.
-                runs[(engine, workers)] = sum(3 + j for j in judged)
+                runs[(engine, workers, tests)] = sum(3 + j for j in judged)
         bodies_per_run = statistics.median(
             time_bodies(13, args.tests) / (13 * args.tests) for _ in range(args.repeat)
         )
     print(f"binary: {binary}")
-    print(f"tests: {args.tests}; test body alone: {bodies_per_run * 1e6:.1f} us per run")
-    for (engine, workers), samples in walls.items():
+    print(
+        f"tests: {args.tests}; test body alone: {bodies_per_run * 1e6:.1f} us per run"
+    )
+    for (engine, workers, tests), samples in walls.items():
         wall = statistics.median(samples)
-        total_runs = runs[(engine, workers)]
+        total_runs = runs[(engine, workers, tests)]
         overhead = (wall - bodies_per_run * total_runs) / total_runs
         print(
-            f"--engine {engine} -n {workers}: wall (median of {args.repeat}) {wall:.3f} s, "
-            f"{wall / args.tests * 1e3:.2f} ms per test, {total_runs / args.tests:.1f} runs per test, "
+            f"--engine {engine} -n {workers}, {tests} tests: wall (median of {args.repeat}) "
+            f"{wall:.3f} s, {wall / tests * 1e3:.2f} ms per test, "
+            f"{total_runs / tests:.1f} runs per test, "
             f"overhead per run beyond the body {overhead * 1e6:.0f} us"
         )
-    one = statistics.median(walls[("builtin", 1)])
-    two = statistics.median(walls[("builtin", 2)])
+    for engine in ("builtin", "pytest") if args.marginal else ():
+        small, large = (engine, 1, args.tests), (engine, 1, 5 * args.tests)
+        wall_small, wall_large = (statistics.median(walls[c]) for c in (small, large))
+        more_runs = runs[large] - runs[small]
+        per_run = (wall_large - wall_small) / more_runs - bodies_per_run
+        fixed = wall_small - (per_run + bodies_per_run) * runs[small]
+        print(
+            f"--engine {engine} -n 1: each further run costs {per_run * 1e6:.0f} us "
+            f"beyond the body; fixed cost {fixed:.3f} s"
+        )
+    one = statistics.median(walls[("builtin", 1, args.tests)])
+    two = statistics.median(walls[("builtin", 2, args.tests)])
     print(f"speed-up of -n 2 over -n 1 (builtin): {one / two:.2f}x")
 
 
