@@ -82,7 +82,7 @@ fn unknown_keys_and_wrong_types_name_the_key_file_and_line() {
     assert_eq!(
         run.stderr,
         format!(
-            "ERROR: {}:2: invalid type: string \"soon\", expected f64\n",
+            "ERROR: {}:2: timeout: invalid type: string \"soon\", expected a number\n",
             file.display()
         )
     );

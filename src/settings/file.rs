@@ -110,9 +110,39 @@ pub fn parse<C: DeserializeOwned + Default>(path: &Path, text: String) -> Result
             Err(anyhow!(
                 "{}:{line}: {}{table}",
                 path.display(),
-                error.message().replace("unknown field", "unknown key")
+                plain_message(error.message(), &text, line)
             ))
         }
+    }
+}
+
+/// TOML's and serde's words for a value of the wrong kind, said the way a
+/// user writes the file: the key first, and "a whole number" rather than
+/// Rust's `usize`.
+fn plain_message(message: &str, text: &str, line: usize) -> String {
+    let message = message
+        .replace("unknown field", "unknown key")
+        // Every enum of the file is a word in quotes (engine, color).
+        .replace("wanted string or table", "expected a word in quotes");
+    let message = regex::Regex::new(r"expected (usize|u64|u32|u16|u8|i64|i32)\b")
+        .map(|whole| {
+            whole
+                .replace_all(&message, "expected a whole number")
+                .replace("expected f64", "expected a number")
+        })
+        .unwrap_or(message);
+    let is_about_a_value = ["invalid type", "invalid value", "expected a word"]
+        .iter()
+        .any(|start| message.starts_with(start));
+    let key = text
+        .lines()
+        .nth(line.saturating_sub(1))
+        .and_then(|l| l.split_once('='))
+        .map(|(key, _)| key.trim())
+        .filter(|key| !key.is_empty());
+    match key {
+        Some(key) if is_about_a_value => format!("{key}: {message}"),
+        _ => message,
     }
 }
 
@@ -131,15 +161,15 @@ mod tests {
     fn wrong_types_name_the_file_and_line() {
         assert_eq!(
             error("/p/leakhunt.toml", "workers = 2\ntimeout = \"soon\"\n"),
-            "/p/leakhunt.toml:2: invalid type: string \"soon\", expected f64"
+            "/p/leakhunt.toml:2: timeout: invalid type: string \"soon\", expected a number"
         );
         assert_eq!(
             error("/p/leakhunt.toml", "warmup = 2\nworkers = 0\n"),
-            "/p/leakhunt.toml:2: invalid value: integer `0`, expected a number of workers (1 or more, or auto)"
+            "/p/leakhunt.toml:2: workers: invalid value: integer `0`, expected a number of workers (1 or more, or auto)"
         );
         assert_eq!(
             error("/p/leakhunt.toml", "\nthresholds = { rss = \"x\" }\n"),
-            "/p/leakhunt.toml:2: invalid type: string \"x\", expected a number"
+            "/p/leakhunt.toml:2: thresholds: invalid type: string \"x\", expected a number"
         );
         assert_eq!(
             error("/p/leakhunt.toml", "thresholds = { memory = 1 }\n"),
@@ -148,6 +178,14 @@ mod tests {
         assert_eq!(
             error("/p/leakhunt.toml", "color = \"red\"\n"),
             "/p/leakhunt.toml:1: unknown variant `red`, expected one of `auto`, `yes`, `no`"
+        );
+        assert_eq!(
+            error("/p/leakhunt.toml", "engine = 3\n"),
+            "/p/leakhunt.toml:1: engine: expected a word in quotes"
+        );
+        assert_eq!(
+            error("/p/leakhunt.toml", "warmup = 1\niterations = \"ten\"\n"),
+            "/p/leakhunt.toml:2: iterations: invalid type: string \"ten\", expected a whole number"
         );
     }
 
