@@ -96,8 +96,7 @@ fn repeat(run: &mut TestRun<'_, '_>, series: &mut Vec<Sample>) -> Result<Ending>
             return Ok(Ending::Problem(problem, run.runs()));
         }
     }
-    let baseline = run.sampler.sample(run.py, None)?;
-    let ending = judged_runs(run, series, baseline);
+    let ending = judged_runs(run, series);
     run.sampler.test_done(run.py)?;
     ending
 }
@@ -120,13 +119,10 @@ const TIME_BUDGET: Duration = Duration::from_secs(60);
 /// included), the state with them cleared has not changed either. A test
 /// that reuses its caches (a regex-heavy one) then refills them once, not in
 /// every run, and a flat test never pays for the clearing.
-fn judged_runs(
-    run: &mut TestRun<'_, '_>,
-    series: &mut Vec<Sample>,
-    baseline: Sample,
-) -> Result<Ending> {
+fn judged_runs(run: &mut TestRun<'_, '_>, series: &mut Vec<Sample>) -> Result<Ending> {
     let (py, sampler, config) = (run.py, run.sampler, run.config);
     let policy = &config.policy;
+    let baseline = sampler.sample(py, None)?;
     series.push(baseline);
     let mut as_left = baseline;
     let started = Instant::now();

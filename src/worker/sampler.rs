@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyModule, PyString};
+use pyo3::types::PyModule;
 
 use crate::model::protocol::NO_TCACHE;
 use crate::model::signal::{Sample, Signal};
@@ -62,10 +62,7 @@ impl Sampler {
     }
 
     fn call<'py>(&self, py: Python<'py>, function: &str) -> Result<Bound<'py, PyAny>> {
-        self.module
-            .bind(py)
-            .call_method0(PyString::intern(py, function))
-            .map_err(|e| harness_error(py, &e, &format!("sampler ({function})")))
+        harness::call(self.module.bind(py), "sampler", function, ())
     }
 
     /// Before the last warm-up: everything alive so far stops being walked
@@ -115,14 +112,14 @@ impl Sampler {
 
     /// Makes `signal` dump every thread's Python stack into `path`.
     pub fn dump_stack_on(&self, py: Python<'_>, signal: i32, path: &std::path::Path) -> Result<()> {
-        self.module
-            .bind(py)
-            .call_method1(
-                "dump_stack_on",
-                (signal, path.to_string_lossy().to_string()),
-            )
-            .map_err(|e| harness_error(py, &e, "sampler (dump_stack_on)"))
-            .map(drop)
+        let path = path.to_string_lossy().to_string();
+        harness::call(
+            self.module.bind(py),
+            "sampler",
+            "dump_stack_on",
+            (signal, path),
+        )
+        .map(drop)
     }
 
     /// Unfreezes the heap when no test is left to measure.
@@ -156,6 +153,9 @@ impl Sampler {
         // The same path every time (the first detach allocates for good).
         let limit = previous.map_or(threads, |p| p.get(Signal::Threads));
         let threads = py.detach(|| settle_threads(proc_self, threads, limit));
+        // Not through harness::call: its result is two ints, and the hot
+        // path skips the check of what crosses (the name is interned all
+        // the same, for the reason harness::call gives).
         let Counters { objects, blocks } = self
             .module
             .bind(py)
