@@ -33,15 +33,15 @@ fn gc_tracked_objects_name_type_line_and_global() {
             "       +10       +560 B  test_objects.Item",
             "  leaky/test_objects.py:39: +1.2 KiB, +20.17 blocks",
             "      KEPT_INSTANCES.append(Item(i))",
-            "  test_objects.Item: module test_objects -> KEPT_INSTANCES (list) -> [275] -> test_objects.Item",
-            "  list: module test_objects -> KEPT_LISTS (list) -> [275] -> list",
-            "  dict: module test_objects -> KEPT_DICTS (list) -> [275] -> dict",
-            "  cell: module test_objects -> KEPT_CLOSURES (list) -> [275] (function) -> .__closure__ (tuple) -> [0] -> cell",
-            "  generator: module test_objects -> KEPT_GENERATORS (list) -> [275] -> generator",
-            "  traceback: module test_objects -> KEPT_TRACEBACKS (list) -> [27] (traceback) -> .tb_next -> traceback",
+            "  test_objects.Item: module test_objects -> KEPT_INSTANCES (list) -> [265] -> test_objects.Item",
+            "  list: module test_objects -> KEPT_LISTS (list) -> [265] -> list",
+            "  dict: module test_objects -> KEPT_DICTS (list) -> [265] -> dict",
+            "  cell: module test_objects -> KEPT_CLOSURES (list) -> [265] (function) -> .__closure__ (tuple) -> [0] -> cell",
+            "  generator: module test_objects -> KEPT_GENERATORS (list) -> [265] -> generator",
+            "  traceback: module test_objects -> KEPT_TRACEBACKS (list) -> [26] (traceback) -> .tb_next -> traceback",
             "    +10000   +546.9 KiB  test_seed_article.Person",
-            "  leaky/test_seed_article.py:20: +1.3 MiB, +20000.17 blocks",
-            "  test_seed_article.Person: module test_seed_article -> PEOPLE (list) -> [275000] -> test_seed_article.Person",
+            "  leaky/test_seed_article.py:20: +1.2 MiB, +20000.17 blocks",
+            "  test_seed_article.Person: module test_seed_article -> PEOPLE (list) -> [265000] -> test_seed_article.Person",
         ],
     );
     assert_starts(&run.stdout, &["  leaky/test_objects.py:73: +4."]);
@@ -80,14 +80,14 @@ fn in_place_intermittent_and_native_leaks() {
         &run.stdout,
         &[
             "grown in place, per run (no new objects):",
-            "  len    +1000    +562.50 B  bytearray",
-            "  leaky/test_inplace.py:9: +4.8 KiB, +0.17 blocks (not steady)",
+            "  len    +1000     +1.1 KiB  bytearray",
+            "  leaky/test_inplace.py:9: +4.8 KiB, +0.17 blocks",
             "  bytearray: module test_inplace -> BUF -> bytearray",
             "  len       +1        +16 B  list",
             "  list: module test_inplace -> CACHED -> list",
             "  test_intermittent.Item: module test_intermittent -> EVERY_SECOND (list) -> [66] -> test_intermittent.Item",
             "  leaky/test_intermittent.py:27: +133.33 B, +3.33 blocks",
-            "  object: module test_intermittent -> SMALL (list) -> [68] -> object",
+            "  object: module test_intermittent -> SMALL (list) -> [67] -> object",
             "native: Python's allocators saw none of it (no objects, blocks or traced bytes grew), so C code allocates it. To see where:",
             "      LIBC.memset(LIBC.malloc(CHUNK), 1, CHUNK)",
             "  PYTHONMALLOC=malloc valgrind --leak-check=full --show-leak-kinds=definite python -m pytest leaky/test_native.py::test_malloc_never_freed",
@@ -114,11 +114,11 @@ fn leaked_descriptors_and_threads_name_their_target() {
             "leaked file descriptors, per run:",
             "        +1  leaky/test_resources.py  no Python object owns it, opened at leaky/test_resources.py:14",
             "        +1  socket:[…]  socket.socket created at leaky/test_resources.py:19",
-            "  socket.socket: module test_resources -> SOCKETS (list) -> [27] -> socket.socket",
+            "  socket.socket: module test_resources -> SOCKETS (list) -> [26] -> socket.socket",
             "        +1  leaky/test_resources.py  _io.TextIOWrapper created at leaky/test_resources.py:24",
-            "  _io.TextIOWrapper: module test_resources -> FILES (list) -> [27] -> _io.TextIOWrapper",
+            "  _io.TextIOWrapper: module test_resources -> FILES (list) -> [26] -> _io.TextIOWrapper",
             "leaked threads, per run:",
-            "        +1  thread \"Thread-29 (wait)\" running threading.Event.wait, started at leaky/test_resources.py:29",
+            "        +1  thread \"Thread-28 (wait)\" running threading.Event.wait, started at leaky/test_resources.py:29",
             "      threading.Thread(target=NEVER_SET.wait, daemon=True).start()",
         ],
     );
@@ -131,11 +131,11 @@ fn registries_the_interpreter_keeps_are_named_as_roots() {
         &run.stdout,
         &[
             "  function: atexit callbacks (atexit.register) -> function",
-            "  function: codec search functions (codecs.register) -> [28] -> function",
-            "  list: signal handler for SIGUSR2 (signal.signal) -> .kept (list) -> [27] -> list",
-            "  list: sys.excepthook replacement -> .kept (list) -> [27] -> list",
-            "  list: threading.excepthook replacement -> .kept (list) -> [27] -> list",
-            "  list: faulthandler's file (faulthandler.enable / register) -> (test_interpreter_roots._Stream) -> .kept (list) -> [27] -> list",
+            "  function: codec search functions (codecs.register) -> [27] -> function",
+            "  list: signal handler for SIGUSR2 (signal.signal) -> .kept (list) -> [26] -> list",
+            "  list: sys.excepthook replacement -> .kept (list) -> [26] -> list",
+            "  list: threading.excepthook replacement -> .kept (list) -> [26] -> list",
+            "  list: faulthandler's file (faulthandler.enable / register) -> (test_interpreter_roots._Stream) -> .kept (list) -> [26] -> list",
         ],
     );
     assert!(!run.stdout.contains("missing Py_DECREF"), "{}", run.stdout);
@@ -150,7 +150,7 @@ fn a_leak_stays_leaked_when_its_diagnosis_dies() {
     assert_lines(
         &run.stdout,
         &[
-            "diagnosis incomplete: the diagnosis did not finish (its worker exited with code 3, during run 24); the leak stands on its judged runs",
+            "diagnosis incomplete: the diagnosis did not finish (its worker exited with code 3, during run 23); the leak stands on its judged runs",
         ],
     );
     assert_starts(
@@ -235,7 +235,7 @@ fn leaks_of_one_cause_are_diagnosed_once_and_keyed_alike() {
     // Its chain: from the same number of runs as without a check before.
     assert_lines(
         &run.stdout,
-        &["  list: module test_one_cause -> OTHER (dict) -> [27] -> list"],
+        &["  list: module test_one_cause -> OTHER (dict) -> [26] -> list"],
     );
     // JUnit keeps one <failure> per test, each naming its cause.
     let xml = std::fs::read_to_string(&xml).unwrap();
@@ -306,7 +306,7 @@ fn junit_points_at_the_allocating_line_and_json_holds_the_diagnosis() {
         "{xml}"
     );
     assert!(
-        xml.contains("  test_objects.Item: module test_objects -> KEPT_INSTANCES (list) -> [275] -> test_objects.Item\n"),
+        xml.contains("  test_objects.Item: module test_objects -> KEPT_INSTANCES (list) -> [265] -> test_objects.Item\n"),
         "{xml}"
     );
     let text = std::fs::read_to_string(&json).unwrap();
@@ -348,7 +348,7 @@ fn resource_warnings_are_warnings_unless_strict() {
         &[
             "unclosed/test_unclosed.py::test_file_never_closed",
             "    assert open(__file__, encoding=\"utf-8\").read(3) == '\"\"\"'",
-            "  ResourceWarning: unclosed event loop <_UnixSelectorEventLoop running=False closed=False debug=False> (8 runs)",
+            "  ResourceWarning: unclosed event loop <_UnixSelectorEventLoop running=False closed=False debug=False> (5 runs)",
         ],
     );
     // A socket's place comes from the socket.__new__ audit event.

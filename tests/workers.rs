@@ -42,7 +42,7 @@ const HOSTILE: &[&str] = &[
 
 #[test]
 fn the_timeout_is_per_run_not_per_test() {
-    // 8 runs (3 warm-up, 5 flat judged) of 1 s each: 8 s in all, under 2 s each.
+    // 5 runs (2 warm-up, 3 flat judged) of 1 s each: 5 s in all, under 2 s each.
     let run = leakhunt(&["slow/test_slow.py::test_slow", "--timeout", "2"]);
     assert_eq!(final_counts(&run.stdout), "1 passed", "{}", run.stdout);
     assert_eq!(run.code, 0);

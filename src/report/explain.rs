@@ -266,7 +266,7 @@ fn count(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::diagnosis::{Diagnosis, TypeGrowth};
+    use crate::model::diagnosis::{Diagnosis, Location, Site, TypeGrowth};
     use crate::model::outcome::Verdict;
 
     fn leak(nodeid: &str, same_cause_as: Option<&str>) -> TestReport {
@@ -284,6 +284,36 @@ mod tests {
             ..Diagnosis::default()
         });
         report
+    }
+
+    #[test]
+    fn a_site_that_did_not_grow_every_run_says_so() {
+        let mut report = leak("t.py::test_a", None);
+        let site = |line, steady| Site {
+            location: Location {
+                path: "t.py".into(),
+                line,
+                source: "BUF.extend(b'x' * 1000)".into(),
+            },
+            via: Vec::new(),
+            bytes_per_run: 4915.2,
+            blocks_per_run: 0.17,
+            steady,
+            c_functions: Vec::new(),
+        };
+        if let Some(d) = report.diagnosis.as_mut() {
+            d.sites = vec![site(9, false), site(10, true)];
+        }
+        let lines = diagnosis_lines(&report);
+        let at = |prefix: &str| lines.iter().find(|l| l.starts_with(prefix)).cloned();
+        assert_eq!(
+            at("  t.py:9:").as_deref(),
+            Some("  t.py:9: +4.8 KiB, +0.17 blocks (not steady)")
+        );
+        assert_eq!(
+            at("  t.py:10:").as_deref(),
+            Some("  t.py:10: +4.8 KiB, +0.17 blocks")
+        );
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub struct Cli {
     #[arg(long = "html", value_name = "PATH")]
     pub html: Option<PathBuf>,
 
-    /// Runs of each test whose samples are not judged [default: 3]
+    /// Runs of each test whose samples are not judged [default: 2]
     #[arg(long, value_name = "N")]
     pub warmup: Option<usize>,
 

@@ -78,7 +78,7 @@ options! {
     "paths"              paths:              Vec<String>      => Vec<String>      = Vec::new(),                 cli relative;
     "keyword"            keyword:            String           => Option<String>   = None,                       cli;
     "exitfirst"          exitfirst:          bool             => bool             = false,                      cli;
-    "warmup"             warmup:             usize            => usize            = 3,                          cli;
+    "warmup"             warmup:             usize            => usize            = 2,                          cli;
     "iterations"         iterations:         usize            => usize            = 10,                         cli;
     "max-iterations"     max_iterations:     usize            => usize            = 60,                         cli;
     "thresholds"         thresholds:         Thresholds       => Thresholds       = Thresholds::default(),      cli;
