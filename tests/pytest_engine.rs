@@ -5,7 +5,10 @@ mod common;
 
 use std::path::Path;
 
-use common::{final_counts, fixtures, leakhunt, leakhunt_with, pytest_venv, verdicts, PYTEST};
+use common::{
+    assert_all_passed, final_counts, fixtures, leakhunt, leakhunt_with, pytest_venv, verdicts,
+    FORKING_TESTS, PYTEST,
+};
 
 fn in_venv(args: &[&str]) -> common::Run {
     let venv = pytest_venv();
@@ -191,6 +194,18 @@ fn a_warning_with_new_text_every_run_is_clean() {
         "warning_registry/test_warning_registry.py::test_warns_with_new_text_every_run",
         "20",
     );
+}
+
+#[test]
+fn a_forked_child_ends_where_it_returns_from_pytest_code() {
+    // Also from a module-scoped fixture's setup, outside any one run.
+    let run = in_venv(&["fork", "--engine", "pytest", "-v", "--timeout", "20"]);
+    let mut expected = FORKING_TESTS.to_vec();
+    expected.extend([
+        "fork/test_fork_fixture.py::test_uses_it PASSED",
+        "fork/test_fork_fixture.py::test_after_it PASSED",
+    ]);
+    assert_all_passed(&run, &expected);
 }
 
 #[test]
@@ -511,17 +526,13 @@ fn progress_lines_and_failures_look_as_under_pytest() {
 #[test]
 fn a_run_finds_its_item_as_collected() {
     let run = in_venv(&["pytest_item_state", "-v"]);
-    assert_eq!(
-        verdicts(&run.stdout),
-        [
+    assert_all_passed(
+        &run,
+        &[
             "test_item_state.py::test_sees_only_its_own_run PASSED",
             "test_item_state.py::test_applymarker_is_not_a_leak PASSED",
         ],
-        "{}",
-        run.stdout
     );
-    assert_eq!(final_counts(&run.stdout), "2 passed");
-    assert_eq!(run.code, 0);
 }
 
 /// Ctrl-C under a plugin whose old-style hookwrapper re-raises in its

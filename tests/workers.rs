@@ -8,7 +8,10 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{assert_valid_junit, final_counts, fixtures, leakhunt, verdicts};
+use common::{
+    assert_all_passed, assert_valid_junit, final_counts, fixtures, leakhunt, verdicts,
+    FORKING_TESTS,
+};
 
 const HOSTILE: &[&str] = &[
     "hostile/test_crashes.py::test_before_the_crashes PASSED",
@@ -39,6 +42,14 @@ const HOSTILE: &[&str] = &[
     "hostile/test_process_state.py::test_stops_tracemalloc PASSED",
     "hostile/test_process_state.py::test_bytes_leak_seen_after_tracemalloc_stopped LEAKED",
 ];
+
+#[test]
+fn a_forked_child_that_returns_from_its_test_ends_there() {
+    // The child used to carry on as a second worker: it reported the test a
+    // second time, and the parent waited for it until it was killed.
+    let run = leakhunt(&["fork/test_fork.py", "-v", "--timeout", "20"]);
+    assert_all_passed(&run, &FORKING_TESTS);
+}
 
 #[test]
 fn the_timeout_is_per_run_not_per_test() {

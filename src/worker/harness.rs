@@ -7,6 +7,8 @@
 //! that any string a test controls arrives whatever it holds. A frame stays
 //! a `(filename, line)` pair, as tracemalloc writes it.
 
+use std::sync::OnceLock;
+
 use anyhow::Result;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -22,9 +24,14 @@ pub type Frames = Vec<(String, u32)>;
 
 static COMMON_MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
+/// The worker's process id, noted when the harness is first loaded, before
+/// any test code runs.
+static WORKER_PID: OnceLock<u32> = OnceLock::new();
+
 /// Loads one of the harness's modules as `name`, after `_leakhunt_common`,
 /// which the others import.
 pub fn load<'py>(py: Python<'py>, source: &str, name: &str) -> Result<Bound<'py, PyModule>> {
+    WORKER_PID.get_or_init(std::process::id);
     COMMON_MODULE.get_or_try_init(py, || {
         load_module(py, COMMON, "_leakhunt_common").map(Bound::unbind)
     })?;
@@ -46,10 +53,34 @@ pub fn call<'py>(
     function: &str,
     args: impl pyo3::call::PyCallArgs<'py>,
 ) -> Result<Bound<'py, PyAny>> {
-    module
-        .call_method1(PyString::intern(module.py(), function), args)
+    let result = module.call_method1(PyString::intern(module.py(), function), args);
+    end_if_forked_child(&result);
+    result
         .and_then(crossable)
         .map_err(|e| harness_error(module.py(), &e, &format!("{what} ({function})")))
+}
+
+/// A test that forks, and whose child returns from the test instead of
+/// calling `os._exit`, brings that child back here with a copy of the
+/// worker: it would take the supervisor's commands and send results as a
+/// second worker, and a parent that waits for it would wait for ever.
+/// Under pytest such a child runs the rest of the session and exits; here
+/// it exits at once, before it says anything: 0 when what it returned from
+/// had nothing to report (a run that passed), else 1.
+fn end_if_forked_child(result: &PyResult<Bound<'_, PyAny>>) {
+    if WORKER_PID
+        .get()
+        .is_none_or(|&pid| pid == std::process::id())
+    {
+        return;
+    }
+    let status = match result {
+        Ok(value) if value.is_none() => 0,
+        _ => 1,
+    };
+    // SAFETY: _exit ends this process without running any handler; the
+    // parent owns every resource the child shares with it.
+    unsafe { libc::_exit(status) }
 }
 
 /// One phase of one run that did not simply pass (`common.phase_report`).

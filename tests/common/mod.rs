@@ -239,3 +239,21 @@ pub fn run_with_reports(args: &[&str], dir: &Path) -> (Run, String, String, Stri
         reports.map(|path| std::fs::read_to_string(path).expect("the report was written"));
     (run, junit, json, html)
 }
+
+/// The tests of `fixtures/fork/test_fork.py`, which fork, each PASSED.
+pub const FORKING_TESTS: [&str; 3] = [
+    "fork/test_fork.py::test_child_returns_from_the_test PASSED",
+    "fork/test_fork.py::test_child_fails PASSED",
+    "fork/test_fork.py::test_after_the_forks PASSED",
+];
+
+/// A `-v` run in which every test passed: its verdicts in order, its last
+/// line and its exit code.
+pub fn assert_all_passed(run: &Run, expected: &[&str]) {
+    assert_eq!(verdicts(&run.stdout), expected, "{}", run.stdout);
+    assert_eq!(
+        final_counts(&run.stdout),
+        format!("{} passed", expected.len())
+    );
+    assert_eq!(run.code, 0);
+}
