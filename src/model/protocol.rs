@@ -155,9 +155,19 @@ mod path_list_bytes {
 
 /// Writes one value as a JSON line and flushes it.
 pub fn send<T: Serialize>(out: &mut impl Write, value: &T) -> Result<()> {
-    let mut line = serde_json::to_vec(value).context("encoding a message")?;
-    line.push(b'\n');
-    out.write_all(&line)
+    send_together(out, &[value])
+}
+
+/// Writes values as JSON lines in one write. Each write to a pipe wakes its
+/// reader, which costs the writer 5–10 µs on this machine's 2 cores: values
+/// that always follow each other go together.
+pub fn send_together<T: Serialize>(out: &mut impl Write, values: &[&T]) -> Result<()> {
+    let mut lines = Vec::new();
+    for value in values {
+        serde_json::to_writer(&mut lines, value).context("encoding a message")?;
+        lines.push(b'\n');
+    }
+    out.write_all(&lines)
         .and_then(|()| out.flush())
         .context("writing to the other process")
 }

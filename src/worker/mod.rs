@@ -29,7 +29,9 @@ use crate::model::capture::{read_since, stack_path};
 use crate::model::diagnosis::cause::KnownCauses;
 use crate::model::exit::UsageError;
 use crate::model::outcome::TestReport;
-use crate::model::protocol::{receive, send, Command, Message, COMMAND_FD, MESSAGE_FD};
+use crate::model::protocol::{
+    receive, send, send_together, Command, Message, COMMAND_FD, MESSAGE_FD,
+};
 use crate::model::repeatability::NotRepeatable;
 use crate::worker::interpreter::Interrupted;
 use crate::worker::runner::run_test;
@@ -199,8 +201,10 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
                 .as_ref()
                 .and_then(|failure| NotRepeatable::of_failed_run(failure.run));
             report.pytest_counts = engine.pytest_counts(py, index)?;
-            send(messages, &Message::Report(Box::new(report)))?;
-            send(messages, &Message::Ready)?;
+            send_together(
+                messages,
+                &[&Message::Report(Box::new(report)), &Message::Ready],
+            )?;
             previous = Some(index);
         }
     })

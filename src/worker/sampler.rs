@@ -69,10 +69,12 @@ impl Sampler {
     /// by the gc, so each later collection only looks at what the last
     /// warm-up and the judged runs create.
     ///
-    /// The first sample after a freeze keeps 64 bytes for good: an uncleared
-    /// one is taken and dropped here, and the first cleared one is the
-    /// judged runs' baseline, which holds them. The caches are not cleared
-    /// before freezing: the baseline clears them, and freeing frozen objects
+    /// The first sample after a freeze keeps 64 bytes for good: the
+    /// sampler's Python half is called and its counts dropped here (the
+    /// /proc readings and the heap's bytes allocate nothing in Python, and
+    /// cost 30 µs a test), and the first cleared sample is the judged
+    /// runs' baseline, which holds them. The caches are not cleared before
+    /// freezing: the baseline clears them, and freeing frozen objects
     /// changes no count.
     pub fn freeze(&self, py: Python<'_>) -> Result<()> {
         let started = Instant::now();
@@ -86,7 +88,7 @@ impl Sampler {
             };
             self.full_collections.set(full);
         }
-        self.sample_uncleared(py, None).map(drop)
+        self.counters(py, false).map(drop)
     }
 
     /// After a test: now and then, hand the whole heap back to the gc.
@@ -146,6 +148,19 @@ impl Sampler {
         self.take(py, previous, false)
     }
 
+    /// The gc-tracked objects and allocated blocks, after a full collection.
+    fn counters(&self, py: Python<'_>, clear: bool) -> Result<Counters> {
+        // Not through harness::call: its result is two ints, and the hot
+        // path skips the check of what crosses (the name is interned all
+        // the same, for the reason harness::call gives).
+        Ok(self
+            .module
+            .bind(py)
+            .call_method1(intern!(py, "sample"), (clear,))
+            .map_err(|e| harness_error(py, &e, "sampler (sample)"))?
+            .extract()?)
+    }
+
     fn take(&self, py: Python<'_>, previous: Option<&Sample>, clear: bool) -> Result<Sample> {
         let mut guard = self.proc_self.borrow_mut();
         let proc_self: &mut ProcSelf = &mut guard;
@@ -153,15 +168,7 @@ impl Sampler {
         // The same path every time (the first detach allocates for good).
         let limit = previous.map_or(threads, |p| p.get(Signal::Threads));
         let threads = py.detach(|| settle_threads(proc_self, threads, limit));
-        // Not through harness::call: its result is two ints, and the hot
-        // path skips the check of what crosses (the name is interned all
-        // the same, for the reason harness::call gives).
-        let Counters { objects, blocks } = self
-            .module
-            .bind(py)
-            .call_method1(intern!(py, "sample"), (clear,))
-            .map_err(|e| harness_error(py, &e, "sampler (sample)"))?
-            .extract()?;
+        let Counters { objects, blocks } = self.counters(py, clear)?;
         // Read once the sampler's own objects are gone.
         let bytes = heap_bytes();
         Ok(Sample([
