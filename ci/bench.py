@@ -20,6 +20,7 @@ the engines alternating.
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -67,7 +68,9 @@ def pytest_venv(path):
 
 
 def run_engine(binary, folder, engine, python, workers):
-    """Wall seconds of one leakhunt run, and the judged runs of each test."""
+    """Wall seconds of one leakhunt run, its warm-up runs per test (from the
+    session header, `engine: builtin, warm-up 2, ...`), and the judged runs
+    of each test."""
     start = time.perf_counter()
     done = subprocess.run(
         [binary, folder, "-vv", "--color", "no", "--engine", engine, "--python", python]
@@ -83,7 +86,10 @@ def run_engine(binary, folder, engine, python, workers):
         for line in done.stdout.splitlines()
         if line.strip().startswith("objects")
     ]
-    return wall, judged
+    warmup = re.search(r"^engine: .*, warm-up (\d+),", done.stdout, re.MULTILINE)
+    if warmup is None:
+        sys.exit(f"no warm-up in leakhunt's header:\n{done.stdout[:2000]}")
+    return wall, int(warmup.group(1)), judged
 
 
 def judged_runs(series_line):
@@ -135,14 +141,13 @@ def main():
             write_suite(suites[tests], tests)
         for _ in range(args.repeat):
             for engine, workers, tests in configurations:
-                wall, judged = run_engine(
+                wall, warmup, judged = run_engine(
                     binary, suites[tests], engine, python, workers
                 )
                 walls[(engine, workers, tests)].append(wall)
                 if len(judged) != tests:
                     sys.exit(f"expected {tests} tests judged, got {judged}")
-                # The default warm-up is 3 runs; flat tests stop early.
-                runs[(engine, workers, tests)] = sum(3 + j for j in judged)
+                runs[(engine, workers, tests)] = sum(warmup + j for j in judged)
         bodies_per_run = statistics.median(
             time_bodies(13, args.tests) / (13 * args.tests) for _ in range(args.repeat)
         )
