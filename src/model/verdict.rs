@@ -274,10 +274,12 @@ fn is_monotone(values: &[i64]) -> bool {
 /// The floor (suffix minimum) rises within each third of the window, by at
 /// least a tenth of an even share of its whole rise: a table that grew by
 /// kilobytes early and then by one stray allocation has stopped, a leak's
-/// thirds are alike. The window ends at the floor of its last two samples:
-/// the last one alone is its own floor, noise included, and a series that
-/// flickers by 16 bytes every run would rise in its last third whenever it
-/// ended on a high.
+/// thirds are alike. A series that goes down ends at the floor of its last
+/// two samples: the last one alone is its own floor, noise included, and a
+/// series that flickers by 16 bytes every run would rise in its last third
+/// whenever it ended on a high. One that never goes down has no noise: a
+/// list growing in place rises once in eight runs, and the rise on its last
+/// run counts.
 fn rises_in_every_third(values: &[i64]) -> bool {
     let runs = values.len() - 1;
     if runs < 3 {
@@ -287,7 +289,7 @@ fn rises_in_every_third(values: &[i64]) -> bool {
     for i in (0..runs).rev() {
         floor[i] = floor[i].min(floor[i + 1]);
     }
-    let end = runs - 1;
+    let end = if is_monotone(values) { runs } else { runs - 1 };
     let least = ((floor[end] - floor[0]) / 30).max(1);
     let cuts = [0, runs / 3, (2 * runs) / 3, end];
     cuts.windows(2).all(|w| floor[w[1]] - floor[w[0]] >= least)
@@ -514,6 +516,20 @@ mod tests {
         );
         assert_eq!(j, Judgement::Clean, "after {runs} runs");
         assert!(runs > 20, "decided before the cache was seen full");
+    }
+
+    #[test]
+    fn a_noise_free_rise_on_the_last_run_counts_for_the_last_third() {
+        // A list growing in place by one item a run, reallocated on judged
+        // runs 4, 12 and 20.
+        let values: Vec<i64> = (0..=20)
+            .map(|run| [4, 12, 20].iter().filter(|&&at| run >= at).count() as i64 * 64)
+            .collect();
+        assert!(rises_in_every_third(&values));
+        // With noise, the last sample alone is not a floor.
+        let mut noisy = values.clone();
+        noisy[10] -= 16;
+        assert!(!rises_in_every_third(&noisy));
     }
 
     #[test]
