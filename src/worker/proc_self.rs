@@ -17,6 +17,7 @@
 //! read, and opened again when it is not the one it was.
 
 use std::fs::File;
+use std::fs::Metadata;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, MetadataExt};
 
@@ -36,9 +37,6 @@ struct Kept {
     path: &'static str,
     file: Option<File>,
     identity: (u64, u64),
-    /// Size and link count at the last check.
-    size: u64,
-    links: u64,
 }
 
 impl Kept {
@@ -47,19 +45,20 @@ impl Kept {
             path,
             file: None,
             identity: (0, 0),
-            size: 0,
-            links: 0,
         }
     }
 
     /// The file's text from its start, read into `buffer`.
     fn read<'b>(&mut self, buffer: &'b mut [u8]) -> Option<&'b [u8]> {
-        let read = self.file()?.read_at(buffer, 0).ok()?;
+        let (file, _) = self.check()?;
+        let read = file.read_at(buffer, 0).ok()?;
         Some(&buffer[..read])
     }
 
-    /// The open file, opened again when a test closed or replaced it.
-    fn file(&mut self) -> Option<&File> {
+    /// The open file, opened again when a test closed or replaced it, and
+    /// what the fstat that checked it said (its size and link count count
+    /// descriptors and threads).
+    fn check(&mut self) -> Option<(&File, Option<Metadata>)> {
         let mut metadata = self.file.as_ref().and_then(|file| file.metadata().ok());
         let still_ours = metadata
             .as_ref()
@@ -73,8 +72,7 @@ impl Kept {
             metadata = self.file.as_ref().and_then(|f| f.metadata().ok());
             self.identity = metadata.as_ref().map_or((0, 0), |m| (m.dev(), m.ino()));
         }
-        (self.size, self.links) = metadata.map_or((0, 0), |m| (m.size(), m.nlink()));
-        self.file.as_ref()
+        Some((self.file.as_ref()?, metadata))
     }
 }
 
@@ -109,33 +107,32 @@ impl ProcSelf {
 
     /// Open file descriptors, not counting the ones kept here.
     pub fn fds(&mut self) -> i64 {
-        // Each kept file is checked (and reopened) first, so that the
-        // directory lists exactly the kept ones that are open.
-        let kept = [&mut self.statm, &mut self.task_dir, &mut self.fd_dir]
+        // Each kept file is checked (and reopened) first, the folder last, so
+        // that it counts exactly the kept ones that are open.
+        let others = [&mut self.statm, &mut self.task_dir]
             .into_iter()
-            .filter_map(|kept| kept.file())
+            .filter_map(|kept| kept.check())
             .count() as i64;
-        let Some(dir) = self.fd_dir.file.as_ref() else {
+        let Some((dir, metadata)) = self.fd_dir.check() else {
             return 0;
         };
         // The folder's own descriptor is open: a size of 0 is an older kernel.
-        let open = match self.fd_dir.size {
+        let open = match metadata.map_or(0, |m| m.size()) {
             0 => count_entries_of(dir, &mut self.entries),
             size => size as i64,
         };
-        open - kept
+        open - others - 1
     }
 
     /// The process's threads: /proc/self/task's link count less 2, or on a
     /// kernel that would not say, its entries.
     pub fn threads(&mut self) -> i64 {
-        if self.task_dir.file().is_none() {
+        let Some((dir, metadata)) = self.task_dir.check() else {
             return 0;
-        }
-        match (self.task_dir.links, self.task_dir.file.as_ref()) {
-            (links @ 3.., _) => links as i64 - 2,
-            (_, Some(dir)) => count_entries_of(dir, &mut self.entries),
-            (_, None) => 0,
+        };
+        match metadata.map_or(0, |m| m.nlink()) {
+            links @ 3.. => links as i64 - 2,
+            _ => count_entries_of(dir, &mut self.entries),
         }
     }
 
