@@ -1,7 +1,7 @@
-//! Hypothesis `@given` tests (fixtures/hypothesis, in a virtualenv with
-//! pytest and Hypothesis): each run runs the same few examples, so that the
-//! runs together cost about one call of the test, and a leak per example
-//! still shows as steady growth.
+//! Hypothesis `@given` tests and state machines (fixtures/hypothesis, in a
+//! virtualenv with pytest and Hypothesis): each run runs the same few
+//! examples, so that the runs together cost about one call of the test, and
+//! a leak per example still shows as steady growth.
 
 mod common;
 
@@ -9,9 +9,10 @@ use std::path::PathBuf;
 
 use common::{final_counts, fixtures, hypothesis_venv, leakhunt_with, verdicts};
 
-/// `leakhunt -v hypothesis` under `engine`, with test_counted writing its
-/// runs and examples to a log; returns the run and the examples of each run.
-fn run_fixture(engine: &str) -> (common::Run, Vec<usize>) {
+/// `leakhunt -v hypothesis` under `engine`, with test_counted and
+/// TestCountedMachine writing their runs and examples to a log; returns the
+/// run and the examples of each run of each of the two.
+fn run_fixture(engine: &str) -> (common::Run, Vec<usize>, Vec<usize>) {
     let venv = hypothesis_venv();
     let scratch = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("hypothesis-{engine}"));
     let _ = std::fs::remove_dir_all(&scratch);
@@ -38,24 +39,34 @@ fn run_fixture(engine: &str) -> (common::Run, Vec<usize>) {
         ],
     );
     let text = std::fs::read_to_string(&log).unwrap_or_default();
-    let per_run = text
-        .split("run\n")
-        .skip(1)
-        .map(|run| run.lines().filter(|line| *line == "example").count())
-        .collect();
-    (run, per_run)
+    let per_run = |start: &str, example: &str| -> Vec<usize> {
+        let mut runs = Vec::new();
+        for line in text.lines() {
+            if line == start {
+                runs.push(0);
+            } else if let (true, Some(examples)) = (line == example, runs.last_mut()) {
+                *examples += 1;
+            }
+        }
+        runs
+    };
+    let given = per_run("run", "example");
+    let machine = per_run("machine run", "machine");
+    (run, given, machine)
 }
 
 const VERDICTS: &[&str] = &[
     "test_given.py::test_clean PASSED",
     "test_given.py::test_keeps_every_example LEAKED",
     "test_given.py::test_counted PASSED",
+    "test_stateful.py::TestCountedMachine::runTest PASSED",
+    "test_stateful.py::TestKeeper::runTest LEAKED",
 ];
 
 fn check(engine: &str) {
-    let (run, per_run) = run_fixture(engine);
+    let (run, per_run, machines) = run_fixture(engine);
     assert_eq!(verdicts(&run.stdout), VERDICTS, "{}", run.stdout);
-    assert_eq!(final_counts(&run.stdout), "2 passed, 1 leaked");
+    assert_eq!(final_counts(&run.stdout), "3 passed, 2 leaked");
     assert_eq!(run.code, 1);
     // Hypothesis's default budget of 100 examples, shared among 2 warm-ups
     // and 3 judged runs: 20 a run, each kept.
@@ -69,6 +80,22 @@ fn check(engine: &str) {
     // warm-ups and 3 judged runs), never its whole budget.
     assert!(per_run.len() >= 5, "{per_run:?}");
     assert!(per_run.iter().all(|&examples| examples == 8), "{per_run:?}");
+    // A state machine's TestCase asks for 40 examples in its `settings`: 8
+    // machines in each run too. Hypothesis's cache of the strategies it
+    // built (about 32 objects for every machine) is cleared with the
+    // interpreter's caches, so the machine that keeps nothing is clean.
+    assert!(machines.len() >= 5, "{machines:?}");
+    assert!(
+        machines.iter().all(|&examples| examples == 8),
+        "{machines:?}"
+    );
+    // TestKeeper keeps one list a machine: 100 examples shared as 20 a run,
+    // for which Hypothesis runs 21 machines (as it does in plain Python).
+    assert!(
+        run.stdout.contains("TestKeeper::runTest - +21 objects/run"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]

@@ -20,11 +20,14 @@ _failed_scopes = {}  # scope key -> phase report of its failed setup
 
 
 class _Item:
-    __slots__ = ("module", "cls", "name", "func")
+    # `owner`: the name the module gives the class, as pytest names it (a
+    # state machine's TestCase is named "Machine.TestCase", its alias not).
+    __slots__ = ("module", "cls", "owner", "name", "func")
 
-    def __init__(self, module, cls, name, func):
+    def __init__(self, module, cls, name, func, owner=None):
         self.module = module
         self.cls = cls
+        self.owner = owner
         self.name = name
         self.func = func
 
@@ -77,14 +80,14 @@ def _test(item, index):
     calls a TestCase's methods itself: they are not looked into."""
     unit = item.cls is not None and issubclass(item.cls, unittest.TestCase)
     return {
-        "name": f"{item.cls.__name__}::{item.name}" if item.cls else item.name,
+        "name": f"{item.owner}::{item.name}" if item.cls else item.name,
         "line": _line(item.func),
         "index": index,
         "skipped_file": None,
         "unittest": unit,
         "coroutine": not unit and inspect.iscoroutinefunction(item.func),
         "arguments": [] if unit else _arguments(item.func, skip_self=item.cls is not None),
-        "hypothesis_examples": common.hypothesis_examples(item.func),
+        "hypothesis_examples": common.hypothesis_examples(item.func, item.cls),
     }
 
 
@@ -112,7 +115,10 @@ def _is_test_class(obj, name):
 def _class_tests(cls):
     """Test method names in pytest's order: base classes first, then definition order."""
     if issubclass(cls, unittest.TestCase):
-        return unittest.TestLoader().getTestCaseNames(cls)
+        # A TestCase with no test* methods runs its runTest, as unittest's
+        # loader and pytest do (a Hypothesis state machine's TestCase).
+        names = unittest.TestLoader().getTestCaseNames(cls)
+        return names or (["runTest"] if callable(getattr(cls, "runTest", None)) else [])
     seen = set()
     per_class = []
     for klass in cls.__mro__:
@@ -157,7 +163,7 @@ def collect(path):
     for name, obj in list(vars(module).items()):
         if _is_test_class(obj, name):
             for method in _class_tests(obj):
-                found.append(_Item(module, obj, method, getattr(obj, method)))
+                found.append(_Item(module, obj, method, getattr(obj, method), owner=name))
         elif name.startswith("test") and inspect.isfunction(obj) and getattr(obj, "__test__", True):
             found.append(_Item(module, None, name, obj))
     start = len(_items)
@@ -168,7 +174,8 @@ def collect(path):
 def limit_examples(index, examples):
     """Makes each later call of the Hypothesis test `index` run the same
     `examples` examples (common.limit_examples)."""
-    common.limit_examples(_items[index].func, examples)
+    item = _items[index]
+    common.limit_examples(item.func, examples, item.cls)
 
 
 def _is_plumbing(frame):

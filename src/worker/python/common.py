@@ -64,30 +64,40 @@ def phase_report(
 _hypothesis_settings = {}
 
 
-def hypothesis_examples(function):
+def hypothesis_examples(function, cls=None):
     """The examples Hypothesis gives each call of `function` (its effective
     settings' max_examples: its own @settings, else the profile loaded when
-    @given was applied), or None when it is not a Hypothesis @given test."""
+    @given was applied; for a state machine's TestCase, the `settings` of
+    `cls`, its class), or None when it is not a Hypothesis test."""
     if not getattr(function, "is_hypothesis_test", False):
         return None
-    function = getattr(function, "__func__", function)  # a classmethod's function
-    settings = _hypothesis_settings.get(function)
-    if settings is None:
-        settings = getattr(function, "_hypothesis_internal_use_settings", None)
+    key, settings = _hypothesis_settings_of(function, cls)
+    settings = _hypothesis_settings.get(key, settings)
     examples = getattr(settings, "max_examples", None)
     return examples if isinstance(examples, int) else None
 
 
-def limit_examples(function, examples):
-    """Makes every later call of the @given test `function` run the same
-    `examples` examples: its own settings with max_examples=`examples`,
-    derandomized, without the example database, shrinking, targeting or a
-    deadline, and without the two health checks that repeating a test under
-    leakhunt trips (too_slow, differing_executors)."""
+def _hypothesis_settings_of(function, cls):
+    """What holds a Hypothesis test's settings, and those settings: the
+    TestCase class of a state machine (Hypothesis's runTest reads
+    `self.settings`), else the @given function."""
+    if cls is not None and getattr(function, "_hypothesis_state_machine_class", None):
+        return cls, getattr(cls, "settings", None)
+    function = getattr(function, "__func__", function)  # a classmethod's function
+    return function, getattr(function, "_hypothesis_internal_use_settings", None)
+
+
+def limit_examples(function, examples, cls=None):
+    """Makes every later call of the Hypothesis test `function` (of class
+    `cls`) run the same `examples` examples: its own settings with
+    max_examples=`examples`, derandomized, without the example database,
+    shrinking, targeting or a deadline, and without the two health checks
+    that repeating a test under leakhunt trips (too_slow,
+    differing_executors)."""
     from hypothesis import HealthCheck, Phase, settings
 
-    function = getattr(function, "__func__", function)  # a classmethod's function
-    original = _hypothesis_settings.setdefault(function, function._hypothesis_internal_use_settings)
+    key, current = _hypothesis_settings_of(function, cls)
+    original = _hypothesis_settings.setdefault(key, current)
     suppressed = set(original.suppress_health_check)
     for name in ("too_slow", "differing_executors"):  # older versions lack the second
         check = getattr(HealthCheck, name, None)
@@ -102,9 +112,11 @@ def limit_examples(function, examples):
         deadline=None,
         suppress_health_check=sorted(suppressed, key=lambda check: check.value),
     )
-    if hasattr(function, "_hypothesis_internal_settings_applied"):
+    if key is cls:
+        cls.settings = limited
+    elif hasattr(key, "_hypothesis_internal_settings_applied"):
         # The test has its own @settings, and Hypothesis refuses a second
         # @settings: the attribute the decorator sets is set directly.
-        function._hypothesis_internal_use_settings = limited
+        key._hypothesis_internal_use_settings = limited
     else:
-        limited(function)
+        limited(key)

@@ -191,7 +191,7 @@ def collect(args):
         if dtest is not None:
             _doctest_globals[index] = dict(dtest.globs)
         path, line, _ = item.location
-        examples = common.hypothesis_examples(_test_function(item))
+        examples = common.hypothesis_examples(_test_function(item), getattr(item, "cls", None))
         described.append(_described(item.nodeid, path, line, item.name, _marker(item), examples))
     _items.extend(items)
     return {
@@ -228,7 +228,8 @@ def _test_function(item):
 def limit_examples(index, examples):
     """Makes each later call of the Hypothesis test of item `index` run the
     same `examples` examples (common.limit_examples)."""
-    common.limit_examples(_test_function(_items[index]), examples)
+    item = _items[index]
+    common.limit_examples(_test_function(item), examples, getattr(item, "cls", None))
 
 
 def pins():

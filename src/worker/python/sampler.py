@@ -21,6 +21,9 @@ _MODULE_CACHES = (
     ("struct", lambda m: m._clearcache()),
     ("ctypes", lambda m: m._reset_cache()),
     ("fnmatch", lambda m: m._compile_pattern.cache_clear()),
+    # Hypothesis keeps up to 1024 strategies it built (an LRU): a state
+    # machine builds new ones for every example, about 32 objects each.
+    ("hypothesis.strategies._internal.utils", lambda m: m.clear_strategy_cache()),
 )
 
 
