@@ -29,6 +29,15 @@ pub struct TestItem {
 }
 
 impl TestItem {
+    /// pytest's `path:line`, just the path when the line is unknown.
+    pub fn location(&self) -> String {
+        if self.line == 0 {
+            self.path.clone()
+        } else {
+            format!("{}:{}", self.path, self.line)
+        }
+    }
+
     /// The one test that stands for a file skipped whole while it was
     /// imported: its node id is the file's path (`dir/test_x.py`), and it is
     /// named by its module (`dir.test_x`), as pytest's junitxml names it.

@@ -165,11 +165,10 @@ fn section_start(out: &mut String, index: usize, test: &TestReport) {
         out,
         "<section id=\"test-{index}\" class=\"detail {class}\">\n\
          <h2><span class=\"verdict {class}\">{}</span> {}</h2>\n\
-         <p class=\"where\">{}:{}</p>",
+         <p class=\"where\">{}</p>",
         test.verdict.word(),
         escape(&test.item.nodeid),
-        escape(&test.item.path),
-        test.item.line,
+        escape(&test.item.location()),
     );
 }
 

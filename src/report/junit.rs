@@ -23,9 +23,7 @@ use quick_xml::events::{BytesCData, BytesDecl, BytesEnd, BytesStart, Event};
 use quick_xml::name::QName;
 use quick_xml::Writer;
 
-use crate::model::outcome::{
-    CollectionError, Failure, SessionReport, TestItem, TestReport, Verdict,
-};
+use crate::model::outcome::{CollectionError, Failure, SessionReport, TestReport, Verdict};
 use crate::model::sanitize::printable;
 use crate::report::atomic::write_atomically;
 use crate::report::bounds::{self, BODY_CHARS};
@@ -289,7 +287,7 @@ fn leak_message(test: &TestReport) -> String {
 /// that allocated what leaked, else the test.
 fn leak_body(test: &TestReport) -> String {
     let culprit = test.diagnosis.as_ref().and_then(|d| d.culprit());
-    let place = culprit.map_or_else(|| location(&test.item), |at| at.at());
+    let place = culprit.map_or_else(|| test.item.location(), |at| at.at());
     let mut body = format!("{place}: {} leaked\n", test.item.nodeid);
     body.push_str(&series_lines(test));
     let _ = writeln!(body, "runs: {} ({} warm-up)", test.runs, test.warmup);
@@ -351,15 +349,6 @@ fn shorten(items: Vec<String>) -> String {
     )
 }
 
-/// pytest's `path:line` (just the path when the line is unknown).
-fn location(item: &TestItem) -> String {
-    if item.line == 0 {
-        item.path.clone()
-    } else {
-        format!("{}:{}", item.path, item.line)
-    }
-}
-
 /// pytest's skip: `<skipped type="pytest.skip" message="reason">path:line: reason</skipped>`.
 fn skipped(test: &TestReport) -> Outcome {
     let reason = test.skip_reason.as_deref().unwrap_or("");
@@ -373,9 +362,9 @@ fn skipped(test: &TestReport) -> Outcome {
         };
     }
     let details = if reason.is_empty() {
-        location(&test.item)
+        test.item.location()
     } else {
-        format!("{}: {reason}", location(&test.item))
+        format!("{}: {reason}", test.item.location())
     };
     Outcome::Skipped {
         kind: "pytest.skip",
@@ -559,7 +548,7 @@ impl Xml {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::outcome::Growth;
+    use crate::model::outcome::{Growth, TestItem};
     use crate::model::repeatability::NotRepeatable;
     use crate::model::sanitize::for_xml;
     use crate::model::signal::{Sample, Signal};

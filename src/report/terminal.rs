@@ -375,9 +375,8 @@ impl Terminal {
         self.line(&self.rule(&test.item.name, '_'));
         let what = growth_outcome(test);
         self.line(&format!(
-            "{}:{}: {} {what} after {} runs ({} warm-up): {}",
-            test.item.path,
-            test.item.line,
+            "{}: {} {what} after {} runs ({} warm-up): {}",
+            test.item.location(),
             test.item.nodeid,
             test.runs,
             test.warmup,

@@ -261,6 +261,17 @@ fn pytest_item(item: PytestItem) -> TestItem {
     if !nodeid.contains("::") {
         return TestItem::skipped_file(&path, line);
     }
+    // pytest locates a test where its function is defined: for a method
+    // inherited from another module (a mixin of tests, a Hypothesis state
+    // machine's runTest) that is another file. The test belongs to the file
+    // of its node id, as pytest's own progress lines have it: files are
+    // scheduled, sharded and selected by it. The line then is not known.
+    let file = nodeid.split("::").next().unwrap_or_default();
+    let (path, line) = if path == file {
+        (path, line)
+    } else {
+        (file.to_string(), 0)
+    };
     let address = nodeid.split_once('[').map_or(nodeid.as_str(), |(a, _)| a);
     let mut names: Vec<String> = address.split("::").map(str::to_string).collect();
     if let Some(first) = names.first_mut() {
@@ -317,5 +328,20 @@ mod tests {
             (item.classname.as_str(), item.name.as_str()),
             ("", "tests.test_skipped_whole")
         );
+    }
+
+    #[test]
+    fn a_test_defined_in_another_module_belongs_to_the_file_of_its_node_id() {
+        let item = item(
+            "tests/test_machine.py::TestMachine::runTest",
+            "../venv/lib/python3.11/site-packages/hypothesis/stateful.py",
+            Some(556),
+            "runTest",
+        );
+        assert_eq!(
+            (item.path.as_str(), item.line),
+            ("tests/test_machine.py", 0)
+        );
+        assert_eq!(item.classname, "tests.test_machine.TestMachine");
     }
 }
