@@ -1,11 +1,14 @@
 //! Which tests a worker takes together, and in what order (planning only: no
 //! processes here).
 //!
-//! A worker takes a file at a time, the slowest first when there is more
-//! than one worker (by the durations remembered from the last session, else
-//! by its number of tests), so that no long file starts last. Once no file is
-//! left, an idle worker takes about half of what a busy worker still has to
-//! do in its file. Tests that share a module- or class-scoped fixture (pytest
+//! A worker takes a file at a time, in collection order, so that each
+//! worker runs its tests in the order pytest would: suites depend on it
+//! (pyrsistent's `vector_test.py` reloads `pyrsistent._pvector`, after which
+//! 22 tests of files collected before it recurse for ever; started first as
+//! its largest file, it made them fail). Once no file is left, an idle worker
+//! takes about half of what a busy worker still has to do in its file (by
+//! the durations remembered from the last session, else one unit a test), so
+//! that a long file that starts last does not run alone. Tests that share a module- or class-scoped fixture (pytest
 //! engine) are pinned together: a file whose tests use a module-scoped one is
 //! never split, a class whose tests use a class-scoped one is split from the
 //! rest of its file only as a whole. The built-in engine pins nothing.
@@ -58,19 +61,14 @@ impl Schedule {
             .sum()
     }
 
-    /// The selected tests by file, files in collection order with one worker
-    /// (nothing to gain from another order), else the slowest first.
-    pub fn units(&self, tests: &[TestItem], selected: &[usize], workers: usize) -> Vec<Unit> {
+    /// The selected tests by file, in collection order.
+    pub fn units(tests: &[TestItem], selected: &[usize]) -> Vec<Unit> {
         let mut files: Vec<Unit> = Vec::new();
         for &index in selected {
             match files.last_mut() {
                 Some(file) if tests[file[0]].path == tests[index].path => file.push(index),
                 _ => files.push(vec![index]),
             }
-        }
-        if workers > 1 {
-            // Stable: files of equal cost keep their order.
-            files.sort_by(|a, b| self.cost(b).total_cmp(&self.cost(a)));
         }
         files
     }
@@ -133,24 +131,14 @@ mod tests {
     }
 
     #[test]
-    fn one_worker_keeps_collection_order_and_more_start_with_the_slowest_file() {
+    fn files_go_in_collection_order_whatever_they_cost() {
         let tests = suite();
         let all: Vec<usize> = (0..tests.len()).collect();
-        let costs = vec![1.0, 1.0, 0.1, 0.1, 0.1, 5.0];
-        let schedule = Schedule::new(&tests, costs, &[]);
-        let in_order: Vec<Unit> = vec![vec![0, 1], vec![2, 3, 4], vec![5]];
-        assert_eq!(schedule.units(&tests, &all, 1), in_order);
         assert_eq!(
-            schedule.units(&tests, &all, 2),
-            [vec![5], vec![0, 1], vec![2, 3, 4]]
+            Schedule::units(&tests, &all),
+            [vec![0, 1], vec![2, 3, 4], vec![5]]
         );
-        // Unknown durations: a file costs its number of tests.
-        let schedule = Schedule::new(&tests, vec![1.0; 6], &[]);
-        assert_eq!(
-            schedule.units(&tests, &all, 2),
-            [vec![2, 3, 4], vec![0, 1], vec![5]]
-        );
-        assert_eq!(schedule.units(&tests, &[1, 5], 2), [vec![1], vec![5]]);
+        assert_eq!(Schedule::units(&tests, &[1, 5]), [vec![1], vec![5]]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! How long each test took the last time it ran, remembered between sessions
-//! so that the slowest files start first under `-n 2` and more. Kept in the
+//! so that an idle worker takes about half of the work a busy one has left
+//! (`-n 2` and more). Kept in the
 //! user's cache folder, not in the project: leakhunt writes nothing into the
 //! tree it checks. Losing it costs only speed, so a missing, unreadable or
 //! unwritable memory is an empty one.

@@ -81,7 +81,7 @@ pub fn run(settings: &Settings) -> Result<ExitCode> {
         durations.estimate(&collected.tests),
         &collected.pins,
     );
-    let units = schedule.units(&collected.tests, &plan.selected, settings.workers);
+    let units = Schedule::units(&collected.tests, &plan.selected);
     let finished = pool.run(
         units,
         schedule,
