@@ -29,7 +29,7 @@ from _pytest.runner import runtestprotocol
 
 import _leakhunt_common as common
 
-_state = {}  # "config", "session", "hook history"
+_state = {}  # "config", "session", "hook history", "hook proxies"
 _items = []
 _doctest_globals = {}  # item index -> the names its doctest starts with
 _first_run_counts = {}  # item index -> [(stats key, count)] of its first run
@@ -178,6 +178,7 @@ def collect(args):
     config.hook.pytest_sessionstart(session=session)
     config.hook.pytest_collection(session=session)
     _state["hook history"] = config.hook.pytest_warning_recorded._call_history
+    _state["hook proxies"] = _HookProxies(session)
     described = []
     items = _with_skipped_files(session.items, _plugin.collected)
     for index, item in enumerate(items, start=len(_items)):
@@ -426,23 +427,41 @@ def _restore_item(item, state):
 
 
 class _HookProxies:
-    """Session.gethookproxy for the length of one run. Every `item.ihook`
-    (each phase, each report, each function-scoped fixture's setup and
-    finish) asks the session again, and the session answers with a stat of
-    the item's file and a comparison of conftest sets: six times or more per
-    run, about 5% of a run of a fast test. Conftests are loaded during
-    collection, not while a test runs, so the first answer for a path holds
-    until the run ends."""
+    """Session.gethookproxy while tests run. Every `item.ihook` (each phase,
+    each report, each function-scoped fixture's setup and finish) asks the
+    session again, and the session answers with a stat of the item's file
+    and a comparison of conftest sets; where a conftest does not apply, with
+    a new proxy that looks each hook up again. Conftests are loaded during
+    collection, not while tests run, so the first answer for a path holds
+    for every run after it. Outside runs (collection, leave) the session
+    answers itself."""
 
     def __init__(self, session):
         self.find = session.gethookproxy
+        self.hook = session.config.hook
         self.found = {}
+        self.subsets = {}  # the conftests left out -> their proxy
 
     def __call__(self, fspath):
         proxy = self.found.get(fspath)
         if proxy is None:
-            proxy = self.found[fspath] = self.find(fspath)
+            proxy = self.found[fspath] = self._shared(self.find(fspath))
         return proxy
+
+    def _shared(self, proxy):
+        """One proxy for each set of conftests left out, with every hook
+        looked up now: a hook first called in a later run (a warning, a
+        failed assertion) would otherwise add to it then, and show as growth."""
+        left_out = getattr(proxy, "remove_mods", None)
+        if left_out is None:
+            return proxy  # every conftest applies: pytest's own hook relay
+        key = frozenset(left_out)
+        if key not in self.subsets:
+            for name in list(vars(self.hook)):
+                if name.startswith("pytest_"):
+                    getattr(proxy, name)
+            self.subsets[key] = proxy
+        return self.subsets[key]
 
 
 def run(index):
@@ -467,7 +486,7 @@ def run(index):
     _plugin.resource_warnings = 0
     before = _item_state(item)
     session = _state["session"]
-    session.gethookproxy = _HookProxies(session)
+    session.gethookproxy = _state["hook proxies"]
     try:
         item.ihook.pytest_runtest_protocol(item=item, nextitem=item.parent)
     except BaseException as error:  # noqa: B036 - only a Ctrl-C is handled here
