@@ -284,8 +284,8 @@ fn tests_that_are_not_repeatable_are_named_as_such() {
     assert_eq!(slower["kind"], "slower-every-run");
     assert_eq!(slower["timeout"], 1.0);
     // Each run sleeps 0.1 s more than the one before, until one passes 1 s.
-    // The supervisor times a run between the messages that start two runs,
-    // so one delivered late shortens the next interval by a few ms.
+    // The worker notes when each run starts (its run board), after the
+    // harness's own work between runs: an interval can be off by a few ms.
     let times: Vec<f64> = slower["run_times"]
         .as_array()
         .unwrap()

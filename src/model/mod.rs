@@ -13,6 +13,7 @@ pub mod outcome;
 pub mod protocol;
 pub mod repeatability;
 pub mod resource_warning;
+pub mod run_board;
 pub mod sanitize;
 pub mod signal;
 pub mod verdict;

@@ -91,9 +91,8 @@ pub enum Message {
     /// an engine that cannot be loaded).
     UsageError(String),
     /// A test begins; its output starts at this offset of the capture file.
+    /// Its runs are told on the worker's run board (`model::run_board`).
     Started { index: usize, capture_offset: u64 },
-    /// Run `run` (1-based, warm-ups included) of the current test begins.
-    Run { index: usize, run: usize },
     /// The test is judged LEAKED and its diagnosis begins: the report as
     /// judged, which stands if the worker is stopped before the diagnosis ends.
     Diagnosing(Box<TestReport>),

@@ -7,6 +7,7 @@
 //! that any string a test controls arrives whatever it holds. A frame stays
 //! a `(filename, line)` pair, as tracemalloc writes it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use anyhow::Result;
@@ -24,14 +25,26 @@ pub type Frames = Vec<(String, u32)>;
 
 static COMMON_MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
-/// The worker's process id, noted when the harness is first loaded, before
-/// any test code runs.
-static WORKER_PID: OnceLock<u32> = OnceLock::new();
+/// Set in the child of a fork (pthread_atfork), watched from when the
+/// harness is first loaded, before any test code runs. A flag rather than
+/// comparing process ids: getpid is a system call (0.4 µs here), and every
+/// run makes three harness calls.
+static FORKED: AtomicBool = AtomicBool::new(false);
+static FORK_WATCH: OnceLock<()> = OnceLock::new();
+
+extern "C" fn note_fork_child() {
+    FORKED.store(true, Ordering::Relaxed);
+}
 
 /// Loads one of the harness's modules as `name`, after `_leakhunt_common`,
 /// which the others import.
 pub fn load<'py>(py: Python<'py>, source: &str, name: &str) -> Result<Bound<'py, PyModule>> {
-    WORKER_PID.get_or_init(std::process::id);
+    FORK_WATCH.get_or_init(|| {
+        // SAFETY: registers a handler that only stores to an atomic.
+        unsafe {
+            libc::pthread_atfork(None, None, Some(note_fork_child));
+        }
+    });
     COMMON_MODULE.get_or_try_init(py, || {
         load_module(py, COMMON, "_leakhunt_common").map(Bound::unbind)
     })?;
@@ -68,10 +81,7 @@ pub fn call<'py>(
 /// it exits at once, before it says anything: 0 when what it returned from
 /// had nothing to report (a run that passed), else 1.
 fn end_if_forked_child(result: &PyResult<Bound<'_, PyAny>>) {
-    if WORKER_PID
-        .get()
-        .is_none_or(|&pid| pid == std::process::id())
-    {
+    if !FORKED.load(Ordering::Relaxed) {
         return;
     }
     let status = match result {

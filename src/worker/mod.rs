@@ -33,6 +33,7 @@ use crate::model::protocol::{
     receive, send, send_together, Command, Message, COMMAND_FD, MESSAGE_FD,
 };
 use crate::model::repeatability::NotRepeatable;
+use crate::model::run_board::{board_path, RunBoard};
 use crate::worker::interpreter::Interrupted;
 use crate::worker::runner::run_test;
 use crate::worker::sampler::Sampler;
@@ -69,6 +70,7 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
         return Err(anyhow!("the supervisor sent no setup"));
     };
     let capture = capture_output(&setup.capture_path)?;
+    let board = RunBoard::open(&board_path(&setup.capture_path))?;
     // Before the interpreter starts: coverage's .pth file reads it at startup.
     let mut coverage_off = if setup.keep_coverage {
         Vec::new()
@@ -152,6 +154,7 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
                 .ok_or_else(|| anyhow!("no test at index {index}"))?;
             capture.reattach()?;
             let capture_offset = capture.offset();
+            board.begin_test(index);
             send(
                 messages,
                 &Message::Started {
@@ -164,9 +167,7 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
                 let told = match progress {
                     // Every run starts with stdout and stderr captured, whatever
                     // the previous run did to them.
-                    Progress::Run(run) => capture
-                        .reattach()
-                        .and_then(|()| send(messages, &Message::Run { index, run })),
+                    Progress::Run(run) => capture.reattach().map(|()| board.begin_run(run)),
                     Progress::Diagnosing(judged) => {
                         send(messages, &Message::Diagnosing(Box::new(judged.clone())))
                     }

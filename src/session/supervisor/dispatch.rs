@@ -63,6 +63,20 @@ pub enum Input {
     Tick,
 }
 
+/// What a worker's run board said (`model::run_board`), on the supervisor's
+/// clock. The supervisor reads the boards when it needs them: when a run's
+/// limit is due, when a worker ends, for the progress line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunsSeen {
+    pub index: usize,
+    /// Its current run (0: none started).
+    pub run: usize,
+    /// When its current run began.
+    pub run_started: Instant,
+    /// How long each run that ended took.
+    pub run_times: Vec<Duration>,
+}
+
 /// What a worker left when it ended, gathered by the supervisor.
 #[derive(Debug, Default)]
 pub struct Leftovers {
@@ -264,6 +278,26 @@ impl Dispatcher {
         actions
     }
 
+    /// Takes in what worker `id`'s run board said. Decides nothing: the
+    /// supervisor reads every board before it asks what is due, so that
+    /// no run is judged on a board not read yet.
+    pub fn saw_runs(&mut self, id: WorkerId, seen: RunsSeen) {
+        let Some(current) = self.workers.get_mut(id).and_then(|w| w.current.as_mut()) else {
+            return;
+        };
+        // A board still showing the test before (its report not handled
+        // yet), or a test whose first run has not begun.
+        if current.index != seen.index || seen.run == 0 {
+            return;
+        }
+        current.run = seen.run;
+        current.run_times = seen.run_times;
+        // A diagnosis's runs are timed as one, from its start.
+        if current.judged.is_none() {
+            current.run_started = seen.run_started;
+        }
+    }
+
     /// Every worker has ended (or was killed): the session is over.
     pub fn is_over(&self) -> bool {
         !self.spawning && self.workers.iter().all(|w| !w.live)
@@ -384,18 +418,6 @@ impl Dispatcher {
                     capture_offset,
                     judged: None,
                 });
-            }
-            Message::Run { run, .. } => {
-                if let Some(current) = &mut self.workers[id].current {
-                    if current.run > 0 {
-                        current.run_times.push(now - current.run_started);
-                    }
-                    current.run = run;
-                    // A diagnosis's runs are timed as one, from its start.
-                    if current.judged.is_none() {
-                        current.run_started = now;
-                    }
-                }
             }
             Message::Diagnosing(report) => {
                 if let Some(current) = &mut self.workers[id].current {
@@ -666,6 +688,8 @@ mod tests {
         zero: Instant,
         now: Instant,
         emitted: Vec<String>,
+        /// Each worker's test and when its runs began, as its board has them.
+        starts: HashMap<WorkerId, (usize, Vec<Instant>)>,
     }
 
     impl Harness {
@@ -686,6 +710,7 @@ mod tests {
                 zero,
                 now: zero,
                 emitted: Vec::new(),
+                starts: HashMap::new(),
             };
             (harness, actions)
         }
@@ -734,8 +759,24 @@ mod tests {
             )
         }
 
+        /// Run `run` of test `index` begins now on `worker`, as its run
+        /// board says; then the supervisor's clock ticks (it reads the
+        /// boards when a deadline or the progress line is due).
         fn run(&mut self, worker: WorkerId, index: usize, run: usize) -> Vec<Action> {
-            self.say(worker, Message::Run { index, run })
+            let starts = self.starts.entry(worker).or_default();
+            if starts.0 != index {
+                *starts = (index, Vec::new());
+            }
+            starts.1.push(self.now);
+            let run_times = starts.1.windows(2).map(|pair| pair[1] - pair[0]).collect();
+            let seen = RunsSeen {
+                index,
+                run,
+                run_started: self.now,
+                run_times,
+            };
+            self.dispatcher.saw_runs(worker, seen);
+            self.feed(Input::Tick)
         }
 
         fn reported(&mut self, worker: WorkerId, index: usize, verdict: Verdict) -> Vec<Action> {
@@ -1011,6 +1052,69 @@ mod tests {
             "Python stack when it was stopped:\n  File \"a.py\", line 3 in t0\n"
         );
         assert!(!outcome.interrupted);
+    }
+
+    #[test]
+    fn a_run_is_timed_from_when_its_board_says_it_began_not_from_when_it_was_read() {
+        let limits = Limits {
+            timeout: Some(Duration::from_secs(2)),
+            ..limits(1)
+        };
+        let (mut h, _) = Harness::start(vec![vec![0, 1]], limits, &[true]);
+        assert_eq!(h.started(0, 0), []);
+        // Read at 1.9 s (a tick), the board says run 3 began at 1.2 s.
+        h.at(1.9);
+        let seen = RunsSeen {
+            index: 0,
+            run: 3,
+            run_started: h.zero + Duration::from_millis(1200),
+            run_times: vec![Duration::from_millis(500), Duration::from_millis(700)],
+        };
+        h.dispatcher.saw_runs(0, seen);
+        assert_eq!(h.feed(Input::Tick), []);
+        assert_eq!(
+            h.dispatcher.next_deadline(),
+            Some(h.zero + Duration::from_millis(3200))
+        );
+        assert_eq!(h.at(3.2).feed(Input::Tick), [Action::StopHung(0)]);
+        assert_eq!(
+            h.feed(Input::Exited(0, exited(libc::SIGKILL))),
+            [Action::Spawn]
+        );
+        let (outcome, _) = h.finish();
+        let failure = outcome.tests[0].failure.as_ref().unwrap();
+        assert_eq!(
+            failure.message,
+            "timed out after 2s during run 3 of a.py::t0"
+        );
+    }
+
+    #[test]
+    fn a_board_still_showing_the_test_before_changes_nothing() {
+        let limits = Limits {
+            timeout: Some(Duration::from_secs(2)),
+            ..limits(1)
+        };
+        let (mut h, _) = Harness::start(vec![vec![0, 1]], limits, &[true]);
+        assert_eq!(h.runs(0, 0, Verdict::Passed), [Action::Run(0, 1)]);
+        h.at(1.0);
+        assert_eq!(h.started(0, 1), []);
+        // Read before the worker began t1's first run: it still shows t0.
+        let stale = RunsSeen {
+            index: 0,
+            run: 7,
+            run_started: h.zero,
+            run_times: Vec::new(),
+        };
+        h.dispatcher.saw_runs(0, stale);
+        assert_eq!(h.feed(Input::Tick), []);
+        // t1 is timed from its start, and is in no run yet.
+        assert_eq!(
+            h.dispatcher.next_deadline(),
+            Some(h.zero + Duration::from_secs(3))
+        );
+        let progress = h.dispatcher.progress(Duration::from_secs(1));
+        assert_eq!(progress.running, [("a.py::t1".to_string(), 0)]);
     }
 
     #[test]

@@ -28,12 +28,13 @@ use crate::model::exit::UsageError;
 use crate::model::interpreter::Interrupted;
 use crate::model::outcome::{CollectionError, SessionReport, TestItem};
 use crate::model::protocol::{Command, Message, WorkerSetup};
+use crate::model::run_board::monotonic_ns;
 use crate::plan::schedule::{Schedule, Unit};
 use crate::session::interrupt::{Interruption, SignalWatch};
 use crate::session::supervisor::crash::describe_exit;
 pub use crate::session::supervisor::crash::signal_name;
 use crate::session::supervisor::dispatch::{
-    Action, Dispatcher, Input, Leftovers, Limits, WorkerId,
+    Action, Dispatcher, Input, Leftovers, Limits, RunsSeen, WorkerId,
 };
 use crate::session::supervisor::process::WorkerProcess;
 
@@ -243,6 +244,7 @@ impl Pool {
             let now = Instant::now();
             if now >= next_progress {
                 next_progress = now + PROGRESS_EVERY;
+                self.read_boards(&mut dispatcher);
                 observe(Event::Progress(&dispatcher.progress(started.elapsed())));
             }
             if dispatcher.is_over() {
@@ -258,9 +260,17 @@ impl Pool {
                 .recv_timeout(due.saturating_duration_since(Instant::now()))
             {
                 Ok(Incoming::Message(id, message)) => Input::Message(id, message),
-                Ok(Incoming::Closed(id)) => Input::Exited(id, self.leftovers(id, &dispatcher)),
+                Ok(Incoming::Closed(id)) => {
+                    // Its last run, for its crash report.
+                    self.read_board(id, &mut dispatcher);
+                    Input::Exited(id, self.leftovers(id, &dispatcher))
+                }
                 Ok(Incoming::Interrupted(interruption)) => Input::Interrupted(interruption),
-                Err(RecvTimeoutError::Timeout) => Input::Tick,
+                Err(RecvTimeoutError::Timeout) => {
+                    // A run's limit may be due: when did the runs begin?
+                    self.read_boards(&mut dispatcher);
+                    Input::Tick
+                }
                 Err(RecvTimeoutError::Disconnected) => break,
             };
             actions = dispatcher.handle(input, Instant::now());
@@ -298,6 +308,29 @@ impl Pool {
                 Action::Warn(text) => eprintln!("{text}"),
             }
         }
+    }
+
+    fn read_boards(&self, dispatcher: &mut Dispatcher) {
+        for id in 0..self.workers.len() {
+            self.read_board(id, dispatcher);
+        }
+    }
+
+    /// Tells the dispatcher what worker `id`'s run board says, its clock
+    /// (CLOCK_MONOTONIC) turned into the supervisor's `Instant`s.
+    fn read_board(&self, id: WorkerId, dispatcher: &mut Dispatcher) {
+        let Some(runs) = self.workers[id].runs() else {
+            return;
+        };
+        let now = Instant::now();
+        let ago = Duration::from_nanos(monotonic_ns().saturating_sub(runs.current_start));
+        let seen = RunsSeen {
+            index: runs.index,
+            run: runs.run,
+            run_started: now.checked_sub(ago).unwrap_or(now),
+            run_times: runs.run_times(),
+        };
+        dispatcher.saw_runs(id, seen);
     }
 
     /// What worker `id` left as it ended: how, what its running test wrote,

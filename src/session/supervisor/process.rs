@@ -18,6 +18,7 @@ use crate::model::capture::{read_since, stack_path};
 use crate::model::protocol::{
     receive, send, Command, Message, WorkerSetup, COMMAND_FD, MESSAGE_FD,
 };
+use crate::model::run_board::{board_path, RunBoard, Runs};
 use crate::session::supervisor::dispatch::WorkerId;
 use crate::session::supervisor::Incoming;
 
@@ -31,6 +32,8 @@ pub struct WorkerProcess {
     capture_path: PathBuf,
     /// The Python stack it wrote when it was stopped for hanging.
     stack: String,
+    /// Where it says which run it is in.
+    board: RunBoard,
 }
 
 impl WorkerProcess {
@@ -42,6 +45,7 @@ impl WorkerProcess {
         capture_path: PathBuf,
         incoming: Sender<Incoming>,
     ) -> Result<WorkerProcess> {
+        let board = RunBoard::create(&board_path(&capture_path))?;
         let (command_read, command_write) = std::io::pipe().context("cannot create a pipe")?;
         let (message_read, message_write) = std::io::pipe().context("cannot create a pipe")?;
         // The binary starts itself again; the wheel starts the tests' Python.
@@ -99,6 +103,7 @@ impl WorkerProcess {
             commands,
             capture_path,
             stack: String::new(),
+            board,
         })
     }
 
@@ -143,6 +148,11 @@ impl WorkerProcess {
     /// ended, None when that cannot be known.
     pub fn reap(&mut self) -> Option<ExitStatus> {
         self.child.wait().ok()
+    }
+
+    /// Which run of which test it is in, as its board says now.
+    pub fn runs(&self) -> Option<Runs> {
+        self.board.read()
     }
 
     /// What it wrote since `offset` of its capture file.

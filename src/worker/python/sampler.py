@@ -48,7 +48,7 @@ def _clear_caches():
     # Unlike CPython's refleak hunter, the modules' __warningregistry__ are
     # left alone: the warnings module empties a registry at its next warning
     # whenever the filters changed, and the ResourceWarning watcher changes
-    # them at the start of every run (catch_warnings). Walking every module
+    # them at the start of every run (resource_warnings.begin). Walking every module
     # for them cost 300 us a sample under pytest.
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         if stream is not None:
