@@ -10,7 +10,11 @@ over `-n 1`. With --marginal, each `-n 1` configuration also runs a suite
 five times as large, which splits that overhead into what each further run
 costs (the difference between the two suites) and a fixed cost (process
 start, importing pytest, collecting), which the first figure spreads over
-the runs.
+the runs. Both still count what is paid once a test (collecting it, the
+freeze, the judged runs' baseline) as if each of its 5 runs paid a fifth.
+With --per-run, each `-n 1` configuration also runs with 10 more warm-ups a
+test: the difference is what one more run of the same tests costs (a
+warm-up: the run without the sample a judged run adds).
 Run from the repository root:  python3 ci/bench.py [--tests 200] [--repeat 5]
 It builds the release binary first, and runs both engines in a virtualenv
 with pytest (--python, default target/tmp/venv-pytest-9.2.0, made with pip on
@@ -28,6 +32,8 @@ import tempfile
 import time
 
 PYTEST = "9.2.0"
+# Warm-ups a test gets with --per-run: leakhunt's 2 and 10 more.
+MORE_WARMUPS = 12
 
 BODY = """\
     total = 0
@@ -67,14 +73,15 @@ def pytest_venv(path):
     return path
 
 
-def run_engine(binary, folder, engine, python, workers):
+def run_engine(binary, folder, engine, python, workers, warmup=None):
     """Wall seconds of one leakhunt run, its warm-up runs per test (from the
     session header, `engine: builtin, warm-up 2, ...`), and the judged runs
     of each test."""
     start = time.perf_counter()
     done = subprocess.run(
         [binary, folder, "-vv", "--color", "no", "--engine", engine, "--python", python]
-        + ["-n", str(workers)],
+        + ["-n", str(workers)]
+        + ([] if warmup is None else ["--warmup", str(warmup)]),
         capture_output=True,
         text=True,
     )
@@ -111,6 +118,11 @@ def main():
         help="also measure a suite 5 times as large: per-run and fixed costs apart",
     )
     parser.add_argument(
+        "--per-run",
+        action="store_true",
+        help="also run with 10 more warm-ups a test: what one more run costs",
+    )
+    parser.add_argument(
         "--binary",
         help="a leakhunt binary to measure (default: build this checkout's release)",
     )
@@ -121,33 +133,40 @@ def main():
         subprocess.run(["cargo", "build", "--release", "--quiet"], check=True)
         binary = os.path.abspath("target/release/leakhunt")
     python = pytest_venv(os.path.abspath(args.python))
+    # (engine, workers, tests, warm-ups: None for leakhunt's default)
     configurations = [
-        ("builtin", 1, args.tests),
-        ("builtin", 2, args.tests),
-        ("pytest", 1, args.tests),
+        ("builtin", 1, args.tests, None),
+        ("builtin", 2, args.tests, None),
+        ("pytest", 1, args.tests, None),
     ]
     if args.marginal:
         configurations += [
-            ("builtin", 1, 5 * args.tests),
-            ("pytest", 1, 5 * args.tests),
+            ("builtin", 1, 5 * args.tests, None),
+            ("pytest", 1, 5 * args.tests, None),
+        ]
+    if args.per_run:
+        configurations += [
+            ("builtin", 1, args.tests, MORE_WARMUPS),
+            ("pytest", 1, args.tests, MORE_WARMUPS),
         ]
     walls = {configuration: [] for configuration in configurations}
     runs = {}
     with tempfile.TemporaryDirectory() as folder:
         suites = {}
-        for tests in sorted({tests for _, _, tests in configurations}):
+        for tests in sorted({tests for _, _, tests, _ in configurations}):
             suites[tests] = os.path.join(folder, str(tests))
             os.mkdir(suites[tests])
             write_suite(suites[tests], tests)
         for _ in range(args.repeat):
-            for engine, workers, tests in configurations:
+            for configuration in configurations:
+                engine, workers, tests, warmups = configuration
                 wall, warmup, judged = run_engine(
-                    binary, suites[tests], engine, python, workers
+                    binary, suites[tests], engine, python, workers, warmups
                 )
-                walls[(engine, workers, tests)].append(wall)
+                walls[configuration].append(wall)
                 if len(judged) != tests:
                     sys.exit(f"expected {tests} tests judged, got {judged}")
-                runs[(engine, workers, tests)] = sum(warmup + j for j in judged)
+                runs[configuration] = sum(warmup + j for j in judged)
         bodies_per_run = statistics.median(
             time_bodies(13, args.tests) / (13 * args.tests) for _ in range(args.repeat)
         )
@@ -155,18 +174,20 @@ def main():
     print(
         f"tests: {args.tests}; test body alone: {bodies_per_run * 1e6:.1f} us per run"
     )
-    for (engine, workers, tests), samples in walls.items():
+    for (engine, workers, tests, warmups), samples in walls.items():
         wall = statistics.median(samples)
-        total_runs = runs[(engine, workers, tests)]
+        total_runs = runs[(engine, workers, tests, warmups)]
         overhead = (wall - bodies_per_run * total_runs) / total_runs
+        more = "" if warmups is None else f", --warmup {warmups}"
         print(
-            f"--engine {engine} -n {workers}, {tests} tests: wall (median of {args.repeat}) "
+            f"--engine {engine} -n {workers}, {tests} tests{more}: "
+            f"wall (median of {args.repeat}) "
             f"{wall:.3f} s, {wall / tests * 1e3:.2f} ms per test, "
             f"{total_runs / tests:.1f} runs per test, "
             f"overhead per run beyond the body {overhead * 1e6:.0f} us"
         )
     for engine in ("builtin", "pytest") if args.marginal else ():
-        small, large = (engine, 1, args.tests), (engine, 1, 5 * args.tests)
+        small, large = (engine, 1, args.tests, None), (engine, 1, 5 * args.tests, None)
         wall_small, wall_large = (statistics.median(walls[c]) for c in (small, large))
         more_runs = runs[large] - runs[small]
         per_run = (wall_large - wall_small) / more_runs - bodies_per_run
@@ -175,8 +196,21 @@ def main():
             f"--engine {engine} -n 1: each further run costs {per_run * 1e6:.0f} us "
             f"beyond the body; fixed cost {fixed:.3f} s"
         )
-    one = statistics.median(walls[("builtin", 1, args.tests)])
-    two = statistics.median(walls[("builtin", 2, args.tests)])
+    for engine in ("builtin", "pytest") if args.per_run else ():
+        usual, longer = (
+            (engine, 1, args.tests, None),
+            (engine, 1, args.tests, MORE_WARMUPS),
+        )
+        wall_usual, wall_longer = (statistics.median(walls[c]) for c in (usual, longer))
+        per_run = (wall_longer - wall_usual) / (
+            runs[longer] - runs[usual]
+        ) - bodies_per_run
+        print(
+            f"--engine {engine} -n 1: one more run of the same tests costs "
+            f"{per_run * 1e6:.0f} us beyond the body"
+        )
+    one = statistics.median(walls[("builtin", 1, args.tests, None)])
+    two = statistics.median(walls[("builtin", 2, args.tests, None)])
     print(f"speed-up of -n 2 over -n 1 (builtin): {one / two:.2f}x")
 
 
