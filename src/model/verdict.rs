@@ -279,7 +279,9 @@ fn is_monotone(values: &[i64]) -> bool {
 /// series that flickers by 16 bytes every run would rise in its last third
 /// whenever it ended on a high. One that never goes down has no noise: a
 /// list growing in place rises once in eight runs, and the rise on its last
-/// run counts.
+/// run counts. The floor of a series that keeps going down by a few bytes
+/// rises by as much when its deepest dips happen to come early: each third
+/// must rise by more than its usual drop.
 fn rises_in_every_third(values: &[i64]) -> bool {
     let runs = values.len() - 1;
     if runs < 3 {
@@ -290,9 +292,26 @@ fn rises_in_every_third(values: &[i64]) -> bool {
         floor[i] = floor[i].min(floor[i + 1]);
     }
     let end = if is_monotone(values) { runs } else { runs - 1 };
-    let least = ((floor[end] - floor[0]) / 30).max(1);
+    let share = (floor[end] - floor[0] + 29) / 30;
+    let least = share.max(usual_drop(values) + 1);
     let cuts = [0, runs / 3, (2 * runs) / 3, end];
     cuts.windows(2).all(|w| floor[w[1]] - floor[w[0]] >= least)
+}
+
+/// How far the series usually goes down in one run: the median of its drops,
+/// 0 when it goes down less than twice (a one-off drop is something freed
+/// once, not noise, and must not hide a leak's rises).
+fn usual_drop(values: &[i64]) -> i64 {
+    let mut drops: Vec<i64> = values
+        .windows(2)
+        .map(|w| w[0] - w[1])
+        .filter(|&drop| drop > 0)
+        .collect();
+    if drops.len() < 2 {
+        return 0;
+    }
+    drops.sort_unstable();
+    drops[drops.len() / 2]
 }
 
 /// In a series that never goes down: the flat tail since the last rise is longer
@@ -565,6 +584,44 @@ mod tests {
                 per_run: 2.0 / 60.0
             }])
         );
+    }
+
+    #[test]
+    fn one_step_under_a_one_byte_flicker_is_not_a_leak() {
+        // Recorded on idna's Hypothesis test_encode (bytes, 60 judged runs,
+        // the whole suite with -n 2): one +32 on run 8 and a flicker of a
+        // byte or two; everything else flat but one block. Its deepest dips
+        // (31) came in the middle third, so the floor "rose" by a byte in
+        // each later third, and it was reported LEAKED at +0.02 B a run.
+        let deltas: [i64; 60] = [
+            0, 0, 1, -2, 0, 1, 1, 32, 0, -1, 0, 0, 0, 0, 1, 0, 0, 0, -1, 0, -1, 1, 0, -1, 1, 0, 0,
+            1, 0, 0, 0, 0, 0, 0, -1, 1, 0, 0, 0, 0, 0, 0, 0, 0, -1, 1, -1, 1, 0, 0, 0, 0, 0, 0, -1,
+            1, -1, 1, 0, 0,
+        ];
+        let bytes: Vec<i64> = std::iter::once(0)
+            .chain(deltas.iter().scan(0, |total, delta| {
+                *total += delta;
+                Some(*total)
+            }))
+            .collect();
+        assert_eq!(usual_drop(&bytes), 1);
+        assert!(!rises_in_every_third(&bytes));
+        let series: Vec<Sample> = bytes
+            .iter()
+            .enumerate()
+            .map(|(run, &bytes)| {
+                let blocks = 511_779 + i64::from(run >= 8);
+                Sample([9, blocks, 56_788_715 + bytes, 17, 1, 75_689_984])
+            })
+            .collect();
+        assert_eq!(judge(&series, &policy()), Judgement::Clean);
+    }
+
+    #[test]
+    fn the_usual_drop_is_the_median_drop_and_a_single_drop_is_none() {
+        assert_eq!(usual_drop(&[0, 32, 64, 48, 80]), 0);
+        assert_eq!(usual_drop(&[0, -16, 0, -16, 0, -32, 0, -16]), 16);
+        assert_eq!(usual_drop(&[0, 8, 16, 24]), 0);
     }
 
     #[test]
