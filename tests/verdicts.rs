@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{final_counts, leakhunt, verdicts};
+use common::{final_counts, leakhunt, pytest_venv, verdicts};
 
 const LEAKY: &[&str] = &[
     "leaky/test_inplace.py::test_bytearray_grows_in_place LEAKED",
@@ -148,4 +148,43 @@ fn native_leak_shows_after_a_test_that_left_much_memory_free() {
         "{}",
         run.stdout
     );
+}
+
+/// The order, with one worker, in which a list that grows in place read flat.
+/// The first test's diagnosis imports ctypes, and clearing its cache used to
+/// make two pointer types anew each time (sampler.py's `_clear_ctypes`); the
+/// four quick tests leave four pairs behind, frozen; after the slow test the
+/// heap is handed back to the gc, which frees them, and the table of
+/// subclasses they were in shrinks in the middle of the last test's judged
+/// runs, by more than its list grows.
+const AFTER_CTYPES_AND_AN_UNFREEZE: &[&str] = &[
+    "leaky/test_native.py::test_incref_leaks_large_int LEAKED",
+    "progress/test_many.py::test_000 PASSED",
+    "progress/test_many.py::test_001 PASSED",
+    "progress/test_many.py::test_002 PASSED",
+    "progress/test_many.py::test_003 PASSED",
+    "slow/test_stubborn.py::test_cleans_up_slowly PASSED",
+    "leaky/test_inplace.py::test_list_grows_with_cached_int LEAKED",
+];
+
+#[test]
+fn a_list_growing_in_place_leaks_after_ctypes_was_imported_and_the_heap_unfrozen() {
+    let venv = pytest_venv();
+    let python = venv.to_str().expect("a UTF-8 path");
+    for engine in ["builtin", "pytest"] {
+        let mut args: Vec<&str> = AFTER_CTYPES_AND_AN_UNFREEZE
+            .iter()
+            .filter_map(|line| line.split_whitespace().next())
+            .collect();
+        args.extend(["-n", "1", "-v", "--engine", engine, "--python", python]);
+        let run = leakhunt(&args);
+        assert_eq!(
+            verdicts(&run.stdout),
+            AFTER_CTYPES_AND_AN_UNFREEZE,
+            "{engine}:\n{}",
+            run.stdout
+        );
+        assert_eq!(final_counts(&run.stdout), "5 passed, 2 leaked", "{engine}");
+        assert_eq!(run.code, 1, "{engine}");
+    }
 }
