@@ -22,7 +22,7 @@ _failed_scopes = {}  # scope key -> phase report of its failed setup
 class _Item:
     # `owner`: the name the module gives the class, as pytest names it (a
     # state machine's TestCase is named "Machine.TestCase", its alias not).
-    __slots__ = ("module", "cls", "owner", "name", "func")
+    __slots__ = ("cls", "func", "module", "name", "owner")
 
     def __init__(self, module, cls, name, func, owner=None):
         self.module = module

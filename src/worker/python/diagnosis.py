@@ -214,7 +214,7 @@ def _size(obj):
     return sys.getsizeof(obj), len(obj)
 
 
-def _sizeof(obj, builtin={}):
+def _sizeof(obj, builtin={}):  # noqa: B006 - a memo per type, kept on purpose
     """sys.getsizeof(obj) when its type's __sizeof__ is C code; else the size
     of the object itself, without calling a __sizeof__ of the user's."""
     cls = type(obj)
@@ -952,12 +952,9 @@ _ATTRIBUTES = (
 
 def _short(value):
     """The repr of a key of a builtin type; user objects are named by type."""
-    if type(value) in (str, bytes, int, float, bool, complex) or value is None:
-        text = repr(value)
-    elif type(value) is tuple and all(type(v) in (str, int, float, bool) for v in value):
-        text = repr(value)
-    else:
-        text = f"<{type_name(type(value))}>"
+    atom = type(value) in (str, bytes, int, float, bool, complex) or value is None
+    atoms = type(value) is tuple and all(type(v) in (str, int, float, bool) for v in value)
+    text = repr(value) if atom or atoms else f"<{type_name(type(value))}>"
     return text if len(text) <= 40 else text[:37] + "..."
 
 

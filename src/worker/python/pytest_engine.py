@@ -314,7 +314,7 @@ def _marker(item):
 def _skip_reason(report):
     longrepr = report.longrepr
     reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
-    return reason[len("Skipped: ") :] if reason.startswith("Skipped: ") else reason
+    return reason.removeprefix("Skipped: ")
 
 
 def _longrepr(report):

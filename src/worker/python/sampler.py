@@ -189,5 +189,6 @@ def dump_stack_on(signum, path):
     import faulthandler
 
     global _stack_file
-    _stack_file = open(path, "w")
+    # Open for the worker's whole life: faulthandler writes to it on the signal.
+    _stack_file = open(path, "w")  # noqa: SIM115
     faulthandler.register(signum, file=_stack_file, all_threads=True)
