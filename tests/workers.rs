@@ -259,6 +259,11 @@ struct Session {
 /// Starts `WRAPPER... leakhunt ARGS` from the fixtures folder (`timeout 3
 /// leakhunt ...`; no wrapper: leakhunt itself).
 fn start(wrapper: &[&str], args: &[&str]) -> Session {
+    start_with_env(wrapper, args, &[])
+}
+
+/// As `start`, with `env` added to leakhunt's environment.
+fn start_with_env(wrapper: &[&str], args: &[&str], env: &[(&str, &std::path::Path)]) -> Session {
     let leakhunt = env!("CARGO_BIN_EXE_leakhunt");
     let mut command = match wrapper.split_first() {
         Some((program, options)) => {
@@ -274,6 +279,7 @@ fn start(wrapper: &[&str], args: &[&str]) -> Session {
         .current_dir(fixtures())
         .env_remove("COLUMNS")
         .env("LEAKHUNT_CACHE_DIR", common::cache_dir())
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -298,6 +304,14 @@ fn start(wrapper: &[&str], args: &[&str]) -> Session {
 
 impl Session {
     /// Waits until the output holds `text` (a liveness guard, not a speed check).
+    fn wait_for_file(&self, path: &std::path::Path) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !path.exists() {
+            assert!(Instant::now() < deadline, "never made {}", path.display());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn wait_for(&self, text: &str) {
         let deadline = Instant::now() + Duration::from_secs(120);
         while !self.stdout.lock().unwrap().contains(text) {
@@ -406,12 +420,13 @@ fn a_timeout_from_a_script_keeps_every_report() {
 #[test]
 fn a_second_interruption_stops_now_and_still_writes_the_reports() {
     let dir = tempfile::tempdir().unwrap();
-    let (junit, json, html) = (
+    let (junit, json, html, started) = (
         dir.path().join("r.xml"),
         dir.path().join("r.json"),
         dir.path().join("r.html"),
+        dir.path().join("started"),
     );
-    let session = start(
+    let session = start_with_env(
         &[],
         &[
             "slow/test_stubborn.py",
@@ -423,10 +438,11 @@ fn a_second_interruption_stops_now_and_still_writes_the_reports() {
             "--html",
             html.to_str().unwrap(),
         ],
+        &[("STUBBORN_STARTED", &started)],
     );
-    // Reported once test_cleans_up_slowly (0.5 s a run; after Ctrl-C it
-    // sleeps on) has started.
-    session.wait_for("slow/test_stubborn.py::test_quick PASSED");
+    // Made once test_cleans_up_slowly (0.5 s a run; after Ctrl-C it sleeps
+    // on) has started.
+    session.wait_for_file(&started);
     session.signal(libc::SIGINT);
     // Later than one interruption's signals (1 s), within the 3 s grace.
     std::thread::sleep(Duration::from_millis(1500));
