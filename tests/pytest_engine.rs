@@ -535,6 +535,46 @@ fn a_run_finds_its_item_as_collected() {
     );
 }
 
+/// pytest gives every run the same parametrized objects; a test that changes
+/// them (humanize's test_naturalsize negates its list: 76 of its cases
+/// failed on run 2) gets them back as collected, without losing a sentinel's
+/// identity or hiding a test that keeps what it is given. A generator cannot
+/// be given back: that test is not repeatable, as it says.
+#[test]
+fn each_run_gets_its_parameters_as_collected() {
+    let run = in_venv(&["pytest_parameters", "-v"]);
+    assert_eq!(
+        verdicts(&run.stdout),
+        [
+            "test_parameters.py::test_negates_its_argument[numbers0] PASSED",
+            "test_parameters.py::test_changes_a_nested_value[config0] PASSED",
+            "test_parameters.py::test_keeps_an_objects_identity[marker0] PASSED",
+            "test_parameters.py::test_a_fixture_changes_its_parameter[doubled0] PASSED",
+            "test_parameters.py::test_keeps_what_it_is_given[items0] LEAKED",
+            "test_parameters.py::test_consumes_a_generator[<genexpr>] FAILED",
+        ],
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "FAILED test_parameters.py::test_consumes_a_generator[<genexpr>] - \
+             passed run 1, failed run 2: AssertionError: assert [] == ['one', 'two']"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "LEAKED test_parameters.py::test_keeps_what_it_is_given[items0] - +1 objects/run"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(final_counts(&run.stdout), "1 failed, 4 passed, 1 leaked");
+    assert_eq!(run.code, 1);
+}
+
 /// Ctrl-C under a plugin whose old-style hookwrapper re-raises in its
 /// teardown, with filterwarnings = error: pluggy turns the KeyboardInterrupt
 /// into PluggyTeardownRaisedWarning, which pytest reported as the test's

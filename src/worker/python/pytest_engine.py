@@ -33,6 +33,7 @@ _state = {}  # "config", "session", "hook history", "hook proxies"
 _items = []
 _doctest_globals = {}  # item index -> the names its doctest starts with
 _first_run_counts = {}  # item index -> [(stats key, count)] of its first run
+_parameters = {}  # item index -> {name: value as collected} for mutable values
 
 
 class _Plugin:
@@ -464,6 +465,57 @@ class _HookProxies:
         return self.subsets[key]
 
 
+_CONTAINERS = (list, dict, set, bytearray)
+
+
+def _holds_mutable(value):
+    """Whether `value` is or holds a list, dict, set or bytearray (exact
+    types: a class of the suite's own is left to the suite)."""
+    kind = type(value)
+    if kind is tuple:
+        return any(_holds_mutable(part) for part in value)
+    return kind in _CONTAINERS
+
+
+def _copied(value, memo):
+    """A copy of the lists, dicts, sets, bytearrays and tuples in `value`;
+    every other object stays itself, so a sentinel keeps its identity."""
+    kind = type(value)
+    if kind not in _CONTAINERS and kind is not tuple:
+        return value
+    if id(value) in memo:
+        return memo[id(value)]
+    if kind is list:
+        copy = memo[id(value)] = []
+        copy.extend(_copied(part, memo) for part in value)
+    elif kind is dict:
+        copy = memo[id(value)] = {}
+        copy.update((key, _copied(part, memo)) for key, part in value.items())
+    elif kind is tuple:
+        copy = tuple(_copied(part, memo) for part in value)
+    else:
+        copy = kind(value)
+    memo[id(value)] = copy
+    return copy
+
+
+def _fresh_parameters(index, item):
+    """Gives the item's run parametrized values as collected. pytest hands
+    each run the same objects, and a test may change them (humanize's
+    test_naturalsize negates its list argument), which its one run under
+    pytest never sees again; repeated, the next run would fail."""
+    params = getattr(getattr(item, "callspec", None), "params", None)
+    if not params:
+        return
+    collected = _parameters.get(index)
+    if collected is None:
+        collected = _parameters[index] = {
+            name: _copied(value, {}) for name, value in params.items() if _holds_mutable(value)
+        }
+    for name, value in collected.items():
+        params[name] = _copied(value, {})
+
+
 def run(index):
     """One run of one item: setup, call, teardown. Scopes above the function
     stay set up: the teardown goes as far as the item's parent, as if the
@@ -474,6 +526,7 @@ def run(index):
         return common.phase_report("setup", "skipped", "Skipped", item.reason)
     if index in _doctest_globals:
         item.dtest.globs.update(_doctest_globals[index])
+    _fresh_parameters(index, item)
     history = _state["hook history"]
     kept = len(history)
     reporter = _state.get("reporter")
