@@ -22,6 +22,22 @@ pub use hook::install;
 #[cfg(any(feature = "wheel", test))]
 mod pymalloc_stats;
 
+/// Whether the hook counts pymalloc's blocks in use (`counted_blocks`);
+/// under the wheel, `sys.getallocatedblocks()` walks pymalloc's pools to tell.
+pub const BLOCKS_COUNTED: bool = cfg!(not(feature = "wheel"));
+
+/// pymalloc's blocks in use, as `sys.getallocatedblocks()` counts them.
+pub fn counted_blocks() -> i64 {
+    #[cfg(not(feature = "wheel"))]
+    {
+        hook::small_blocks()
+    }
+    #[cfg(feature = "wheel")]
+    {
+        0
+    }
+}
+
 /// Bytes in use on the heap: pymalloc's blocks as requested, and malloc's
 /// chunks (including those it maps one by one).
 pub fn heap_bytes() -> i64 {

@@ -202,7 +202,8 @@ pub struct Count {
 pub struct Counters {
     /// gc-tracked objects.
     pub objects: i64,
-    /// Allocated blocks (`sys.getallocatedblocks`).
+    /// Allocated blocks (`sys.getallocatedblocks`, or 0 when the allocator
+    /// hook counts them).
     pub blocks: i64,
 }
 

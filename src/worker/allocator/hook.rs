@@ -17,6 +17,11 @@ const SMALL_REQUEST: usize = 512;
 /// Bytes asked for and not yet freed, of the requests pymalloc serves itself.
 static SMALL_BYTES: AtomicI64 = AtomicI64::new(0);
 
+/// Those requests' blocks: what `sys.getallocatedblocks()` counts, which
+/// walks every pool of every arena to find it (16–30 µs a sample with a few
+/// thousand tests collected, 17 % of a worker's time on 20,000 tiny tests).
+static SMALL_BLOCKS: AtomicI64 = AtomicI64::new(0);
+
 /// Whether the hook's requests land in pymalloc at all (not under
 /// `PYTHONMALLOC=malloc`, where malloc sees everything).
 static COUNTING: AtomicBool = AtomicBool::new(false);
@@ -75,9 +80,15 @@ fn small(size: usize) -> bool {
     size + HEADER <= SMALL_REQUEST && COUNTING.load(Ordering::Relaxed)
 }
 
+/// Blocks pymalloc serves and that were not yet freed.
+pub fn small_blocks() -> i64 {
+    SMALL_BLOCKS.load(Ordering::Relaxed)
+}
+
 fn count(size: usize, counted: bool, sign: i64) {
     if counted {
         SMALL_BYTES.fetch_add(sign * size as i64, Ordering::Relaxed);
+        SMALL_BLOCKS.fetch_add(sign, Ordering::Relaxed);
     }
 }
 

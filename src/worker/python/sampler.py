@@ -110,14 +110,17 @@ def _clear_caches():
     sys._clear_type_cache()
 
 
-def sample(clear):
-    """The gc-tracked objects and allocated blocks after a full collection,
-    and after clearing the interpreter's caches when `clear`
-    (harness::Counters)."""
+def sample(clear, blocks):
+    """The gc-tracked objects after a full collection, and after clearing the
+    interpreter's caches when `clear`; the allocated blocks when `blocks`,
+    else 0 (Rust counts them itself) (harness::Counters)."""
     if clear:
         _clear_caches()
     gc.collect()
-    return {"objects": len(gc.get_objects()), "blocks": sys.getallocatedblocks()}
+    return {
+        "objects": len(gc.get_objects()),
+        "blocks": sys.getallocatedblocks() if blocks else 0,
+    }
 
 
 def freeze():
