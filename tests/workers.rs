@@ -513,10 +513,14 @@ def test_free_after(n):
     _record(f"after{n}")
 "#;
 
-#[test]
-fn under_pytest_a_class_scoped_fixture_keeps_its_class_in_one_worker() {
+type Workers = std::collections::BTreeMap<String, std::collections::BTreeSet<String>>;
+
+/// Runs `leakhunt -n 2 -q` under pytest on one file whose tests append
+/// "NAME PID" to $LEAKHUNT_FIXTURE_PIDS: the final counts, and for each name
+/// without its trailing digits, the workers that ran it.
+fn workers_by_name(file: &str, contents: &str) -> (String, Workers) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("test_pins.py"), PINNED_FILE).unwrap();
+    std::fs::write(dir.path().join(file), contents).unwrap();
     let pids = dir.path().join("pids");
     let venv = common::pytest_venv();
     let run = common::leakhunt_with(
@@ -524,19 +528,77 @@ fn under_pytest_a_class_scoped_fixture_keeps_its_class_in_one_worker() {
         &["--python", venv.to_str().unwrap(), "-n", "2", "-q"],
         &[("LEAKHUNT_FIXTURE_PIDS", pids.as_os_str())],
     );
-    assert_eq!(final_counts(&run.stdout), "36 passed", "{}", run.stdout);
-    let mut worker_of: std::collections::BTreeMap<String, String> = Default::default();
+    let mut workers = Workers::default();
     for line in std::fs::read_to_string(&pids).unwrap().lines() {
         let (test, pid) = line.split_once(' ').unwrap();
-        worker_of.insert(test.to_string(), pid.to_string());
+        let name = test.trim_end_matches(|c: char| c.is_ascii_digit());
+        workers
+            .entry(name.to_string())
+            .or_default()
+            .insert(pid.to_string());
     }
-    assert_eq!(worker_of.len(), 36);
-    let class_workers: std::collections::BTreeSet<&String> = worker_of
+    (final_counts(&run.stdout), workers)
+}
+
+/// How many workers ran the tests of each name.
+fn spread(workers: &Workers) -> Vec<(&str, usize)> {
+    workers
         .iter()
-        .filter(|(test, _)| test.starts_with("class"))
-        .map(|(_, pid)| pid)
-        .collect();
-    assert_eq!(class_workers.len(), 1, "{worker_of:?}");
-    let workers: std::collections::BTreeSet<&String> = worker_of.values().collect();
-    assert_eq!(workers.len(), 2, "{worker_of:?}");
+        .map(|(name, pids)| (name.as_str(), pids.len()))
+        .collect()
+}
+
+#[test]
+fn under_pytest_a_class_scoped_fixture_keeps_its_class_in_one_worker() {
+    let (counts, workers) = workers_by_name("test_pins.py", PINNED_FILE);
+    assert_eq!(counts, "36 passed");
+    assert_eq!(workers["class"].len(), 1, "{workers:?}");
+    let all: std::collections::BTreeSet<&String> = workers.values().flatten().collect();
+    assert_eq!(all.len(), 2, "{workers:?}");
+}
+
+/// Two unittest classes: pytest gives each a class-scoped fixture that calls
+/// its setUpClass and tearDownClass, but only WithSetUp has one of its own.
+const UNITTEST_FILE: &str = r#"
+import os
+import time
+import unittest
+
+
+def _method(name):
+    def test(self):
+        time.sleep(0.005)
+        with open(os.environ["LEAKHUNT_FIXTURE_PIDS"], "a") as out:
+            out.write(f"{name} {os.getpid()}\n")
+
+    return test
+
+
+class Inherited(unittest.TestCase):
+    pass
+
+
+for n in range(40):
+    setattr(Inherited, f"test_{n:02d}", _method(f"inherited{n}"))
+
+
+class WithSetUp(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.shared = object()
+
+
+for n in range(10):
+    setattr(WithSetUp, f"test_{n:02d}", _method(f"withsetup{n}"))
+"#;
+
+#[test]
+fn under_pytest_a_unittest_class_is_kept_in_one_worker_only_for_its_own_set_up_class() {
+    let (counts, workers) = workers_by_name("test_classes.py", UNITTEST_FILE);
+    assert_eq!(counts, "50 passed");
+    assert_eq!(
+        spread(&workers),
+        [("inherited", 2), ("withsetup", 1)],
+        "{workers:?}"
+    );
 }

@@ -15,6 +15,7 @@ It reports what pytest's reports say, as records Rust reads by name
 import io
 import os
 import sys
+import unittest
 
 import pytest
 from _pytest._io import TerminalWriter
@@ -243,13 +244,31 @@ def pins():
 def _pin(item):
     info = getattr(item, "_fixtureinfo", None)
     scopes = {
-        str(defs[-1].scope) for defs in getattr(info, "name2fixturedefs", {}).values() if defs
+        str(defs[-1].scope)
+        for name, defs in getattr(info, "name2fixturedefs", {}).items()
+        if defs and not _holds_nothing(name, getattr(item, "cls", None))
     }
     for scope, kind in (("module", pytest.Module), ("class", pytest.Class)):
         node = item.getparent(kind) if scope in scopes else None
         if node is not None:
             return node.nodeid
     return None
+
+
+def _holds_nothing(fixture, cls):
+    """Whether a fixture pytest gives every unittest.TestCase class keeps
+    nothing its tests share: its skip, or its setUpClass and tearDownClass
+    when the class inherits both from TestCase (idna's 6,329 tests in one
+    class then go to both workers)."""
+    if fixture.startswith("_unittest_skip_fixture_"):
+        return True
+    if not fixture.startswith("_unittest_setUpClass_fixture_") or cls is None:
+        return False
+    return all(
+        getattr(getattr(cls, name, None), "__func__", None)
+        is getattr(unittest.TestCase, name).__func__
+        for name in ("setUpClass", "tearDownClass")
+    )
 
 
 class _SkippedFile:
