@@ -602,3 +602,25 @@ fn under_pytest_a_unittest_class_is_kept_in_one_worker_only_for_its_own_set_up_c
         "{workers:?}"
     );
 }
+
+/// Test ids made from a set follow its order, which depends on the hash seed;
+/// each process drew its own, so the workers collected the tests in other
+/// orders and leakhunt stopped (packaging 24.2's suite did, under -n 2).
+#[test]
+fn workers_share_one_hash_seed_so_set_ordered_ids_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("test_set_ids.py"),
+        "import pytest\n\n\
+         @pytest.mark.parametrize(\"name\", {f\"name{n}\" for n in range(12)})\n\
+         def test_name(name):\n    assert name.startswith(\"name\")\n",
+    )
+    .unwrap();
+    let venv = common::pytest_venv();
+    let run = common::leakhunt_in(
+        dir.path(),
+        &["--python", venv.to_str().unwrap(), "-n", "2", "-q"],
+    );
+    assert_eq!(final_counts(&run.stdout), "12 passed", "{}", run.stdout);
+    assert_eq!(run.code, 0);
+}

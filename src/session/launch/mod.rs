@@ -34,3 +34,25 @@ pub fn worker_tunables() -> (&'static str, String) {
     };
     ("GLIBC_TUNABLES", value)
 }
+
+/// The `PYTHONHASHSEED` every worker of this session is started with, unless
+/// the user set one: each process would otherwise draw its own, and a suite
+/// that builds test ids from a set (packaging's parametrize over sets of
+/// versions) would collect its tests in another order in each worker, which
+/// leakhunt refuses. One seed per session keeps hashing random from session
+/// to session, as under pytest.
+pub fn shared_hash_seed() -> Option<(&'static str, String)> {
+    static SEED: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let seed = SEED.get_or_init(|| {
+        if std::env::var_os("PYTHONHASHSEED").is_some() {
+            return None;
+        }
+        let clock = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.subsec_nanos());
+        // 1..=u32::MAX: 0 would turn hash randomization off.
+        let seed = (clock ^ std::process::id().rotate_left(16)).max(1);
+        Some(seed.to_string())
+    });
+    seed.clone().map(|seed| ("PYTHONHASHSEED", seed))
+}

@@ -51,6 +51,9 @@ impl WorkerProcess {
         // The binary starts itself again; the wheel starts the tests' Python.
         let mut process = crate::session::launch::worker_command(setup.python.as_deref())?;
         let (tunables, value) = crate::session::launch::worker_tunables();
+        if let Some((name, seed)) = crate::session::launch::shared_hash_seed() {
+            process.env(name, seed);
+        }
         process
             .env(tunables, value)
             .stdin(Stdio::null())
