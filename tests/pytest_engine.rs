@@ -539,7 +539,8 @@ fn a_run_finds_its_item_as_collected() {
 /// them (humanize's test_naturalsize negates its list: 76 of its cases
 /// failed on run 2) gets them back as collected, without losing a sentinel's
 /// identity or hiding a test that keeps what it is given. A generator cannot
-/// be given back: that test is not repeatable, as it says.
+/// be given back: that test is not repeatable, as it says. A list nested too
+/// deep to copy is passed as itself (copying it stopped the session).
 #[test]
 fn each_run_gets_its_parameters_as_collected() {
     let run = in_venv(&["pytest_parameters", "-v"]);
@@ -552,6 +553,7 @@ fn each_run_gets_its_parameters_as_collected() {
             "test_parameters.py::test_a_fixture_changes_its_parameter[doubled0] PASSED",
             "test_parameters.py::test_keeps_what_it_is_given[items0] LEAKED",
             "test_parameters.py::test_consumes_a_generator[<genexpr>] FAILED",
+            "test_parameters.py::test_gets_a_list_nested_too_deep_to_copy[deep0] PASSED",
         ],
         "{}",
         run.stdout
@@ -571,7 +573,7 @@ fn each_run_gets_its_parameters_as_collected() {
         "{}",
         run.stdout
     );
-    assert_eq!(final_counts(&run.stdout), "1 failed, 4 passed, 1 leaked");
+    assert_eq!(final_counts(&run.stdout), "1 failed, 5 passed, 1 leaked");
     assert_eq!(run.code, 1);
 }
 

@@ -528,9 +528,13 @@ def _fresh_parameters(index, item):
         return
     collected = _parameters.get(index)
     if collected is None:
-        collected = _parameters[index] = {
-            name: _copied(value, {}) for name, value in params.items() if _holds_mutable(value)
-        }
+        try:
+            collected = {
+                name: _copied(value, {}) for name, value in params.items() if _holds_mutable(value)
+            }
+        except RecursionError:
+            collected = {}  # nested too deep to copy: pytest's own objects
+        _parameters[index] = collected
     for name, value in collected.items():
         params[name] = _copied(value, {})
 
