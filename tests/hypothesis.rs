@@ -107,3 +107,31 @@ fn given_tests_run_a_few_examples_a_run_under_pytest() {
 fn given_tests_run_a_few_examples_a_run_under_the_builtin_engine() {
     check("builtin");
 }
+
+/// Hypothesis's pytest plugin wraps a parametrized @given test's settings in
+/// new ones at every call (parent=the old), once per test under pytest.
+/// Repeated, the chain grew by 2 objects a run and every such test was
+/// LEAKED (python-dateutil's test_gettz_returns_local); each run now starts
+/// from the settings the test had before it.
+#[test]
+fn a_parametrized_given_test_is_clean_under_pytest() {
+    let venv = hypothesis_venv();
+    let storage = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hypothesis-parametrized");
+    let run = leakhunt_with(
+        &fixtures(),
+        &[
+            "--python",
+            venv.to_str().expect("a UTF-8 path"),
+            "-v",
+            "pytest_hypothesis",
+        ],
+        &[("HYPOTHESIS_STORAGE_DIRECTORY", storage.as_os_str())],
+    );
+    common::assert_all_passed(
+        &run,
+        &[
+            "test_parametrized_given.py::test_parametrized[0] PASSED",
+            "test_parametrized_given.py::test_parametrized[1] PASSED",
+        ],
+    );
+}

@@ -421,20 +421,38 @@ def _finished_function_fixture(finalizer):
 
 def _item_state(item):
     """What a run may add to its item (request.applymarker, add_marker,
-    record_property, report sections), as it is before the run."""
+    record_property, report sections) and to a Hypothesis test's settings,
+    as it is before the run."""
     return (
         list(item.own_markers),
         dict(getattr(item.keywords, "_markers", {})),
         set(item.extra_keyword_matches),
         list(item.user_properties),
         list(item._report_sections),
+        _hypothesis_settings(item),
     )
+
+
+def _hypothesis_settings(item):
+    """The @given function of the item and its settings, or None. At every
+    call of a parametrized @given test, Hypothesis's pytest plugin wraps the
+    function's settings in new ones (parent=the old), once per item under
+    pytest: repeated, the chain grew by 2 objects a run (dateutil's
+    test_gettz_returns_local was LEAKED for it)."""
+    obj = getattr(item, "obj", None)
+    function = getattr(obj, "__func__", obj)
+    if not getattr(function, "is_hypothesis_test", False):
+        return None
+    return function, getattr(function, "_hypothesis_internal_use_settings", None)
 
 
 def _restore_item(item, state):
     """Puts `state` back: pytest runs an item once, so what a run adds to it
     would pile up with the runs, and show as growth that is pytest's."""
-    markers, keywords, extra, properties, sections = state
+    markers, keywords, extra, properties, sections, hypothesis = state
+    if hypothesis is not None and hypothesis[1] is not None:
+        function, settings = hypothesis
+        function._hypothesis_internal_use_settings = settings
     item.own_markers[:] = markers
     own_keywords = getattr(item.keywords, "_markers", None)
     if own_keywords is not None:
