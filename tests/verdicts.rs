@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{final_counts, leakhunt, pytest_venv, verdicts};
+use common::{assert_outcomes, final_counts, leakhunt, pytest_venv, verdicts};
 
 const LEAKY: &[&str] = &[
     "leaky/test_inplace.py::test_bytearray_grows_in_place LEAKED",
@@ -78,14 +78,8 @@ fn every_leaky_fixture_leaks() {
 fn clean_fixtures_raise_no_alarm_in_five_consecutive_runs() {
     for attempt in 1..=5 {
         let run = leakhunt(&["clean", "-v"]);
-        assert_eq!(
-            verdicts(&run.stdout),
-            CLEAN,
-            "attempt {attempt}:\n{}",
-            run.stdout
-        );
-        assert_eq!(final_counts(&run.stdout), "22 passed", "attempt {attempt}");
-        assert_eq!(run.code, 0, "attempt {attempt}");
+        let label = format!("attempt {attempt}");
+        assert_outcomes(&run, CLEAN, "22 passed", 0, &label);
     }
 }
 
@@ -178,13 +172,7 @@ fn a_list_growing_in_place_leaks_after_ctypes_was_imported_and_the_heap_unfrozen
             .collect();
         args.extend(["-n", "1", "-v", "--engine", engine, "--python", python]);
         let run = leakhunt(&args);
-        assert_eq!(
-            verdicts(&run.stdout),
-            AFTER_CTYPES_AND_AN_UNFREEZE,
-            "{engine}:\n{}",
-            run.stdout
-        );
-        assert_eq!(final_counts(&run.stdout), "5 passed, 2 leaked", "{engine}");
-        assert_eq!(run.code, 1, "{engine}");
+        let expected = AFTER_CTYPES_AND_AN_UNFREEZE;
+        assert_outcomes(&run, expected, "5 passed, 2 leaked", 1, engine);
     }
 }

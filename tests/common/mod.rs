@@ -247,13 +247,17 @@ pub const FORKING_TESTS: [&str; 3] = [
     "fork/test_fork.py::test_after_the_forks PASSED",
 ];
 
+/// A `-v` run's verdicts in order, its last line's counts and its exit code;
+/// `label` names the run in a failure (an attempt, an engine).
+pub fn assert_outcomes(run: &Run, expected: &[&str], counts: &str, code: i32, label: &str) {
+    assert_eq!(verdicts(&run.stdout), expected, "{label}:\n{}", run.stdout);
+    assert_eq!(final_counts(&run.stdout), counts, "{label}");
+    assert_eq!(run.code, code, "{label}");
+}
+
 /// A `-v` run in which every test passed: its verdicts in order, its last
 /// line and its exit code.
 pub fn assert_all_passed(run: &Run, expected: &[&str]) {
-    assert_eq!(verdicts(&run.stdout), expected, "{}", run.stdout);
-    assert_eq!(
-        final_counts(&run.stdout),
-        format!("{} passed", expected.len())
-    );
-    assert_eq!(run.code, 0);
+    let counts = format!("{} passed", expected.len());
+    assert_outcomes(run, expected, &counts, 0, "");
 }

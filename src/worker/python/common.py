@@ -71,13 +71,13 @@ def hypothesis_examples(function, cls=None):
     `cls`, its class), or None when it is not a Hypothesis test."""
     if not getattr(function, "is_hypothesis_test", False):
         return None
-    key, settings = _hypothesis_settings_of(function, cls)
+    key, settings = hypothesis_settings_of(function, cls)
     settings = _hypothesis_settings.get(key, settings)
     examples = getattr(settings, "max_examples", None)
     return examples if isinstance(examples, int) else None
 
 
-def _hypothesis_settings_of(function, cls):
+def hypothesis_settings_of(function, cls):
     """What holds a Hypothesis test's settings, and those settings: the
     TestCase class of a state machine (Hypothesis's runTest reads
     `self.settings`), else the @given function."""
@@ -96,7 +96,7 @@ def limit_examples(function, examples, cls=None):
     differing_executors)."""
     from hypothesis import HealthCheck, Phase, settings
 
-    key, current = _hypothesis_settings_of(function, cls)
+    key, current = hypothesis_settings_of(function, cls)
     original = _hypothesis_settings.setdefault(key, current)
     suppressed = set(original.suppress_health_check)
     for name in ("too_slow", "differing_executors"):  # older versions lack the second

@@ -434,16 +434,15 @@ def _item_state(item):
 
 
 def _hypothesis_settings(item):
-    """The @given function of the item and its settings, or None. At every
-    call of a parametrized @given test, Hypothesis's pytest plugin wraps the
-    function's settings in new ones (parent=the old), once per item under
-    pytest: repeated, the chain grew by 2 objects a run (dateutil's
-    test_gettz_returns_local was LEAKED for it)."""
+    """What holds the @given test's settings and those settings, or None. At
+    every call of a parametrized @given test, Hypothesis's pytest plugin
+    wraps the function's settings in new ones (parent=the old), once per
+    item under pytest: repeated, the chain grew by 2 objects a run
+    (dateutil's test_gettz_returns_local was LEAKED for it)."""
     obj = getattr(item, "obj", None)
-    function = getattr(obj, "__func__", obj)
-    if not getattr(function, "is_hypothesis_test", False):
+    if not getattr(obj, "is_hypothesis_test", False):
         return None
-    return function, getattr(function, "_hypothesis_internal_use_settings", None)
+    return common.hypothesis_settings_of(obj, None)
 
 
 def _restore_item(item, state):
@@ -451,8 +450,8 @@ def _restore_item(item, state):
     would pile up with the runs, and show as growth that is pytest's."""
     markers, keywords, extra, properties, sections, hypothesis = state
     if hypothesis is not None and hypothesis[1] is not None:
-        function, settings = hypothesis
-        function._hypothesis_internal_use_settings = settings
+        holder, settings = hypothesis
+        holder._hypothesis_internal_use_settings = settings
     item.own_markers[:] = markers
     own_keywords = getattr(item.keywords, "_markers", None)
     if own_keywords is not None:
@@ -505,18 +504,11 @@ class _HookProxies:
 _CONTAINERS = (list, dict, set, bytearray)
 
 
-def _holds_mutable(value):
-    """Whether `value` is or holds a list, dict, set or bytearray (exact
-    types: a class of the suite's own is left to the suite)."""
-    kind = type(value)
-    if kind is tuple:
-        return any(_holds_mutable(part) for part in value)
-    return kind in _CONTAINERS
-
-
 def _copied(value, memo):
     """A copy of the lists, dicts, sets, bytearrays and tuples in `value`;
-    every other object stays itself, so a sentinel keeps its identity."""
+    every other object stays itself, so a sentinel keeps its identity. A
+    tuple that holds none of them is `value` itself (exact types: a class of
+    the suite's own is left to the suite)."""
     kind = type(value)
     if kind not in _CONTAINERS and kind is not tuple:
         return value
@@ -529,7 +521,9 @@ def _copied(value, memo):
         copy = memo[id(value)] = {}
         copy.update((key, _copied(part, memo)) for key, part in value.items())
     elif kind is tuple:
-        copy = tuple(_copied(part, memo) for part in value)
+        parts = tuple(_copied(part, memo) for part in value)
+        same = all(part is old for part, old in zip(parts, value))
+        copy = value if same else parts
     else:
         copy = kind(value)
     memo[id(value)] = copy
@@ -547,9 +541,8 @@ def _fresh_parameters(index, item):
     collected = _parameters.get(index)
     if collected is None:
         try:
-            collected = {
-                name: _copied(value, {}) for name, value in params.items() if _holds_mutable(value)
-            }
+            copies = {name: _copied(value, {}) for name, value in params.items()}
+            collected = {name: copy for name, copy in copies.items() if copy is not params[name]}
         except RecursionError:
             collected = {}  # nested too deep to copy: pytest's own objects
         _parameters[index] = collected
