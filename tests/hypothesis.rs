@@ -59,6 +59,7 @@ const VERDICTS: &[&str] = &[
     "test_given.py::test_clean PASSED",
     "test_given.py::test_keeps_every_example LEAKED",
     "test_given.py::test_counted PASSED",
+    "test_given.py::test_draws_from_a_new_strategy_each_example PASSED",
     "test_stateful.py::TestCountedMachine::runTest PASSED",
     "test_stateful.py::TestKeeper::runTest LEAKED",
 ];
@@ -66,7 +67,7 @@ const VERDICTS: &[&str] = &[
 fn check(engine: &str) {
     let (run, per_run, machines) = run_fixture(engine);
     assert_eq!(verdicts(&run.stdout), VERDICTS, "{}", run.stdout);
-    assert_eq!(final_counts(&run.stdout), "3 passed, 2 leaked");
+    assert_eq!(final_counts(&run.stdout), "4 passed, 2 leaked");
     assert_eq!(run.code, 1);
     // Hypothesis's default budget of 100 examples, shared among 2 warm-ups
     // and 3 judged runs: 20 a run, each kept.

@@ -56,6 +56,10 @@ _MODULE_CACHES = (
     # Hypothesis keeps up to 1024 strategies it built (an LRU): a state
     # machine builds new ones for every example, about 32 objects each.
     ("hypothesis.strategies._internal.utils", lambda m: m.clear_strategy_cache()),
+    # And a coverage tag for every label it meets, without bound: a strategy
+    # made anew in each example (attrs's make_class, a sampled_from over new
+    # values) has a new label, +14 objects a run in attrs's own suite.
+    ("hypothesis.internal.conjecture.data", lambda m: m.STRUCTURAL_COVERAGE_CACHE.clear()),
 )
 
 
