@@ -601,8 +601,9 @@ fn ctrl_c_through_an_old_style_hookwrapper_is_an_interrupt() {
     assert_eq!(run.code, 2);
 }
 
-/// pytest's own counts, warnings and subtests, are in the final line as
-/// `pytest -v` prints them: once per test, however often it ran.
+/// pytest's own counts, warnings (collection's too) and subtests, are in
+/// the final line as `pytest -v` prints them: once per test, however often
+/// it ran; and its warnings summary is pytest's.
 #[test]
 fn warnings_and_subtests_are_counted_as_pytest_counts_them() {
     let venv = pytest_venv();
@@ -616,11 +617,55 @@ fn warnings_and_subtests_are_counted_as_pytest_counts_them() {
     let pytest = String::from_utf8_lossy(&pytest.stdout).into_owned();
     assert_eq!(
         final_counts(&pytest),
-        "4 passed, 2 warnings, 5 subtests passed"
+        "4 passed, 3 warnings, 5 subtests passed"
     );
-    let run = in_venv(&["pytest_counts"]);
+    let dir = tempfile::tempdir().expect("a scratch folder");
+    let json = dir.path().join("report.json");
+    let run = in_venv(&["pytest_counts", "--json", json.to_str().expect("UTF-8")]);
     assert_eq!(final_counts(&run.stdout), final_counts(&pytest));
     assert_eq!(run.code, 0);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("the report")).expect("JSON");
+    assert_eq!(
+        report["collection_warnings"][0]["location"],
+        "pytest_counts/test_counts.py:9"
+    );
+    let warned = |name: &str| {
+        let tests = report["tests"].as_array().expect("tests");
+        let test = tests.iter().find(|t| t["nodeid"] == name).expect(name);
+        test["pytest_warnings"].as_array().expect("a list").len()
+    };
+    assert_eq!(warned("test_counts.py::test_warns_twice"), 2);
+    assert_eq!(warned("test_counts.py::test_plain"), 0);
+    // The same summary, but pytest's link to its documentation.
+    let summary = |out: &str| -> Vec<String> {
+        out.lines()
+            .skip_while(|l| !l.contains("warnings summary"))
+            .skip(1)
+            .take_while(|l| !l.starts_with('=') && !l.starts_with("-- Docs:"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let file = fixtures().join("pytest_counts/test_counts.py");
+    let file = file.display();
+    assert_eq!(
+        summary(&run.stdout),
+        [
+            "pytest_counts/test_counts.py:9".to_owned(),
+            format!("  {file}:9: UserWarning: collected with a warning"),
+            "    warnings.warn(\"collected with a warning\", UserWarning)".to_owned(),
+            String::new(),
+            "test_counts.py::test_warns_twice".to_owned(),
+            format!("  {file}:13: UserWarning: first"),
+            "    warnings.warn(\"first\", UserWarning)".to_owned(),
+            String::new(),
+            "test_counts.py::test_warns_twice".to_owned(),
+            format!("  {file}:14: DeprecationWarning: second"),
+            "    warnings.warn(\"second\", DeprecationWarning)".to_owned(),
+            String::new(),
+        ]
+    );
+    assert_eq!(summary(&run.stdout), summary(&pytest));
 }
 
 #[test]

@@ -188,9 +188,23 @@ pub struct TestReport {
     #[serde(default)]
     pub not_repeatable: Option<NotRepeatable>,
     /// What pytest's final line would count of the test's one run, apart
-    /// from its outcome: `("warnings", 2)`, `("subtests passed", 3)`.
+    /// from its outcome: `("subtests passed", 3)`.
     #[serde(default)]
     pub pytest_counts: Vec<(String, usize)>,
+    /// The messages of pytest's warnings of its first run but
+    /// ResourceWarnings (which are `resource_warnings`), as pytest shows them.
+    #[serde(default)]
+    pub pytest_warnings: Vec<String>,
+}
+
+/// A warning pytest gave while it configured or collected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PytestWarning {
+    /// Where, as pytest's warnings summary shows it: a node id, `path:line`,
+    /// or empty.
+    pub location: String,
+    /// `path:line: Category: text` and the source line, as pytest shows it.
+    pub message: String,
 }
 
 /// A file that could not be imported.
@@ -207,6 +221,8 @@ pub struct CollectionError {
 pub struct SessionReport {
     pub tests: Vec<TestReport>,
     pub collection_errors: Vec<CollectionError>,
+    /// Warnings of pytest's configuration and collection.
+    pub collection_warnings: Vec<PytestWarning>,
     pub duration: Duration,
     /// Set when the session was stopped before every test ran.
     pub interrupted: bool,
@@ -306,6 +322,7 @@ impl TestReport {
             resource_warnings: Vec::new(),
             not_repeatable: None,
             pytest_counts: Vec::new(),
+            pytest_warnings: Vec::new(),
         }
     }
 }

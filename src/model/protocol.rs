@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::allow::AllowEntry;
 use crate::model::engine::{EngineChoice, EngineSelection};
-use crate::model::outcome::{CollectionError, TestItem, TestReport};
+use crate::model::outcome::{CollectionError, PytestWarning, TestItem, TestReport};
 use crate::model::verdict::Policy;
 
 /// glibc's tunable that turns off the per-thread cache of freed chunks.
@@ -86,6 +86,9 @@ pub enum Message {
         /// Which tests share module or class scopes (`Collection::pins`).
         #[serde(default)]
         pins: Vec<Option<String>>,
+        /// Warnings of pytest's configuration and collection.
+        #[serde(default)]
+        warnings: Vec<PytestWarning>,
     },
     /// The user asked for something that cannot be (pytest's usage errors,
     /// an engine that cannot be loaded).

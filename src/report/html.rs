@@ -469,6 +469,7 @@ mod tests {
             }],
             duration: Duration::from_millis(1_180),
             interrupted: true,
+            ..SessionReport::default()
         }
     }
 

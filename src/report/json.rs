@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::model::diagnosis::cause::cause_of;
 use crate::model::diagnosis::{native_commands, Diagnosis};
-use crate::model::outcome::{SessionReport, TestReport};
+use crate::model::outcome::{PytestWarning, SessionReport, TestReport};
 use crate::model::repeatability::NotRepeatable;
 use crate::model::resource_warning::ResourceWarning;
 use crate::model::signal::Signal;
@@ -28,6 +28,8 @@ struct Report<'a> {
     /// `inconclusive`, `allowed`).
     summary: BTreeMap<String, usize>,
     collection_errors: Vec<CollectionError<'a>>,
+    /// pytest's warnings while it configured and collected.
+    collection_warnings: &'a [PytestWarning],
     tests: Vec<Test<'a>>,
 }
 
@@ -54,6 +56,8 @@ struct Test<'a> {
     /// Signal name -> its value at the baseline, then after each judged run.
     series: BTreeMap<&'static str, Vec<i64>>,
     resource_warnings: &'a [ResourceWarning],
+    /// pytest's other warnings of the test's first run, as pytest shows them.
+    pytest_warnings: &'a [String],
     diagnosis: Option<&'a Diagnosis>,
     /// Equal for leaks of one cause (same root, same growing types).
     cause: Option<String>,
@@ -113,6 +117,7 @@ fn test(report: &TestReport) -> Test<'_> {
             .collect(),
         series,
         resource_warnings: &report.resource_warnings,
+        pytest_warnings: &report.pytest_warnings,
         diagnosis: report.diagnosis.as_ref(),
         cause: report.diagnosis.as_ref().and_then(cause_of).map(|c| c.key),
         native_commands: if native {
@@ -144,6 +149,7 @@ pub fn render_json(session: &SessionReport) -> anyhow::Result<String> {
                 message: &e.message,
             })
             .collect(),
+        collection_warnings: &session.collection_warnings,
         tests: session.tests.iter().map(test).collect(),
     };
     let mut text = serde_json::to_string_pretty(&report).context("serialising the JSON report")?;

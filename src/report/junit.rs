@@ -680,6 +680,7 @@ mod tests {
             }],
             duration: Duration::from_millis(61_500),
             interrupted: true,
+            ..SessionReport::default()
         }
     }
 

@@ -395,18 +395,23 @@ impl Terminal {
         }
     }
 
-    /// pytest's "warnings summary": ResourceWarnings of tests that were not
-    /// failed for them (`--strict-resources` makes them failures instead).
+    /// pytest's "warnings summary": pytest's own warnings as pytest shows
+    /// them, then the ResourceWarnings of tests that were not failed for
+    /// them (`--strict-resources` makes them failures instead).
     fn warnings_summary(&mut self, session: &SessionReport) {
         let warned: Vec<&TestReport> = session
             .tests
             .iter()
             .filter(|t| !t.resource_warnings.is_empty() && t.verdict != Verdict::Failed)
             .collect();
-        if warned.is_empty() {
+        let pytest_lines = pytest_warning_lines(session);
+        if warned.is_empty() && pytest_lines.is_empty() {
             return;
         }
         self.line(&self.paint(&self.rule("warnings summary", '='), Color::Yellow));
+        for line in pytest_lines {
+            self.line(&line);
+        }
         for test in warned {
             self.line(&test.item.nodeid);
             for warning in &test.resource_warnings {
@@ -534,21 +539,82 @@ pub fn summary_counts(session: &SessionReport, deselected: usize) -> String {
     }
 }
 
-/// pytest's own counts over the session: its warnings, and its other
-/// categories (`subtests passed`, ...) in the order they first appear.
+/// pytest's own counts over the session: its warnings (of the collection
+/// and of each test's first run), and its other categories (`subtests
+/// passed`, ...) in the order they first appear.
 fn pytest_counts(session: &SessionReport) -> (usize, Vec<(usize, String)>) {
-    let mut warnings = 0;
+    let warnings = session.collection_warnings.len()
+        + session
+            .tests
+            .iter()
+            .map(|t| t.pytest_warnings.len())
+            .sum::<usize>();
     let mut others: Vec<(usize, String)> = Vec::new();
     for (category, count) in session.tests.iter().flat_map(|t| &t.pytest_counts) {
-        if category == "warnings" {
-            warnings += count;
-        } else if let Some(entry) = others.iter_mut().find(|(_, c)| c == category) {
+        if let Some(entry) = others.iter_mut().find(|(_, c)| c == category) {
             entry.0 += count;
         } else {
             others.push((*count, category.clone()));
         }
     }
     (warnings, others)
+}
+
+/// pytest's warnings, collection's first, as pytest's warnings summary
+/// prints them: one entry per message, under where it was given (or, from 10
+/// places on, a count per file), the message indented, then a blank line.
+fn pytest_warning_lines(session: &SessionReport) -> Vec<String> {
+    let given = session
+        .collection_warnings
+        .iter()
+        .map(|w| (w.location.as_str(), w.message.as_str()))
+        .chain(session.tests.iter().flat_map(|t| {
+            (t.pytest_warnings.iter()).map(|message| (t.item.nodeid.as_str(), message.as_str()))
+        }));
+    let mut by_message: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (location, message) in given {
+        match by_message.iter_mut().find(|(m, _)| *m == message) {
+            Some((_, locations)) => locations.push(location),
+            None => by_message.push((message, vec![location])),
+        }
+    }
+    let mut lines = Vec::new();
+    for (message, locations) in by_message {
+        let locations: Vec<&str> = locations.into_iter().filter(|l| !l.is_empty()).collect();
+        if locations.is_empty() {
+            lines.push(printable(message.trim_end()));
+        } else {
+            lines.extend(collapsed(&locations));
+            lines.extend(
+                message
+                    .trim_end()
+                    .lines()
+                    .map(|l| format!("  {}", printable(l))),
+            );
+        }
+        lines.push(String::new());
+    }
+    lines
+}
+
+/// pytest's `collapsed_location_report`: the places, or from 10 on, how
+/// many warnings each file gave.
+fn collapsed(locations: &[&str]) -> Vec<String> {
+    if locations.len() < 10 {
+        return locations.iter().map(|l| printable(l)).collect();
+    }
+    let mut per_file: Vec<(&str, usize)> = Vec::new();
+    for location in locations {
+        let file = location.split("::").next().unwrap_or(location);
+        match per_file.iter_mut().find(|(f, _)| *f == file) {
+            Some((_, count)) => *count += 1,
+            None => per_file.push((file, 1)),
+        }
+    }
+    per_file
+        .into_iter()
+        .map(|(file, n)| format!("{}: {n} {}", printable(file), plural(n, "warning")))
+        .collect()
 }
 
 /// A traceback as the terminal shows it: printable, and cut at
@@ -580,11 +646,13 @@ fn verdict_color(verdict: Verdict) -> Color {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::outcome::PytestWarning;
 
     #[test]
     fn pytest_counts_go_where_pytest_puts_them() {
         let mut warned = TestReport::example("t.py::test_w", Verdict::Passed, &[]);
-        warned.pytest_counts = vec![("warnings".into(), 2), ("subtests passed".into(), 3)];
+        warned.pytest_counts = vec![("subtests passed".into(), 3)];
+        warned.pytest_warnings = vec!["one".into(), "two".into()];
         let mut sub = TestReport::example("t.py::test_s", Verdict::Passed, &[]);
         sub.pytest_counts = vec![
             ("subtests passed".into(), 2),
@@ -599,5 +667,56 @@ mod tests {
             summary_counts(&session, 0),
             "2 passed, 2 warnings, 1 error, 5 subtests passed, 1 subtests skipped"
         );
+    }
+
+    /// As pytest's `summary_warnings`: one entry per message, where it was
+    /// given above it, from 10 places on a count per file.
+    #[test]
+    fn pytest_warnings_are_grouped_by_message_as_pytest_groups_them() {
+        let warned = |nodeid: &str, messages: &[&str]| {
+            let mut test = TestReport::example(nodeid, Verdict::Passed, &[]);
+            test.pytest_warnings = messages.iter().map(|m| m.to_string()).collect();
+            test
+        };
+        let mut tests = vec![
+            warned("a.py::t1", &["a.py:3: UserWarning: same\n  warn()"]),
+            warned(
+                "a.py::t2",
+                &["a.py:3: UserWarning: same\n  warn()", "other"],
+            ),
+        ];
+        for i in 0..10 {
+            let file = if i < 7 { "b.py" } else { "c.py" };
+            tests.push(warned(&format!("{file}::t{i}"), &["many"]));
+        }
+        let session = SessionReport {
+            tests,
+            collection_warnings: vec![PytestWarning {
+                location: "a.py:1".into(),
+                message: "a.py:1: UserWarning: import".into(),
+            }],
+            ..SessionReport::default()
+        };
+        assert_eq!(
+            pytest_warning_lines(&session),
+            [
+                "a.py:1",
+                "  a.py:1: UserWarning: import",
+                "",
+                "a.py::t1",
+                "a.py::t2",
+                "  a.py:3: UserWarning: same",
+                "    warn()",
+                "",
+                "a.py::t2",
+                "  other",
+                "",
+                "b.py: 7 warnings",
+                "c.py: 3 warnings",
+                "  many",
+                "",
+            ]
+        );
+        assert_eq!(summary_counts(&session, 0), "12 passed, 14 warnings");
     }
 }

@@ -97,6 +97,7 @@ pub fn run(settings: &Settings) -> Result<ExitCode> {
     );
     let mut session = finished.session;
     session.collection_errors = collected.errors;
+    session.collection_warnings = collected.warnings;
     // Only speed depends on it: a memory that cannot be written is no error.
     let _ = durations.save();
     reporter.finish(&session, plan.deselected, &rootdir)?;

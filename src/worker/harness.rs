@@ -153,6 +153,17 @@ pub struct PytestCollected {
     pub errors: Vec<CollectError>,
     pub deselected: usize,
     pub rootdir: String,
+    /// The configuration's and collection's warnings.
+    pub warnings: Vec<CollectedWarning>,
+}
+
+/// A warning of pytest's configuration or collection.
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct CollectedWarning {
+    /// A node id, `path:line`, or empty.
+    pub location: String,
+    pub message: String,
 }
 
 /// One collected pytest item (or file skipped whole).
@@ -188,7 +199,16 @@ pub struct CollectError {
     pub message: String,
 }
 
-/// One of pytest's final-line counts (`warnings`, `subtests passed`).
+/// What pytest tells of a test's first run besides its outcome.
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct PytestFirstRun {
+    pub counts: Vec<Count>,
+    /// Its warnings (but ResourceWarnings), as pytest's summary shows them.
+    pub warnings: Vec<String>,
+}
+
+/// One of pytest's final-line counts (`subtests passed`).
 #[derive(Debug, FromPyObject)]
 #[pyo3(from_item_all)]
 pub struct Count {

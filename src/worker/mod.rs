@@ -109,6 +109,7 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
                 selected_by_engine: collection.selected_by_engine.take(),
                 allow: std::mem::take(&mut collection.allow),
                 pins: std::mem::take(&mut collection.pins),
+                warnings: std::mem::take(&mut collection.warnings),
             },
         )?;
         let config = RunConfig {
@@ -201,7 +202,9 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
                 .failure
                 .as_ref()
                 .and_then(|failure| NotRepeatable::of_failed_run(failure.run));
-            report.pytest_counts = engine.pytest_counts(py, index)?;
+            let first_run = engine.first_run(py, index)?;
+            report.pytest_counts = first_run.counts;
+            report.pytest_warnings = first_run.warnings;
             send_together(
                 messages,
                 &[&Message::Report(Box::new(report)), &Message::Ready],

@@ -745,6 +745,7 @@ mod tests {
                     selected_by_engine: None,
                     allow: Vec::new(),
                     pins: Vec::new(),
+                    warnings: Vec::new(),
                 },
             )
         }
@@ -1344,6 +1345,7 @@ mod tests {
             selected_by_engine: None,
             allow: Vec::new(),
             pins: Vec::new(),
+            warnings: Vec::new(),
         };
         assert_eq!(h.say(1, other), [Action::Exit(1)]);
         let (outcome, _) = h.finish();

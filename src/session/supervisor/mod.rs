@@ -26,7 +26,7 @@ use crate::model::engine::EngineSelection;
 use crate::model::event::Event;
 use crate::model::exit::UsageError;
 use crate::model::interpreter::Interrupted;
-use crate::model::outcome::{CollectionError, SessionReport, TestItem};
+use crate::model::outcome::{CollectionError, PytestWarning, SessionReport, TestItem};
 use crate::model::protocol::{Command, Message, WorkerSetup};
 use crate::model::run_board::monotonic_ns;
 use crate::plan::schedule::{Schedule, Unit};
@@ -54,6 +54,8 @@ pub struct Collected {
     pub allow: Vec<AllowEntry>,
     /// Which tests share module or class scopes (`Collection::pins`).
     pub pins: Vec<Option<String>>,
+    /// Warnings of pytest's configuration and collection.
+    pub warnings: Vec<PytestWarning>,
 }
 
 /// How the session went; `internal_error` is set when leakhunt itself failed
@@ -157,6 +159,7 @@ impl Pool {
                         selected_by_engine,
                         allow,
                         pins,
+                        warnings,
                     },
                 ) => {
                     let (python_version, python_prefix, engine) = hello
@@ -173,6 +176,7 @@ impl Pool {
                         selected_by_engine,
                         allow,
                         pins,
+                        warnings,
                     });
                 }
                 Incoming::Message(_, Message::InternalError(text)) => return Err(anyhow!(text)),
@@ -280,6 +284,7 @@ impl Pool {
             session: SessionReport {
                 tests: outcome.tests,
                 collection_errors: Vec::new(),
+                collection_warnings: Vec::new(),
                 duration: started.elapsed(),
                 interrupted: outcome.interrupted,
             },

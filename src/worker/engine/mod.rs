@@ -98,6 +98,17 @@ pub struct Collection {
     /// For each test, the module or class whose scoped fixtures it shares
     /// with others (see `schedule`); empty when the engine pins nothing.
     pub pins: Vec<Option<String>>,
+    /// Warnings of pytest's configuration and collection.
+    pub warnings: Vec<crate::model::outcome::PytestWarning>,
+}
+
+/// What pytest tells of a test's one run besides its outcome.
+#[derive(Debug, Default)]
+pub struct FirstRun {
+    /// Counts by pytest's category name (`subtests passed`).
+    pub counts: Vec<(String, usize)>,
+    /// Its warnings' messages (but ResourceWarnings'), as pytest shows them.
+    pub warnings: Vec<String>,
 }
 
 pub trait Engine {
@@ -141,10 +152,10 @@ pub trait Engine {
         Ok(())
     }
 
-    /// What pytest's final line counts of test `index`'s first run apart
-    /// from its outcome (warnings, subtests), by pytest's category name.
-    fn pytest_counts(&mut self, _py: Python<'_>, _index: usize) -> Result<Vec<(String, usize)>> {
-        Ok(Vec::new())
+    /// What pytest's final line and warnings summary tell of test
+    /// `index`'s first run apart from its outcome.
+    fn first_run(&mut self, _py: Python<'_>, _index: usize) -> Result<FirstRun> {
+        Ok(FirstRun::default())
     }
 
     /// The coverage plugins the engine turned off (`pytest-cov`).

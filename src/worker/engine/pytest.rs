@@ -7,11 +7,11 @@ use anyhow::{anyhow, Result};
 use pyo3::prelude::*;
 use pyo3::types::PyModule;
 
-use super::{Collection, Engine, EngineSelection, RunProblem};
+use super::{Collection, Engine, EngineSelection, FirstRun, RunProblem};
 use crate::model::allow::{AllowEntry, AllowedSignal};
 use crate::model::exit::UsageError;
-use crate::model::outcome::{CollectionError, TestItem};
-use crate::worker::harness::{self, Count, LeakhuntMarker, PytestCollected, PytestItem};
+use crate::model::outcome::{CollectionError, PytestWarning, TestItem};
+use crate::worker::harness::{self, LeakhuntMarker, PytestCollected, PytestFirstRun, PytestItem};
 use crate::worker::interpreter::{format_error, harness_error, is_interrupt, Interrupted};
 
 const HARNESS: &str = include_str!("../python/pytest_engine.py");
@@ -111,12 +111,19 @@ impl Engine for PytestEngine {
         true
     }
 
-    fn pytest_counts(&mut self, py: Python<'_>, index: usize) -> Result<Vec<(String, usize)>> {
-        let counts: Vec<Count> = self
-            .call(py, "counts", (index,))?
+    fn first_run(&mut self, py: Python<'_>, index: usize) -> Result<FirstRun> {
+        let told: PytestFirstRun = self
+            .call(py, "first_run", (index,))?
             .extract()
             .map_err(|e| anyhow!("unexpected result from the pytest engine: {e}"))?;
-        Ok(counts.into_iter().map(|c| (c.category, c.count)).collect())
+        Ok(FirstRun {
+            counts: told
+                .counts
+                .into_iter()
+                .map(|c| (c.category, c.count))
+                .collect(),
+            warnings: told.warnings,
+        })
     }
 
     fn coverage_off(&self) -> Vec<&'static str> {
@@ -173,6 +180,14 @@ impl Engine for PytestEngine {
             tests: collected.items.into_iter().map(pytest_item).collect(),
             allow,
             pins,
+            warnings: collected
+                .warnings
+                .into_iter()
+                .map(|w| PytestWarning {
+                    location: w.location,
+                    message: w.message,
+                })
+                .collect(),
             errors: collected
                 .errors
                 .into_iter()

@@ -27,6 +27,7 @@ from _pytest.config import (
 )
 from _pytest.main import Session
 from _pytest.runner import runtestprotocol
+from _pytest.warnings import warning_record_to_str
 
 import _leakhunt_common as common
 
@@ -34,6 +35,7 @@ _state = {}  # "config", "session", "hook history", "hook proxies"
 _items = []
 _doctest_globals = {}  # item index -> the names its doctest starts with
 _first_run_counts = {}  # item index -> [(stats key, count)] of its first run
+_first_run_warnings = {}  # item index -> pytest's warnings of its first run, as text
 _parameters = {}  # item index -> {name: value as collected} for mutable values
 
 
@@ -52,7 +54,7 @@ class _Plugin:
         self.subtest_failure = None
         self.interrupt = None  # the phase report of a Ctrl-C a plugin wrapped
         self.subtests = {}  # "subtests passed" -> count, in the current run
-        self.resource_warnings = 0  # handed to leakhunt's watcher, in the current run
+        self.warnings = []  # the current run's other warnings, as pytest shows them
 
     @pytest.hookimpl(trylast=True)
     def pytest_configure(self, config):
@@ -92,15 +94,15 @@ class _Plugin:
 
     def pytest_warning_recorded(self, warning_message, when, nodeid, location):
         """pytest's warnings plugin catches each test phase's warnings itself:
-        its ResourceWarnings go to leakhunt's watcher too, which places them."""
+        its ResourceWarnings go to leakhunt's watcher, which places them, and
+        the others are kept as pytest's warnings summary shows them."""
+        if when != "runtest":
+            return  # collection's and configuration's: the reporter files them
         watcher = sys.modules.get("_leakhunt_resource_warnings")
-        if (
-            watcher is not None
-            and when == "runtest"
-            and issubclass(warning_message.category, ResourceWarning)
-        ):
+        if watcher is not None and issubclass(warning_message.category, ResourceWarning):
             watcher.record(warning_message)
-            self.resource_warnings += 1
+        else:
+            self.warnings.append(warning_record_to_str(warning_message))
 
     def pytest_deselected(self, items):
         self.deselected += len(items)
@@ -180,6 +182,8 @@ def collect(args):
     config.hook.pytest_sessionstart(session=session)
     config.hook.pytest_collection(session=session)
     _state["hook history"] = config.hook.pytest_warning_recorded._call_history
+    reporter = _state.get("reporter")
+    filed = reporter.stats.get("warnings", []) if reporter is not None else []
     _state["hook proxies"] = _HookProxies(session)
     described = []
     items = _with_skipped_files(session.items, _plugin.collected)
@@ -202,6 +206,10 @@ def collect(args):
         "errors": [{"path": path, "message": text} for path, text in _plugin.collect_errors],
         "deselected": _plugin.deselected,
         "rootdir": str(config.rootpath),
+        "warnings": [
+            {"location": report.get_location(config) or "", "message": report.message}
+            for report in filed
+        ],
     }
 
 
@@ -570,7 +578,7 @@ def run(index):
     _plugin.subtest_failure = None
     _plugin.interrupt = None
     _plugin.subtests = {}
-    _plugin.resource_warnings = 0
+    _plugin.warnings = []
     before = _item_state(item)
     session = _state["session"]
     session.gethookproxy = _state["hook proxies"]
@@ -589,10 +597,8 @@ def run(index):
         # counts those of the item's one run in its final line. leakhunt
         # counts the ResourceWarnings itself.
         if index not in _first_run_counts:
-            filed = len(stats.get("warnings", ())) - sizes.get("warnings", 0)
-            warned = filed - _plugin.resource_warnings
-            counted = [("warnings", warned)] if warned > 0 else []
-            _first_run_counts[index] = counted + list(_plugin.subtests.items())
+            _first_run_counts[index] = list(_plugin.subtests.items())
+            _first_run_warnings[index] = _plugin.warnings
         for key in list(stats):
             if key in sizes:
                 del stats[key][sizes[key] :]
@@ -607,13 +613,18 @@ def run(index):
     return _reported(reports, _plugin.exceptions) or _plugin.subtest_failure
 
 
-def counts(index):
-    """[{"category", "count"}] of the item's first run, as pytest would count
-    its one run: "warnings", "subtests passed", ... (harness::Count)"""
-    return [
-        {"category": category, "count": count}
-        for category, count in _first_run_counts.get(index, [])
-    ]
+def first_run(index):
+    """What pytest tells of the item's first run besides its outcome
+    (harness::PytestFirstRun): its counts as pytest would count its one run
+    ("subtests passed", ...), and its warnings as pytest's warnings summary
+    shows them, but ResourceWarnings, which leakhunt places itself."""
+    return {
+        "counts": [
+            {"category": category, "count": count}
+            for category, count in _first_run_counts.get(index, [])
+        ],
+        "warnings": _first_run_warnings.get(index, []),
+    }
 
 
 def leave(next_index):
