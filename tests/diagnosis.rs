@@ -367,6 +367,39 @@ fn resource_warnings_are_warnings_unless_strict() {
     assert_eq!(final_counts(&run.stdout), "3 failed, 1 passed");
 }
 
+/// A file dropped unclosed under a new name every run warns with new text
+/// every run. One entry per message grew the worker's heap by about 200
+/// bytes a run, and the test was LEAKED with one warning line per run.
+#[test]
+fn a_resource_warning_that_reads_differently_every_run_is_one_warning() {
+    let run = leakhunt(&["unclosed_renamed", "-q"]);
+    let summary: Vec<&str> = run
+        .stdout
+        .lines()
+        .skip_while(|l| !l.contains("warnings summary"))
+        .skip(1)
+        .collect();
+    assert_eq!(summary.len(), 4, "{}", run.stdout);
+    assert_eq!(
+        summary[0],
+        "unclosed_renamed/test_renamed.py::test_file_of_a_new_name_never_closed"
+    );
+    // The name of its first run (a temporary folder, the worker's pid, 0).
+    let pid = summary[1]
+        .strip_prefix("  ResourceWarning: unclosed file <_io.TextIOWrapper name='")
+        .and_then(|rest| rest.strip_suffix("-0' mode='r' encoding='utf-8'> (5 runs)"))
+        .and_then(|name| name.rsplit_once("/leakhunt-"))
+        .map(|(_, pid)| pid);
+    assert!(
+        pid.is_some_and(|pid| pid.parse::<u32>().is_ok()),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(summary[2], "");
+    assert_eq!(final_counts(&run.stdout), "1 passed, 1 warning");
+    assert_eq!(run.code, 0);
+}
+
 #[test]
 fn a_chain_of_forwarding_proxies_is_diagnosed_without_running_them() {
     // One attribute read on the outer proxy runs 2**20 of its __getattr__

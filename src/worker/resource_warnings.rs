@@ -44,7 +44,7 @@ impl<'a> Watched<'a> {
         }
     }
 
-    /// What the runs so far raised, one entry per message and place.
+    /// What the runs so far raised, one entry per place (per kind of message where the place is unknown).
     pub fn into_warnings(self) -> Vec<ResourceWarning> {
         self.warnings
     }
@@ -62,13 +62,14 @@ impl<'a> Watched<'a> {
             };
             let message = warned.message;
             let opened = user_location(py, self.rootdir, &frames)?;
-            // The repr of a socket names its fd, which changes from run to run.
-            let kind = message.split(" fd=").next().unwrap_or(&message).to_string();
-            match self
-                .warnings
-                .iter_mut()
-                .find(|w| w.opened == opened && w.message.starts_with(&kind))
-            {
+            // One entry per place: a message may change from run to run (a
+            // socket's fd, a file in a new tmp_path), and an entry per
+            // message would grow the heap the runs are judged by.
+            let same = |w: &ResourceWarning| match &opened {
+                Some(_) => w.opened == opened,
+                None => w.opened.is_none() && kind_of(&w.message) == kind_of(&message),
+            };
+            match self.warnings.iter_mut().find(|w| same(w)) {
                 Some(existing) => existing.runs += 1,
                 None => self.warnings.push(ResourceWarning {
                     message,
@@ -79,6 +80,12 @@ impl<'a> Watched<'a> {
         }
         Ok(())
     }
+}
+
+/// What a message says before the repr of the resource (`unclosed file `
+/// of `unclosed file <_io.TextIOWrapper name=...>`), or all of it.
+fn kind_of(message: &str) -> &str {
+    message.split('<').next().unwrap_or(message)
 }
 
 impl Engine for Watched<'_> {
