@@ -400,6 +400,34 @@ fn a_resource_warning_that_reads_differently_every_run_is_one_warning() {
     assert_eq!(run.code, 0);
 }
 
+/// A leak whose runs take 11 s once traced (as a parser's are): its
+/// diagnosis stops after one run, before a second would end past the 20 s
+/// budget (it ran 2, 22 s; with pyparsing's 30-43 s runs the second outlasted
+/// the supervisor's 60 s limit, which stopped the worker).
+#[test]
+fn a_diagnosis_stops_before_a_run_that_would_end_past_its_budget() {
+    let run = leakhunt(&["slow_diagnosis", "-q"]);
+    assert_eq!(final_counts(&run.stdout), "1 leaked");
+    let note = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("diagnosis incomplete: the diagnosis stopped after 1 run ("))
+        .and_then(|rest| {
+            rest.strip_suffix(
+                " s, traced): one more would end past its 20 s budget; the leak stands on its judged runs",
+            )
+        });
+    // "11.0 s, the longest 11.0"
+    let (spent, longest) = note
+        .and_then(|n| n.split_once(" s, the longest "))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    for seconds in [spent, longest] {
+        let seconds: f64 = seconds.parse().expect("seconds");
+        assert!((11.0..20.0).contains(&seconds), "{}", run.stdout);
+    }
+    assert_eq!(run.code, 1);
+}
+
 #[test]
 fn a_chain_of_forwarding_proxies_is_diagnosed_without_running_them() {
     // One attribute read on the outer proxy runs 2**20 of its __getattr__

@@ -195,12 +195,29 @@ fn gather(run: &mut TestRun<'_, '_>, pass: &Pass, check: Option<&Check<'_>>) -> 
     let started = pass.started;
     let mut diagnosis = Diagnosis::default();
     let mut previous = sampler.sample(py, None)?;
+    let mut longest_run = 0.0_f64;
     for number in 1..=RUNS {
-        // Two runs tell growth from a one-off; past the budget, no more.
-        if number > 2 && started.elapsed().as_secs_f64() > BUDGET_SECONDS / 2.0 {
-            diagnosis.note = Some(out_of_time(started, &format!("after {} runs", number - 1)));
+        // Two runs tell growth from a one-off; past the budget, no more. Nor
+        // a run that would end past it: traced deep, a run may take 50 times
+        // as long (pyparsing's examples: 0.5 s a run, 30-43 s traced), and
+        // a second one outlasted the supervisor's limit, which stopped the
+        // worker.
+        let spent = started.elapsed().as_secs_f64();
+        let done = number - 1;
+        let runs = if done == 1 { "run" } else { "runs" };
+        if number > 2 && spent > BUDGET_SECONDS / 2.0 {
+            diagnosis.note = Some(out_of_time(started, &format!("after {done} {runs}")));
             break;
         }
+        if number > 1 && spent + longest_run > BUDGET_SECONDS {
+            diagnosis.note = Some(format!(
+                "the diagnosis stopped after {done} {runs} ({spent:.1} s, the longest \
+                 {longest_run:.1} s, traced): one more would end past its {BUDGET_SECONDS} s budget; \
+                 the leak stands on its judged runs"
+            ));
+            break;
+        }
+        let run_started = Instant::now();
         if let Some(problem) = run.run_once()? {
             diagnosis.note = Some(format!(
                 "the test stopped passing on diagnosis run {number}: {} {}",
@@ -208,6 +225,7 @@ fn gather(run: &mut TestRun<'_, '_>, pass: &Pass, check: Option<&Check<'_>>) -> 
             ));
             return Ok(Passed::Full(diagnosis));
         }
+        longest_run = longest_run.max(run_started.elapsed().as_secs_f64());
         previous = sampler.sample(py, Some(&previous))?;
         call(py, "point", (number % 2 == 0,))?;
         diagnosis.runs = number;
