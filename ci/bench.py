@@ -14,7 +14,9 @@ the runs. Both still count what is paid once a test (collecting it, the
 freeze, the judged runs' baseline) as if each of its 5 runs paid a fifth.
 With --per-run, each `-n 1` configuration also runs with 10 more warm-ups a
 test: the difference is what one more run of the same tests costs (a
-warm-up: the run without the sample a judged run adds).
+warm-up: the run without the sample a judged run adds), and pytest's own
+run protocol is timed in a bare loop over the same tests (no leakhunt): the
+part of a pytest run that any tool running pytest's protocol pays.
 Run from the repository root:  python3 ci/bench.py [--tests 200] [--repeat 5]
 It builds the release binary first, and runs both engines in a virtualenv
 with pytest (--python, default target/tmp/venv-pytest-9.2.0, made with pip on
@@ -99,6 +101,46 @@ def run_engine(binary, folder, engine, python, workers, warmup=None):
     return wall, int(warmup.group(1)), judged
 
 
+# pytest's own run protocol (setup, call, teardown, with every plugin's
+# wrappers) in a bare loop: each collected test run ROUNDS times, as
+# leakhunt's pytest engine runs it (log=False, the scopes above the function
+# left set up until the next test, which tears down what it does not share).
+# Prints the seconds a run takes.
+PYTEST_LOOP = """\
+import sys, time
+from _pytest.config import _prepareconfig
+from _pytest.main import Session
+from _pytest.runner import runtestprotocol
+
+ROUNDS = int(sys.argv[1])
+config = _prepareconfig(["-q", "-p", "no:cacheprovider", "."])
+session = Session.from_config(config)
+config._do_configure()
+config.hook.pytest_sessionstart(session=session)
+config.hook.pytest_collection(session=session)
+items = session.items
+start = time.perf_counter()
+for index, item in enumerate(items):
+    for _ in range(ROUNDS):
+        runtestprotocol(item, nextitem=item.parent, log=False)
+    session._setupstate.teardown_exact(items[index + 1] if index + 1 < len(items) else None)
+print((time.perf_counter() - start) / (ROUNDS * len(items)))
+"""
+
+
+def pytest_loop(folder, python):
+    """Seconds one run of a test takes in PYTEST_LOOP."""
+    done = subprocess.run(
+        [os.path.join(python, "bin", "python"), "-c", PYTEST_LOOP, str(MORE_WARMUPS)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        sys.exit(f"pytest's protocol in a loop failed:\n{done.stdout}\n{done.stderr}")
+    return float(done.stdout.split()[-1])
+
+
 def judged_runs(series_line):
     """Judged runs in a series line: `... deltas: +7 +0 x9` is 10 runs."""
     count = 0
@@ -120,7 +162,8 @@ def main():
     parser.add_argument(
         "--per-run",
         action="store_true",
-        help="also run with 10 more warm-ups a test: what one more run costs",
+        help="also run with 10 more warm-ups a test: what one more run costs, "
+        "against pytest's own run protocol in a bare loop",
     )
     parser.add_argument(
         "--binary",
@@ -150,6 +193,7 @@ def main():
             ("pytest", 1, args.tests, MORE_WARMUPS),
         ]
     walls = {configuration: [] for configuration in configurations}
+    loops = []
     runs = {}
     with tempfile.TemporaryDirectory() as folder:
         suites = {}
@@ -167,6 +211,8 @@ def main():
                 if len(judged) != tests:
                     sys.exit(f"expected {tests} tests judged, got {judged}")
                 runs[configuration] = sum(warmup + j for j in judged)
+            if args.per_run:
+                loops.append(pytest_loop(suites[args.tests], python))
         bodies_per_run = statistics.median(
             time_bodies(13, args.tests) / (13 * args.tests) for _ in range(args.repeat)
         )
@@ -208,6 +254,12 @@ def main():
         print(
             f"--engine {engine} -n 1: one more run of the same tests costs "
             f"{per_run * 1e6:.0f} us beyond the body"
+        )
+    if loops:
+        loop = statistics.median(loops) - bodies_per_run
+        print(
+            f"pytest's own run protocol in a bare loop (no leakhunt): "
+            f"{loop * 1e6:.0f} us a run beyond the body"
         )
     one = statistics.median(walls[("builtin", 1, args.tests, None)])
     two = statistics.median(walls[("builtin", 2, args.tests, None)])
