@@ -428,6 +428,29 @@ fn a_diagnosis_stops_before_a_run_that_would_end_past_its_budget() {
     assert_eq!(run.code, 1);
 }
 
+/// A test that starts and stops tracemalloc itself ends the diagnosis's
+/// tracing: its sites would be made up (msgpack's tests got "+1.2 MiB of
+/// malloc" at a line, for 400 bytes a run), so there are none, and a note
+/// says why the diagnosis is empty.
+#[test]
+fn a_test_that_stops_tracemalloc_gets_a_note_not_made_up_sites() {
+    let run = leakhunt(&["own_tracing"]);
+    assert_eq!(final_counts(&run.stdout), "1 leaked");
+    let leak: Vec<&str> = run
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("own_tracing/test_own_tracing.py:10: "))
+        .take_while(|l| !l.starts_with("====="))
+        .collect();
+    assert_eq!(leak.len(), 8, "{}", run.stdout);
+    assert_eq!(
+        leak[7],
+        "diagnosis incomplete: the test stops or restarts tracemalloc itself, which ends \
+         the diagnosis's tracing: where its memory was allocated cannot be told"
+    );
+    assert_eq!(run.code, 1);
+}
+
 #[test]
 fn a_chain_of_forwarding_proxies_is_diagnosed_without_running_them() {
     // One attribute read on the outer proxy runs 2**20 of its __getattr__

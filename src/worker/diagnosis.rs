@@ -273,6 +273,13 @@ fn conclude(run: &mut TestRun<'_, '_>, pass: &Pass, mut diagnosis: Diagnosis) ->
         .extract()
         .map_err(|e| anyhow::anyhow!("unexpected result from diagnosis.finish: {e}"))?;
     let runs = runs_done.max(1) as f64;
+    if gathered.tracing_lost && diagnosis.note.is_none() {
+        diagnosis.note = Some(
+            "the test stops or restarts tracemalloc itself, which ends the diagnosis's \
+             tracing: where its memory was allocated cannot be told"
+                .to_string(),
+        );
+    }
 
     let raw_sites: Vec<RawSite> = gathered
         .sites

@@ -251,6 +251,8 @@ pub struct Gathered {
     pub threads: Vec<NewThread>,
     /// By descriptor.
     pub fds: std::collections::HashMap<i64, FdOwner>,
+    /// A run stopped or restarted tracemalloc: no sites were kept.
+    pub tracing_lost: bool,
 }
 
 /// A tracemalloc traceback, with its size and block count at each snapshot.

@@ -269,6 +269,10 @@ def begin(nframes, in_place, native, library, budget):
     gc.freeze()
     _state["opened"] = []
     tracemalloc.start(nframes)
+    # Made traced (no free list serves a bytearray, as one does a list): a
+    # test that stops or restarts tracemalloc (msgpack's do) loses it its
+    # traceback, and the pass its traces.
+    _state["traced"] = (nframes, bytearray(8))
     _state["points"] = [_sites()]
     if native:
         _watch_malloc()
@@ -279,8 +283,20 @@ def point(sites):
     traces (a pass over every trace, its allocations traced deep and slow:
     every other run is enough to tell steady growth)."""
     _state["sites taken"] = sites
-    if sites:
+    if not _still_traced():
+        _state["tracing lost"] = True
+    if sites and not _state.get("tracing lost"):
         _state["points"].append(_sites())
+
+
+def _still_traced():
+    """Whether tracing is as begin() started it, traces and all."""
+    nframes, made_traced = _state["traced"]
+    return (
+        tracemalloc.is_tracing()
+        and tracemalloc.get_traceback_limit() == nframes
+        and tracemalloc.get_object_traceback(made_traced) is not None
+    )
 
 
 def peek(untracked, roots):
@@ -481,8 +497,9 @@ def _finish(new_fds):
     longer = [obj for obj, before in (_state["sizes"] or {}).values() if len(obj) > before[1]]
     untracked = _untracked(made + longer, verdicts)
     del longer
+    lost = _state.get("tracing lost", False)
     points = _state["points"]
-    if not _state.get("sites taken"):
+    if not _state.get("sites taken") and not lost:
         points.append(_sites())
     keys = set().union(*points)
     sites = []
@@ -538,8 +555,10 @@ def _finish(new_fds):
             }
         )
     return {
-        "sites": sites,
-        "malloc": _malloc_lines(),
+        # Traces the test itself threw away or restarted say nothing true.
+        "sites": [] if lost else sites,
+        "malloc": [] if lost else _malloc_lines(),
+        "tracing_lost": lost,
         "census": census,
         "grown": grown,
         "threads": threads,
