@@ -16,6 +16,19 @@ use crate::worker::interpreter::Interrupted;
 use crate::worker::sampler::release_free_heap;
 use crate::worker::test_run::{Progress, TestRun};
 
+/// CPU time the process has used (all its threads).
+fn cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec it is given.
+    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
 /// How one test ended, before it becomes a report.
 enum Ending {
     Judged(Judgement),
@@ -33,6 +46,7 @@ pub fn run_test(
     known: &mut KnownCauses,
 ) -> Result<TestReport> {
     let started = Instant::now();
+    let cpu_started = cpu_time();
     let config = run.config;
     run.sampler.restore(run.py)?;
     // Room for every sample up front: growing the series mid-test would show
@@ -55,7 +69,8 @@ pub fn run_test(
         report.growth = growth.clone();
         report.duration = started.elapsed();
         run.tell(Progress::Diagnosing(&report));
-        report.diagnosis = Some(diagnose(&mut run, growth, known, &item.nodeid)?);
+        let run_cpu = cpu_time().saturating_sub(cpu_started) / judged_runs.max(1) as u32;
+        report.diagnosis = Some(diagnose(&mut run, growth, known, &item.nodeid, run_cpu)?);
     }
     report.resource_warnings = run.into_warnings();
     match ending {
