@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{final_counts, fixtures, leakhunt};
+use common::{final_counts, fixtures, leakhunt, warnings_summary};
 
 /// Every line of `expected` appears, whole, in `out`.
 fn assert_lines(out: &str, expected: &[&str]) {
@@ -373,13 +373,8 @@ fn resource_warnings_are_warnings_unless_strict() {
 #[test]
 fn a_resource_warning_that_reads_differently_every_run_is_one_warning() {
     let run = leakhunt(&["unclosed_renamed", "-q"]);
-    let summary: Vec<&str> = run
-        .stdout
-        .lines()
-        .skip_while(|l| !l.contains("warnings summary"))
-        .skip(1)
-        .collect();
-    assert_eq!(summary.len(), 4, "{}", run.stdout);
+    let summary = warnings_summary(&run.stdout);
+    assert_eq!(summary.len(), 3, "{}", run.stdout);
     assert_eq!(
         summary[0],
         "unclosed_renamed/test_renamed.py::test_file_of_a_new_name_never_closed"

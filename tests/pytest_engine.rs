@@ -7,7 +7,7 @@ use std::path::Path;
 
 use common::{
     assert_all_passed, final_counts, fixtures, leakhunt, leakhunt_with, pytest_venv, verdicts,
-    FORKING_TESTS, PYTEST,
+    warnings_summary, FORKING_TESTS, PYTEST,
 };
 
 fn in_venv(args: &[&str]) -> common::Run {
@@ -638,18 +638,10 @@ fn warnings_and_subtests_are_counted_as_pytest_counts_them() {
     assert_eq!(warned("test_counts.py::test_warns_twice"), 2);
     assert_eq!(warned("test_counts.py::test_plain"), 0);
     // The same summary, but pytest's link to its documentation.
-    let summary = |out: &str| -> Vec<String> {
-        out.lines()
-            .skip_while(|l| !l.contains("warnings summary"))
-            .skip(1)
-            .take_while(|l| !l.starts_with('=') && !l.starts_with("-- Docs:"))
-            .map(str::to_owned)
-            .collect()
-    };
     let file = fixtures().join("pytest_counts/test_counts.py");
     let file = file.display();
     assert_eq!(
-        summary(&run.stdout),
+        warnings_summary(&run.stdout),
         [
             "pytest_counts/test_counts.py:9".to_owned(),
             format!("  {file}:9: UserWarning: collected with a warning"),
@@ -665,7 +657,7 @@ fn warnings_and_subtests_are_counted_as_pytest_counts_them() {
             String::new(),
         ]
     );
-    assert_eq!(summary(&run.stdout), summary(&pytest));
+    assert_eq!(warnings_summary(&run.stdout), warnings_summary(&pytest));
 }
 
 #[test]
@@ -691,13 +683,7 @@ fn resource_warnings_pytest_caught_first_are_listed_in_the_warnings_summary() {
             .and_then(|t| t["runs"].as_u64())
             .unwrap()
     };
-    let summary: Vec<&str> = run
-        .stdout
-        .lines()
-        .skip_while(|l| !l.contains("warnings summary"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("=") && !l.starts_with("4 passed"))
-        .collect();
+    let summary = warnings_summary(&run.stdout);
     let file = fixtures().join("unclosed/test_unclosed.py");
     assert_eq!(
         summary[0],

@@ -97,6 +97,23 @@ pub fn final_counts(stdout: &str) -> String {
     }
 }
 
+/// The lines of the warnings summary, after its rule: up to the next rule,
+/// pytest's link to its documentation, or the final line (under `-q`).
+pub fn warnings_summary(stdout: &str) -> Vec<&str> {
+    let lines: Vec<&str> = stdout.lines().collect();
+    let last = lines.len().saturating_sub(1);
+    lines
+        .iter()
+        .enumerate()
+        .skip_while(|(_, line)| !line.contains("warnings summary"))
+        .skip(1)
+        .take_while(|&(at, line)| {
+            at < last && !line.starts_with('=') && !line.starts_with("-- Docs:")
+        })
+        .map(|(_, line)| *line)
+        .collect()
+}
+
 /// pytest's version in the test virtualenv: pinned, so that outputs are exact.
 pub const PYTEST: &str = "9.2.0";
 
