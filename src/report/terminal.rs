@@ -549,15 +549,28 @@ fn pytest_counts(session: &SessionReport) -> (usize, Vec<(usize, String)>) {
             .iter()
             .map(|t| t.pytest_warnings.len())
             .sum::<usize>();
-    let mut others: Vec<(usize, String)> = Vec::new();
+    let mut others: Vec<(&str, usize)> = Vec::new();
     for (category, count) in session.tests.iter().flat_map(|t| &t.pytest_counts) {
-        if let Some(entry) = others.iter_mut().find(|(_, c)| c == category) {
-            entry.0 += count;
-        } else {
-            others.push((*count, category.clone()));
-        }
+        *entry(&mut others, category.as_str()) += count;
     }
+    let others = others
+        .into_iter()
+        .map(|(c, n)| (n, c.to_string()))
+        .collect();
     (warnings, others)
+}
+
+/// The value of `key` in `entries`, added last when new: the entries stay
+/// in the order their keys first came, as pytest's summaries list them.
+fn entry<K: PartialEq, V: Default>(entries: &mut Vec<(K, V)>, key: K) -> &mut V {
+    let at = match entries.iter().position(|(k, _)| *k == key) {
+        Some(at) => at,
+        None => {
+            entries.push((key, V::default()));
+            entries.len() - 1
+        }
+    };
+    &mut entries[at].1
 }
 
 /// pytest's warnings, collection's first, as pytest's warnings summary
@@ -573,10 +586,7 @@ fn pytest_warning_lines(session: &SessionReport) -> Vec<String> {
         }));
     let mut by_message: Vec<(&str, Vec<&str>)> = Vec::new();
     for (location, message) in given {
-        match by_message.iter_mut().find(|(m, _)| *m == message) {
-            Some((_, locations)) => locations.push(location),
-            None => by_message.push((message, vec![location])),
-        }
+        entry(&mut by_message, message).push(location);
     }
     let mut lines = Vec::new();
     for (message, locations) in by_message {
@@ -605,11 +615,10 @@ fn collapsed(locations: &[&str]) -> Vec<String> {
     }
     let mut per_file: Vec<(&str, usize)> = Vec::new();
     for location in locations {
-        let file = location.split("::").next().unwrap_or(location);
-        match per_file.iter_mut().find(|(f, _)| *f == file) {
-            Some((_, count)) => *count += 1,
-            None => per_file.push((file, 1)),
-        }
+        *entry(
+            &mut per_file,
+            location.split("::").next().unwrap_or(location),
+        ) += 1;
     }
     per_file
         .into_iter()
