@@ -8,6 +8,7 @@ use anyhow::Result;
 use crate::model::diagnosis::cause::KnownCauses;
 use crate::model::outcome::fail_on_resource_warnings;
 use crate::model::outcome::{Failure, TestItem, TestReport, Verdict};
+use crate::model::run_board::clock_ns;
 use crate::model::signal::Sample;
 use crate::model::verdict::{is_flat, judge, Judgement};
 use crate::worker::diagnosis::diagnose;
@@ -18,15 +19,7 @@ use crate::worker::test_run::{Progress, TestRun};
 
 /// CPU time the process has used (all its threads).
 fn cpu_time() -> Duration {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec it is given.
-    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) } != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+    Duration::from_nanos(clock_ns(libc::CLOCK_PROCESS_CPUTIME_ID))
 }
 
 /// How one test ended, before it becomes a report.
