@@ -44,7 +44,8 @@ impl<'a> Watched<'a> {
         }
     }
 
-    /// What the runs so far raised, one entry per place (per kind of message where the place is unknown).
+    /// What the runs so far raised, one entry per place (per kind of
+    /// message where the place is unknown).
     pub fn into_warnings(self) -> Vec<ResourceWarning> {
         self.warnings
     }

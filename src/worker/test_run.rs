@@ -112,7 +112,8 @@ impl<'a, 'py> TestRun<'a, 'py> {
         (self.on_progress)(progress)
     }
 
-    /// What the runs raised, one entry per place (per kind of message where the place is unknown).
+    /// What the runs raised, one entry per place (per kind of message where
+    /// the place is unknown).
     pub fn into_warnings(self) -> Vec<ResourceWarning> {
         self.engine.into_warnings()
     }

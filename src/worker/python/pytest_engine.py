@@ -34,8 +34,7 @@ import _leakhunt_common as common
 _state = {}  # "config", "session", "hook history", "hook proxies"
 _items = []
 _doctest_globals = {}  # item index -> the names its doctest starts with
-_first_run_counts = {}  # item index -> [(stats key, count)] of its first run
-_first_run_warnings = {}  # item index -> pytest's warnings of its first run, as text
+_first_runs = {}  # item index -> its first run's [(stats key, count)], [warning text]
 _parameters = {}  # item index -> {name: value as collected} for mutable values
 
 
@@ -596,9 +595,8 @@ def run(index):
         # The terminal reporter files warnings and subtest reports; pytest
         # counts those of the item's one run in its final line. leakhunt
         # counts the ResourceWarnings itself.
-        if index not in _first_run_counts:
-            _first_run_counts[index] = list(_plugin.subtests.items())
-            _first_run_warnings[index] = _plugin.warnings
+        if index not in _first_runs:
+            _first_runs[index] = (list(_plugin.subtests.items()), _plugin.warnings)
         for key in list(stats):
             if key in sizes:
                 del stats[key][sizes[key] :]
@@ -618,12 +616,10 @@ def first_run(index):
     (harness::PytestFirstRun): its counts as pytest would count its one run
     ("subtests passed", ...), and its warnings as pytest's warnings summary
     shows them, but ResourceWarnings, which leakhunt places itself."""
+    counts, warnings = _first_runs.get(index, ([], []))
     return {
-        "counts": [
-            {"category": category, "count": count}
-            for category, count in _first_run_counts.get(index, [])
-        ],
-        "warnings": _first_run_warnings.get(index, []),
+        "counts": [{"category": category, "count": count} for category, count in counts],
+        "warnings": warnings,
     }
 
 
