@@ -591,16 +591,13 @@ fn pytest_warning_lines(session: &SessionReport) -> Vec<String> {
     let mut lines = Vec::new();
     for (message, locations) in by_message {
         let locations: Vec<&str> = locations.into_iter().filter(|l| !l.is_empty()).collect();
+        // A 10 MB message would flood the log; the JSON report has it whole.
+        let message = bounded(message);
         if locations.is_empty() {
-            lines.push(printable(message.trim_end()));
+            lines.push(message);
         } else {
             lines.extend(collapsed(&locations));
-            lines.extend(
-                message
-                    .trim_end()
-                    .lines()
-                    .map(|l| format!("  {}", printable(l))),
-            );
+            lines.extend(message.lines().map(|l| format!("  {l}")));
         }
         lines.push(String::new());
     }
@@ -727,5 +724,25 @@ mod tests {
             ]
         );
         assert_eq!(summary_counts(&session, 0), "12 passed, 14 warnings");
+    }
+
+    /// A warning of 10 MB is cut in the terminal as a traceback is.
+    #[test]
+    fn a_huge_pytest_warning_is_cut_in_the_terminal() {
+        let mut test = TestReport::example("t.py::t", Verdict::Passed, &[]);
+        test.pytest_warnings = vec![format!("t.py:1: UserWarning: {}", "x".repeat(10_000_000))];
+        let session = SessionReport {
+            tests: vec![test],
+            ..SessionReport::default()
+        };
+        let lines = pytest_warning_lines(&session);
+        assert_eq!(lines.len(), 4, "{:?}", &lines[2..]);
+        assert_eq!(lines[0], "t.py::t");
+        assert_eq!(lines[1].chars().count(), 2 + TERMINAL_CHARS);
+        assert_eq!(
+            lines[2],
+            "  [cut: 9934485 more characters not shown; the JSON report (--json) has the whole text]"
+        );
+        assert_eq!(lines[3], "");
     }
 }
