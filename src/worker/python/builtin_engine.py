@@ -22,7 +22,10 @@ _failed_scopes = {}  # scope key -> phase report of its failed setup
 class _Item:
     # `owner`: the name the module gives the class, as pytest names it (a
     # state machine's TestCase is named "Machine.TestCase", its alias not).
-    __slots__ = ("cls", "func", "module", "name", "owner")
+    # `setup`, `teardown`: the hooks around each run, looked up once, as
+    # pytest does when it collects: a module's functions, or a class's
+    # method names (bound to each run's new instance), or None.
+    __slots__ = ("cls", "func", "module", "name", "owner", "setup", "teardown")
 
     def __init__(self, module, cls, name, func, owner=None):
         self.module = module
@@ -30,6 +33,15 @@ class _Item:
         self.owner = owner
         self.name = name
         self.func = func
+        self.setup = self.teardown = None
+        if cls is not None:
+            if getattr(cls, "setup_method", None) is not None:
+                self.setup = "setup_method"
+            if getattr(cls, "teardown_method", None) is not None:
+                self.teardown = "teardown_method"
+        elif module is not None:
+            self.setup = getattr(module, "setup_function", None)
+            self.teardown = getattr(module, "teardown_function", None)
 
 
 def _module_name(path):
@@ -47,7 +59,6 @@ def _import(path):
     folder, name = _module_name(path)
     if folder not in sys.path:
         sys.path.insert(0, folder)
-    importlib.invalidate_caches()
     module = importlib.import_module(name)
     found = os.path.splitext(os.path.abspath(getattr(module, "__file__", "") or ""))[0]
     if found != os.path.splitext(path)[0]:
@@ -241,22 +252,26 @@ def _failure(error, phase):
 
 
 def _call_hook(owner, names, arg):
-    """Calls the first of `names` that `owner` has, with `arg` only when the
-    hook takes an argument: pytest's `_call_with_optional_argument`."""
+    """Calls the first of `names` that `owner` has (see _call_optional)."""
     for name in names:
         hook = getattr(owner, name, None)
-        if hook is None:
-            continue
-        code = getattr(hook, "__code__", None)
-        if code is None:  # not a Python function: pytest would pass it
-            hook(arg)
+        if hook is not None:
+            _call_optional(hook, arg)
             return
-        arg_count = code.co_argcount - (1 if inspect.ismethod(hook) else 0)
-        if arg_count:
-            hook(arg)
-        else:
-            hook()
+
+
+def _call_optional(hook, arg):
+    """Calls `hook` with `arg` only when it takes an argument: pytest's
+    `_call_with_optional_argument`."""
+    code = getattr(hook, "__code__", None)
+    if code is None:  # not a Python function: pytest would pass it
+        hook(arg)
         return
+    arg_count = code.co_argcount - (1 if inspect.ismethod(hook) else 0)
+    if arg_count:
+        hook(arg)
+    else:
+        hook()
 
 
 def _scope_keys(item):
@@ -366,14 +381,14 @@ def _run_unittest(item):
 
 def _run_plain(item):
     if item.cls is None:
-        owner, call, hook_arg = item.module, item.func, item.func
-        setup, teardown = "setup_function", "teardown_function"
+        owner, call = None, item.func
     else:
         owner = item.cls()
-        call = hook_arg = getattr(owner, item.name)
-        setup, teardown = "setup_method", "teardown_method"
+        call = getattr(owner, item.name)
     try:
-        _call_hook(owner, (setup,), hook_arg)
+        setup = item.setup
+        if setup is not None:
+            _call_optional(setup if owner is None else getattr(owner, setup), call)
     except BaseException as error:  # noqa: B036
         return _failure(error, "setup")
     problem = None
@@ -382,7 +397,9 @@ def _run_plain(item):
     except BaseException as error:  # noqa: B036
         problem = _failure(error, "call")
     try:
-        _call_hook(owner, (teardown,), hook_arg)
+        teardown = item.teardown
+        if teardown is not None:
+            _call_optional(teardown if owner is None else getattr(owner, teardown), call)
     except BaseException as error:  # noqa: B036
         problem = problem or _failure(error, "teardown")
     return problem
