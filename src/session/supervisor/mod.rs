@@ -41,6 +41,10 @@ use crate::session::supervisor::process::WorkerProcess;
 /// How often the observer hears about progress.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
+/// Messages already waiting that are handled in a row before the finished
+/// reports are printed: a bound, so that a busy session still prints.
+const WAITING_FIRST: usize = 16;
+
 /// What the first worker found.
 pub struct Collected {
     pub python_version: String,
@@ -242,8 +246,21 @@ impl Pool {
         }
         let mut actions = dispatcher.start(Instant::now());
         let mut next_progress = started + PROGRESS_EVERY;
+        let mut waiting_handled = 0;
         loop {
             self.carry_out(actions, &mut dispatcher);
+            // A message already waiting is handled before the reports are
+            // printed: a worker's Ready comes in the same write as its test's
+            // Report, and the worker waits for its next command.
+            if waiting_handled < WAITING_FIRST && !dispatcher.is_over() {
+                if let Ok(incoming) = self.incoming.try_recv() {
+                    waiting_handled += 1;
+                    let input = self.input(incoming, &mut dispatcher);
+                    actions = dispatcher.handle(input, Instant::now());
+                    continue;
+                }
+            }
+            waiting_handled = 0;
             dispatcher.emit_finished(observe);
             let now = Instant::now();
             if now >= next_progress {
@@ -263,13 +280,7 @@ impl Pool {
                 .incoming
                 .recv_timeout(due.saturating_duration_since(Instant::now()))
             {
-                Ok(Incoming::Message(id, message)) => Input::Message(id, message),
-                Ok(Incoming::Closed(id)) => {
-                    // Its last run, for its crash report.
-                    self.read_board(id, &mut dispatcher);
-                    Input::Exited(id, self.leftovers(id, &dispatcher))
-                }
-                Ok(Incoming::Interrupted(interruption)) => Input::Interrupted(interruption),
+                Ok(incoming) => self.input(incoming, &mut dispatcher),
                 Err(RecvTimeoutError::Timeout) => {
                     // A run's limit may be due: when did the runs begin?
                     self.read_boards(&mut dispatcher);
@@ -289,6 +300,19 @@ impl Pool {
                 interrupted: outcome.interrupted,
             },
             internal_error: outcome.internal_error,
+        }
+    }
+
+    /// What the dispatcher is told of something that came in.
+    fn input(&mut self, incoming: Incoming, dispatcher: &mut Dispatcher) -> Input {
+        match incoming {
+            Incoming::Message(id, message) => Input::Message(id, message),
+            Incoming::Closed(id) => {
+                // Its last run, for its crash report.
+                self.read_board(id, dispatcher);
+                Input::Exited(id, self.leftovers(id, dispatcher))
+            }
+            Incoming::Interrupted(interruption) => Input::Interrupted(interruption),
         }
     }
 
