@@ -63,6 +63,13 @@ _MODULE_CACHES = (
 )
 
 
+# Bound when the sampler loads: a test that replaces gc.collect or
+# gc.get_objects, and does not put them back, must not blind the samples of
+# every test after it.
+_collect = gc.collect
+_get_objects = gc.get_objects
+
+
 def start():
     """Lists the abstract base classes once."""
     import collections.abc
@@ -120,9 +127,9 @@ def sample(clear, blocks):
     else 0 (Rust counts them itself) (harness::Counters)."""
     if clear:
         _clear_caches()
-    gc.collect()
+    _collect()
     return {
-        "objects": len(gc.get_objects()),
+        "objects": len(_get_objects()),
         "blocks": sys.getallocatedblocks() if blocks else 0,
     }
 
@@ -134,7 +141,7 @@ def freeze():
     create, which makes each sample cost microseconds instead of a heap walk.
     The caches are cleared by the judged runs' baseline (Sampler::freeze).
     """
-    gc.collect()
+    _collect()
     gc.freeze()
 
 
@@ -144,13 +151,16 @@ def unfreeze():
 
 _saved_cwd = None
 _saved_path = None
+_saved_gc_debug = 0
 
 
 def remember():
-    """Notes the working directory and sys.path that every test starts from."""
-    global _saved_cwd, _saved_path
+    """Notes the working directory, sys.path and the gc's debugging flags
+    that every test starts from."""
+    global _saved_cwd, _saved_path, _saved_gc_debug
     _saved_cwd = os.getcwd()
     _saved_path = list(sys.path)
+    _saved_gc_debug = gc.get_debug()
 
 
 def stop():
@@ -163,6 +173,10 @@ def restore():
     measurement itself."""
     if not gc.isenabled():
         gc.enable()
+    # Under DEBUG_SAVEALL the gc keeps every cycle it finds in gc.garbage:
+    # each later test that makes one would seem to leak it.
+    if gc.get_debug() != _saved_gc_debug:
+        gc.set_debug(_saved_gc_debug)
     # Tracing slows every allocation 2-4 times and the counters do not need
     # it: only the diagnosis turns it on, for itself.
     if tracemalloc.is_tracing():
