@@ -15,6 +15,10 @@ import unittest
 import _leakhunt_common as common
 
 _items = []
+# The streams every run starts with, as pytest's capture sets its own again
+# before every phase: a StringIO a test left as sys.stdout would otherwise
+# fill with every later test's output, and each seem to leak it.
+_streams = (sys.stdout, sys.stderr)
 _active_scopes = []  # [(key, teardown callable)], outermost first
 _failed_scopes = {}  # scope key -> phase report of its failed setup
 
@@ -414,6 +418,8 @@ def run(index):
     it decided not to run (see collect).
     """
     item = _items[index]
+    if sys.stdout is not _streams[0] or sys.stderr is not _streams[1]:
+        sys.stdout, sys.stderr = _streams
     try:
         if item.cls is not None and issubclass(item.cls, unittest.TestCase):
             problem = _run_unittest(item)
