@@ -571,6 +571,25 @@ fn each_run_gets_its_parameters_as_collected() {
     );
 }
 
+/// Each run of a test gets the tmp_path one pytest run gives it: fresh,
+/// empty and named `<name>0`. A new numbered directory per run made the
+/// name test fail on run 2, and a test putting the path in the environment
+/// LEAKED (glibc keeps every value given to setenv: +133 B a run).
+#[test]
+fn every_run_gets_the_tmp_path_of_a_single_run() {
+    let run = in_venv(&["pytest_tmp_path", "-v"]);
+    assert_all_passed(
+        &run,
+        &[
+            "test_tmp_path.py::test_puts_tmp_path_in_the_environment PASSED",
+            "test_tmp_path.py::test_starts_empty PASSED",
+            "test_tmp_path.py::test_is_named_as_pytest_names_it PASSED",
+            "test_tmp_path.py::test_leaves_read_only_files PASSED",
+            "test_tmp_path.py::test_tmpdir_is_the_same_directory PASSED",
+        ],
+    );
+}
+
 /// Ctrl-C under a plugin whose old-style hookwrapper re-raises in its
 /// teardown, with filterwarnings = error: pluggy turns the KeyboardInterrupt
 /// into PluggyTeardownRaisedWarning, which pytest reported as the test's

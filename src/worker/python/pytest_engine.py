@@ -175,6 +175,7 @@ def collect(args):
             f"{type(error.cause).__name__}: {error.cause}"
         ) from None
     _refuse_what_cannot_work(config)
+    _keep_tmp_path_per_test()
     session = Session.from_config(config)
     _state["config"], _state["session"] = config, session
     config._do_configure()
@@ -210,6 +211,45 @@ def collect(args):
             for report in filed
         ],
     }
+
+
+def _keep_tmp_path_per_test():
+    """Gives every run of a test the directory its first run got, emptied.
+
+    pytest's tmp_path is a new numbered directory per call: under leakhunt,
+    each run of a test saw another path (test_x0, test_x1, ...), kept on
+    disk, and whatever the test did with the path's text grew with it. glibc
+    keeps every value ever given to setenv: `monkeypatch.setenv("HOME",
+    str(tmp_path))` alone was +128 B of malloc a run, a leak. One test run
+    by plain pytest sees a fresh, empty `test_x0`; so does every run now.
+    A directory that cannot be emptied is left, and the run gets a new one.
+    """
+    try:
+        from _pytest import tmpdir
+        from _pytest.pathlib import rm_rf
+    except ImportError:  # another pytest: its tmp_path as it is
+        return
+    make = getattr(tmpdir, "_mk_tmp", None)
+    if make is None:
+        return
+    kept = {}  # the current test's node id -> its directory
+
+    def _mk_tmp(request, factory):
+        nodeid = request.node.nodeid
+        path = kept.get(nodeid)
+        if path is not None:
+            try:
+                rm_rf(path)
+                path.mkdir(mode=0o700)
+            except OSError:
+                path = None
+        if path is None:
+            path = make(request, factory)
+        kept.clear()
+        kept[nodeid] = path
+        return path
+
+    tmpdir._mk_tmp = _mk_tmp
 
 
 def _described(nodeid, path, line, name, marker=None, examples=None):
