@@ -69,6 +69,28 @@ fn untracked_objects_are_found_through_their_containers() {
     assert_starts(&run.stdout, &["  leaky/test_untracked.py:45: +"]);
 }
 
+/// An untracked object's holder may be untracked too (ints in a tuple in a
+/// dict of a module's cache), where gc.get_referrers cannot see it: the
+/// chain goes through it, not to "a missing Py_DECREF".
+#[test]
+fn untracked_objects_held_by_untracked_containers_have_their_chain() {
+    let run = leakhunt(&["untracked_holders"]);
+    assert_lines(
+        &run.stdout,
+        &[
+            "cause: int: module test_nested_cache -> CACHE (dict) -> […] (dict) -> […] (tuple) -> […] -> int",
+            "  int: module test_nested_cache -> CACHE (dict) -> [22] (dict) -> ['k0'] (tuple) -> [1] -> int",
+            "  tuple: module test_nested_cache -> CACHE (dict) -> [22] (dict) -> ['k0'] -> tuple",
+            "  dict: module test_nested_cache -> CACHE (dict) -> [22] -> dict",
+        ],
+    );
+    assert!(
+        !run.stdout.contains("nothing refers to it"),
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn in_place_intermittent_and_native_leaks() {
     let run = leakhunt(&[

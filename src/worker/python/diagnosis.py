@@ -543,6 +543,9 @@ def _finish(new_fds):
                 "sample": len(samples) - 1,
             }
         )
+    # What holds an untracked object may be untracked too, where
+    # gc.get_referrers cannot see it: the chains look among these.
+    _state["untracked containers"] = [obj for obj in untracked if type(obj) in (tuple, dict)]
     del made, untracked, last_by_type
     grown = []
     for obj, before in _grown_containers():
@@ -703,7 +706,7 @@ def chains(handles):
         names[thread.ident] = str((_namespace(thread) or {}).get("_name", thread.ident))
     roots = _Roots(modules, threads, names, _state["atexit"])
     targets = [_state["samples"][h] for h in handles]
-    found = _search(targets, ignore, roots)
+    found = _search(targets, ignore, roots, _state.get("untracked containers", []))
     if found is None:
         return [_chain("", [], False, timed_out=True) for _ in targets]
     return found
@@ -790,9 +793,13 @@ def _static_wrapped(cache):
     return namespace.get("__wrapped__")
 
 
-def _search(targets, ignore, roots):
+def _search(targets, ignore, roots, containers):
     """Breadth first from every target at once, up the referrers: one walk of
-    the heap per level (gc.get_referrers of a whole level), not per object."""
+    the heap per level (gc.get_referrers of a whole level), not per object.
+    gc.get_referrers sees only what the gc tracks: an untracked object's
+    referrers are also looked for among `containers`, the untracked tuples
+    and dicts the test made (ints in a tuple in a dict of a module's cache
+    read "nothing refers to it", a missing Py_DECREF, before)."""
     results = [None] * len(targets)
     # Per target: parent[id(referrer)] = the object it refers to, on the way down.
     parents = [{id(t): None} for t in targets]
@@ -816,7 +823,14 @@ def _search(targets, ignore, roots):
         current = [{id(o) for o in f[:_MAX_FRONTIER]} for f in frontiers]
         wanted = list(level.values())
         referrers = gc.get_referrers(*wanted)
-        ignore.update((id(referrers), id(wanted), id(level), id(current)))
+        untracked = {id(obj) for obj in wanted if not gc.is_tracked(obj)}
+        if untracked:
+            referrers.extend(
+                holder
+                for holder in containers
+                if any(id(ref) in untracked for ref in gc.get_referents(holder))
+            )
+        ignore.update((id(referrers), id(wanted), id(level), id(current), id(untracked)))
         referred = set()
         nexts = [[] for _ in targets]
         ignore.update(id(n) for n in nexts)
