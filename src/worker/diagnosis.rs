@@ -94,14 +94,15 @@ pub fn diagnose(
         untracked,
         roots,
     });
-    let mut diagnosis = match noted(try_diagnose(run, growth, check.as_ref(), frames))? {
+    let starts = known.starts().to_vec();
+    let mut diagnosis = match noted(try_diagnose(run, growth, check.as_ref(), frames, &starts))? {
         Passed::Checked(mut checked) => {
             if let Some(first) = known.matching(&checked) {
                 checked.same_cause_as = Some(first.to_string());
                 checked.seconds = started.elapsed().as_secs_f64();
                 return Ok(checked);
             }
-            match noted(try_diagnose(run, growth, None, frames))? {
+            match noted(try_diagnose(run, growth, None, frames, &starts))? {
                 Passed::Full(d) | Passed::Checked(d) => d,
             }
         }
@@ -174,6 +175,7 @@ fn try_diagnose(
     growth: &[Growth],
     check: Option<&Check<'_>>,
     frames: usize,
+    starts: &[Root],
 ) -> Result<Passed> {
     let started = Instant::now();
     let py = run.py;
@@ -203,7 +205,7 @@ fn try_diagnose(
         fds_before,
         folder,
     };
-    let gathered = gather(run, &pass, check);
+    let gathered = gather(run, &pass, check, starts);
     // Whatever happened, tracing goes back to what the sampler expects.
     let ended = call(py, "end", ());
     let mut passed = gathered?;
@@ -216,7 +218,12 @@ fn try_diagnose(
     Ok(passed)
 }
 
-fn gather(run: &mut TestRun<'_, '_>, pass: &Pass, check: Option<&Check<'_>>) -> Result<Passed> {
+fn gather(
+    run: &mut TestRun<'_, '_>,
+    pass: &Pass,
+    check: Option<&Check<'_>>,
+    starts: &[Root],
+) -> Result<Passed> {
     let (py, sampler) = (run.py, run.sampler);
     let started = pass.started;
     let mut diagnosis = Diagnosis::default();
@@ -275,17 +282,23 @@ fn gather(run: &mut TestRun<'_, '_>, pass: &Pass, check: Option<&Check<'_>>) -> 
                 seen.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
                 let top: Vec<String> = seen.into_iter().take(MAX_CHAINS).map(|r| r.0).collect();
                 if check.known.may_match(check.grew, &top, &unreached) {
-                    return conclude(run, pass, diagnosis).map(Passed::Checked);
+                    return conclude(run, pass, diagnosis, starts).map(Passed::Checked);
                 }
             }
         }
     }
-    conclude(run, pass, diagnosis).map(Passed::Full)
+    conclude(run, pass, diagnosis, starts).map(Passed::Full)
 }
 
 /// What the runs of the pass left: sites, census, referrer chains,
-/// descriptors and threads.
-fn conclude(run: &mut TestRun<'_, '_>, pass: &Pass, mut diagnosis: Diagnosis) -> Result<Diagnosis> {
+/// descriptors and threads. `starts`: the globals where the causes this
+/// worker diagnosed before hold their largest type.
+fn conclude(
+    run: &mut TestRun<'_, '_>,
+    pass: &Pass,
+    mut diagnosis: Diagnosis,
+    starts: &[Root],
+) -> Result<Diagnosis> {
     let py = run.py;
     let Pass {
         started,
@@ -382,7 +395,15 @@ fn conclude(run: &mut TestRun<'_, '_>, pass: &Pass, mut diagnosis: Diagnosis) ->
 
     let mut handles: Vec<usize> = census.iter().take(MAX_CHAINS).map(|r| r.sample).collect();
     handles.extend(grown.iter().map(|g| g.sample));
-    let chains: Vec<Option<Chain>> = call(py, "chains", (handles,))?.extract()?;
+    // A cause met before whose largest type is the largest here: its global
+    // is looked down from first, which spares walks of the whole heap.
+    let largest = census.first().map(|row| row.type_name.as_str());
+    let starts: Vec<(&str, &str, usize)> = starts
+        .iter()
+        .filter(|root| Some(root.type_name.as_str()) == largest)
+        .map(|root| (&*root.module, &*root.global, root.depth))
+        .collect();
+    let chains: Vec<Option<Chain>> = call(py, "chains", (handles, starts))?.extract()?;
     if chains.iter().flatten().any(|c| c.timed_out) && diagnosis.note.is_none() {
         diagnosis.note = Some(out_of_time(started, "while searching what keeps it alive"));
     }

@@ -60,7 +60,13 @@ pub fn cause_of(diagnosis: &Diagnosis) -> Option<Cause> {
 #[derive(Debug, Default)]
 pub struct KnownCauses {
     causes: Vec<Known>,
+    /// Where the causes diagnosed so far hold their largest type, checked
+    /// or not: a later diagnosis looks down from these first.
+    starts: Vec<Root>,
 }
+
+/// Globals kept in `KnownCauses::starts`, at most.
+const MAX_STARTS: usize = 16;
 
 #[derive(Debug)]
 struct Known {
@@ -149,6 +155,9 @@ impl KnownCauses {
         let Some(root) = root else {
             return;
         };
+        if self.starts.len() < MAX_STARTS && !self.starts.contains(&root) {
+            self.starts.push(root.clone());
+        }
         // Objects the gc does not track are found only through the referents
         // of all the new objects, a walk as slow as a pass under deep
         // tracing: such a cause is diagnosed in full every time.
@@ -168,6 +177,11 @@ impl KnownCauses {
             threads: !diagnosis.threads.is_empty(),
             root,
         });
+    }
+
+    /// Where the causes diagnosed so far hold their largest type.
+    pub fn starts(&self) -> &[Root] {
+        &self.starts
     }
 
     /// The known causes a leak whose judged runs grew these signals could
