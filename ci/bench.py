@@ -12,11 +12,20 @@ costs (the difference between the two suites) and a fixed cost (process
 start, importing pytest, collecting), which the first figure spreads over
 the runs. Both still count what is paid once a test (collecting it, the
 freeze, the judged runs' baseline) as if each of its 5 runs paid a fifth.
+--marginal also times plain `pytest -q` on both suites: what one more test
+costs pytest itself (collecting it, running it once, reporting it).
 With --per-run, each `-n 1` configuration also runs with 10 more warm-ups a
 test: the difference is what one more run of the same tests costs (a
 warm-up: the run without the sample a judged run adds), and pytest's own
 run protocol is timed in a bare loop over the same tests (no leakhunt): the
 part of a pytest run that any tool running pytest's protocol pays.
+The test files' bytecode is cached before timing (a collection of each
+suite by each engine with bytecode writing on, the rewritten modules pytest
+caches included), as from a user's second run on: this machine sets
+PYTHONDONTWRITEBYTECODE=1, under which every collection compiled every test
+file again (about 100 us a test with the built-in engine, 1.4 ms with
+pytest's assert rewriting), a cost plain Python and pytest share and that
+tells nothing of leakhunt. --cold leaves the cache empty, as before.
 Run from the repository root:  python3 ci/bench.py [--tests 200] [--repeat 5]
 It builds the release binary first, and runs both engines in a virtualenv
 with pytest (--python, default target/tmp/venv-pytest-9.2.0, made with pip on
@@ -141,6 +150,53 @@ def pytest_loop(folder, python):
     return float(done.stdout.split()[-1])
 
 
+def plain_pytest(folder, python):
+    """Wall seconds of one plain `pytest -q` run of `folder`."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [
+            os.path.join(python, "bin", "python"),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"plain pytest failed:\n{done.stdout}\n{done.stderr}")
+    return wall
+
+
+def prime_bytecode(binary, folder, python):
+    """Has each engine collect `folder` with bytecode writing on: the test
+    modules' caches, pytest's rewritten ones among them, are then read."""
+    environment = dict(os.environ)
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    for engine in ("builtin", "pytest"):
+        done = subprocess.run(
+            [
+                binary,
+                folder,
+                "--collect-only",
+                "-q",
+                "--engine",
+                engine,
+                "--python",
+                python,
+            ],
+            capture_output=True,
+            text=True,
+            env=environment,
+        )
+        if done.returncode != 0:
+            sys.exit(f"leakhunt --collect-only failed:\n{done.stdout}\n{done.stderr}")
+
+
 def judged_runs(series_line):
     """Judged runs in a series line: `... deltas: +7 +0 x9` is 10 runs."""
     count = 0
@@ -164,6 +220,11 @@ def main():
         action="store_true",
         help="also run with 10 more warm-ups a test: what one more run costs, "
         "against pytest's own run protocol in a bare loop",
+    )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="no bytecode cache: every collection compiles every test file",
     )
     parser.add_argument(
         "--binary",
@@ -193,6 +254,7 @@ def main():
             ("pytest", 1, args.tests, MORE_WARMUPS),
         ]
     walls = {configuration: [] for configuration in configurations}
+    plain = {args.tests: [], 5 * args.tests: []}
     loops = []
     runs = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -201,6 +263,8 @@ def main():
             suites[tests] = os.path.join(folder, str(tests))
             os.mkdir(suites[tests])
             write_suite(suites[tests], tests)
+            if not args.cold:
+                prime_bytecode(binary, suites[tests], python)
         for _ in range(args.repeat):
             for configuration in configurations:
                 engine, workers, tests, warmups = configuration
@@ -213,10 +277,18 @@ def main():
                 runs[configuration] = sum(warmup + j for j in judged)
             if args.per_run:
                 loops.append(pytest_loop(suites[args.tests], python))
+            if args.marginal:
+                for tests, samples in plain.items():
+                    samples.append(plain_pytest(suites[tests], python))
         bodies_per_run = statistics.median(
             time_bodies(13, args.tests) / (13 * args.tests) for _ in range(args.repeat)
         )
     print(f"binary: {binary}")
+    print(
+        "imports: compiled at every collection (--cold)"
+        if args.cold
+        else "imports: from bytecode cached before timing"
+    )
     print(
         f"tests: {args.tests}; test body alone: {bodies_per_run * 1e6:.1f} us per run"
     )
@@ -241,6 +313,15 @@ def main():
         print(
             f"--engine {engine} -n 1: each further run costs {per_run * 1e6:.0f} us "
             f"beyond the body; fixed cost {fixed:.3f} s"
+        )
+    if args.marginal:
+        wall_small, wall_large = (
+            statistics.median(samples) for samples in plain.values()
+        )
+        per_test = (wall_large - wall_small) / (4 * args.tests) - bodies_per_run
+        print(
+            f"plain pytest -q (no leakhunt): each further test costs {per_test * 1e6:.0f} us "
+            f"beyond the body; fixed cost {wall_small - (per_test + bodies_per_run) * args.tests:.3f} s"
         )
     for engine in ("builtin", "pytest") if args.per_run else ():
         usual, longer = (
