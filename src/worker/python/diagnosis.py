@@ -697,9 +697,21 @@ def chains(handles, starts=()):
 def _forward(targets, starts):
     """The chains from the globals `starts` down to those of `targets` met
     within their depth; None for the others. Walks only what each global
-    refers to, at most _MAX_REACH objects, as _reaches does."""
+    refers to, at most _MAX_REACH objects, as _reaches does, and neither
+    classes nor modules' namespaces."""
     found = [None] * len(targets)
     wanted = {id(target): i for i, target in enumerate(targets)}
+    # A chain up the referrers stops at the first class or module it meets
+    # (_Roots.root): one down from a global never goes through another, and
+    # every instance refers to its class, every function to its module's
+    # namespace, through which a walk would reach the whole heap.
+    roots = set()
+    if starts:
+        for module in list(sys.modules.values()):
+            if issubclass(type(module), types.ModuleType):
+                namespace = _namespace(module)
+                if namespace is not None:
+                    roots.add(id(namespace))
     for module_name, global_, depth in starts:
         module = sys.modules.get(module_name)
         if module is None or not issubclass(type(module), types.ModuleType):
@@ -709,6 +721,8 @@ def _forward(targets, starts):
         if "." in global_ or namespace is None or global_ not in namespace:
             continue
         start = namespace[global_]
+        if issubclass(type(start), type):  # a class is a root of its own
+            continue
         parent = {id(start): namespace}
         frontier = [start]
         visited = 0
@@ -726,7 +740,9 @@ def _forward(targets, starts):
             following = []
             for obj in frontier:
                 for ref in gc.get_referents(obj):
-                    if id(ref) not in parent:
+                    if id(ref) not in parent and id(ref) not in roots:
+                        if issubclass(type(ref), type):
+                            continue
                         parent[id(ref)] = obj
                         following.append(ref)
             visited += len(following)
