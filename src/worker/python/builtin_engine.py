@@ -26,9 +26,10 @@ _failed_scopes = {}  # scope key -> phase report of its failed setup
 class _Item:
     # `owner`: the name the module gives the class, as pytest names it (a
     # state machine's TestCase is named "Machine.TestCase", its alias not).
-    # `setup`, `teardown`: the hooks around each run, looked up once, as
-    # pytest does when it collects: a module's functions, or a class's
-    # method names (bound to each run's new instance), or None.
+    # `setup`, `teardown`: the names of the hooks around each run, or None
+    # where the module (or class) has none: looked up once, as pytest does
+    # when it collects, so that a run does not raise an AttributeError for
+    # each hook that is missing.
     __slots__ = ("cls", "func", "module", "name", "owner", "setup", "teardown")
 
     def __init__(self, module, cls, name, func, owner=None):
@@ -37,15 +38,14 @@ class _Item:
         self.owner = owner
         self.name = name
         self.func = func
-        self.setup = self.teardown = None
-        if cls is not None:
-            if getattr(cls, "setup_method", None) is not None:
-                self.setup = "setup_method"
-            if getattr(cls, "teardown_method", None) is not None:
-                self.teardown = "teardown_method"
-        elif module is not None:
-            self.setup = getattr(module, "setup_function", None)
-            self.teardown = getattr(module, "teardown_function", None)
+        holder, names = (
+            (cls, ("setup_method", "teardown_method"))
+            if cls is not None
+            else (module, ("setup_function", "teardown_function"))
+        )
+        self.setup, self.teardown = (
+            name if getattr(holder, name, None) is not None else None for name in names
+        )
 
 
 def _module_name(path):
@@ -385,14 +385,13 @@ def _run_unittest(item):
 
 def _run_plain(item):
     if item.cls is None:
-        owner, call = None, item.func
+        owner, call = item.module, item.func
     else:
         owner = item.cls()
         call = getattr(owner, item.name)
     try:
-        setup = item.setup
-        if setup is not None:
-            _call_optional(setup if owner is None else getattr(owner, setup), call)
+        if item.setup is not None:
+            _call_optional(getattr(owner, item.setup), call)
     except BaseException as error:  # noqa: B036
         return _failure(error, "setup")
     problem = None
@@ -401,9 +400,8 @@ def _run_plain(item):
     except BaseException as error:  # noqa: B036
         problem = _failure(error, "call")
     try:
-        teardown = item.teardown
-        if teardown is not None:
-            _call_optional(teardown if owner is None else getattr(owner, teardown), call)
+        if item.teardown is not None:
+            _call_optional(getattr(owner, item.teardown), call)
     except BaseException as error:  # noqa: B036
         problem = problem or _failure(error, "teardown")
     return problem
