@@ -94,15 +94,15 @@ pub fn diagnose(
         untracked,
         roots,
     });
-    let starts = known.starts().to_vec();
-    let mut diagnosis = match noted(try_diagnose(run, growth, check.as_ref(), frames, &starts))? {
+    let starts = known.starts();
+    let mut diagnosis = match noted(try_diagnose(run, growth, check.as_ref(), frames, starts))? {
         Passed::Checked(mut checked) => {
             if let Some(first) = known.matching(&checked) {
                 checked.same_cause_as = Some(first.to_string());
                 checked.seconds = started.elapsed().as_secs_f64();
                 return Ok(checked);
             }
-            match noted(try_diagnose(run, growth, None, frames, &starts))? {
+            match noted(try_diagnose(run, growth, None, frames, starts))? {
                 Passed::Full(d) | Passed::Checked(d) => d,
             }
         }

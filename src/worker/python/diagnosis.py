@@ -358,16 +358,32 @@ _MAX_REACH = 50000
 _REACH_TARGETS = 8
 
 
+def _module_namespace(name):
+    """The namespace of the module `name`, read without running its code;
+    None when there is no such module."""
+    module = sys.modules.get(name)
+    if module is None or not issubclass(type(module), types.ModuleType):
+        return None
+    return _namespace(module)
+
+
+def _namespaces():
+    """[(name, namespace)] of every module loaded."""
+    found = []
+    for name, module in list(sys.modules.items()):
+        namespace = _namespace(module) if issubclass(type(module), types.ModuleType) else None
+        if namespace is not None:
+            found.append((name, namespace))
+    return found
+
+
 def _reaches(module_name, global_, depth, targets):
     """May the global `global_` (`NAME` or `Class.attribute`) of the module
     hold one of `targets` within `depth` steps of referents? False only when
     it surely does not: the walk finished without meeting one. Under deep
     tracing every allocation is slow: the walk compares by identity and
     keeps no set of what it saw (only lists of each step)."""
-    module = sys.modules.get(module_name)
-    if module is None or not issubclass(type(module), types.ModuleType):
-        return True
-    namespace = _namespace(module)
+    namespace = _module_namespace(module_name)
     name, _, attribute = global_.partition(".")
     if namespace is None or name not in namespace:
         return True
@@ -705,18 +721,9 @@ def _forward(targets, starts):
     # (_Roots.root): one down from a global never goes through another, and
     # every instance refers to its class, every function to its module's
     # namespace, through which a walk would reach the whole heap.
-    roots = set()
-    if starts:
-        for module in list(sys.modules.values()):
-            if issubclass(type(module), types.ModuleType):
-                namespace = _namespace(module)
-                if namespace is not None:
-                    roots.add(id(namespace))
+    roots = {id(namespace) for _, namespace in _namespaces()} if starts else set()
     for module_name, global_, depth in starts:
-        module = sys.modules.get(module_name)
-        if module is None or not issubclass(type(module), types.ModuleType):
-            continue
-        namespace = _namespace(module)
+        namespace = _module_namespace(module_name)
         # A class attribute's chain starts at the class: left to _backward.
         if "." in global_ or namespace is None or global_ not in namespace:
             continue
@@ -767,10 +774,7 @@ def _backward(targets):
     ignore.add(id(_state))
     ignore.add(id(ignore))
     modules = {}
-    for name, module in list(sys.modules.items()):
-        namespace = _namespace(module) if issubclass(type(module), types.ModuleType) else None
-        if namespace is None:
-            continue
+    for name, namespace in _namespaces():
         if name.startswith("_leakhunt"):
             ignore.add(id(namespace))  # the harness is never the culprit
         else:
