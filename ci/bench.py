@@ -84,21 +84,27 @@ def pytest_venv(path):
     return path
 
 
+def succeeded(command, what, **options):
+    """The finished `command` (its output captured as text); the bench stops
+    with that output when it failed."""
+    done = subprocess.run(command, capture_output=True, text=True, **options)
+    if done.returncode != 0:
+        sys.exit(f"{what} failed:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
 def run_engine(binary, folder, engine, python, workers, warmup=None):
     """Wall seconds of one leakhunt run, its warm-up runs per test (from the
     session header, `engine: builtin, warm-up 2, ...`), and the judged runs
     of each test."""
     start = time.perf_counter()
-    done = subprocess.run(
+    done = succeeded(
         [binary, folder, "-vv", "--color", "no", "--engine", engine, "--python", python]
         + ["-n", str(workers)]
         + ([] if warmup is None else ["--warmup", str(warmup)]),
-        capture_output=True,
-        text=True,
+        f"leakhunt --engine {engine}",
     )
     wall = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"leakhunt --engine {engine} failed:\n{done.stdout}\n{done.stderr}")
     judged = [
         judged_runs(line)
         for line in done.stdout.splitlines()
@@ -139,21 +145,18 @@ print((time.perf_counter() - start) / (ROUNDS * len(items)))
 
 def pytest_loop(folder, python):
     """Seconds one run of a test takes in PYTEST_LOOP."""
-    done = subprocess.run(
+    done = succeeded(
         [os.path.join(python, "bin", "python"), "-c", PYTEST_LOOP, str(MORE_WARMUPS)],
+        "pytest's protocol in a loop",
         cwd=folder,
-        capture_output=True,
-        text=True,
     )
-    if done.returncode != 0:
-        sys.exit(f"pytest's protocol in a loop failed:\n{done.stdout}\n{done.stderr}")
     return float(done.stdout.split()[-1])
 
 
 def plain_pytest(folder, python):
     """Wall seconds of one plain `pytest -q` run of `folder`."""
     start = time.perf_counter()
-    done = subprocess.run(
+    succeeded(
         [
             os.path.join(python, "bin", "python"),
             "-m",
@@ -162,14 +165,10 @@ def plain_pytest(folder, python):
             "-p",
             "no:cacheprovider",
         ],
+        "plain pytest",
         cwd=folder,
-        capture_output=True,
-        text=True,
     )
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"plain pytest failed:\n{done.stdout}\n{done.stderr}")
-    return wall
+    return time.perf_counter() - start
 
 
 def prime_bytecode(binary, folder, python):
@@ -178,7 +177,7 @@ def prime_bytecode(binary, folder, python):
     environment = dict(os.environ)
     environment.pop("PYTHONDONTWRITEBYTECODE", None)
     for engine in ("builtin", "pytest"):
-        done = subprocess.run(
+        succeeded(
             [
                 binary,
                 folder,
@@ -189,12 +188,9 @@ def prime_bytecode(binary, folder, python):
                 "--python",
                 python,
             ],
-            capture_output=True,
-            text=True,
+            "leakhunt --collect-only",
             env=environment,
         )
-        if done.returncode != 0:
-            sys.exit(f"leakhunt --collect-only failed:\n{done.stdout}\n{done.stderr}")
 
 
 def judged_runs(series_line):
