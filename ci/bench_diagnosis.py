@@ -2,12 +2,15 @@
 """Benchmark: what a leak's diagnosis costs, per leak, under each engine.
 
 Runs leakhunt with --json on fixtures/leaky (every leak its own cause),
-fixtures/one_cause (four leaks of two causes) and a generated collection of
-small leaky tests (each keeps a few objects per run in one global list), and
-prints, side by side for the built-in and the pytest engine: the leaks, how
-many were matched to a known cause by a check (`same_cause_as`), the median,
-largest and total diagnosis time per leak (the JSON's `diagnosis.seconds`)
-and the session's wall time.
+fixtures/one_cause (four leaks of two causes), a generated collection of
+small leaky tests (each keeps a few objects per run in one global list) and
+one whose tests all leak into a cache that already holds 30,000 objects (a
+known cause whose global holds every earlier test's objects too: click's
+suite leaks that way into one WeakKeyDictionary), and prints, side by side
+for the built-in and the pytest engine: the leaks, how many were matched
+to a known cause by a check (`same_cause_as`), the median, largest and
+total diagnosis time per leak (the JSON's `diagnosis.seconds`) and the
+session's wall time.
 
 Run from the repository root:
     python3 ci/bench_diagnosis.py [--binary target/release/leakhunt]
@@ -36,11 +39,27 @@ class Thing:
 """
 
 
-def write_suite(folder, tests):
-    with open(os.path.join(folder, "test_gen_leaky.py"), "w") as out:
-        out.write(LEAKY)
-        for t in range(tests):
-            out.write(f"\ndef test_leak_{t:03d}():\n    KEPT.append([Thing(i) for i in range({t % 5 + 1})])\n\n")
+CACHED = """\
+import io
+
+
+class Stream:
+    def __init__(self):
+        self.buffer = io.BytesIO()
+
+
+STREAMS = {}
+for _ in range(30000):
+    STREAMS[object()] = Stream()
+
+"""
+
+
+def write_suite(folder, prelude, body, tests):
+    """test_gen.py: `prelude`, then `tests` tests, test t running `body(t)`."""
+    with open(os.path.join(folder, "test_gen.py"), "w") as out:
+        out.write(prelude)
+        out.writelines(f"\ndef test_{t:03d}():\n    {body(t)}\n\n" for t in range(tests))
     with open(os.path.join(folder, "pytest.ini"), "w") as out:
         out.write("[pytest]\n")
 
@@ -73,12 +92,19 @@ def main():
         f"{'set':<22} {'engine':<8} {'leaks':>5} {'matched':>7} "
         f"{'median s':>9} {'max s':>7} {'total s':>8} {'wall s':>7}"
     )
-    with tempfile.TemporaryDirectory() as generated:
-        write_suite(generated, args.tests)
+    with tempfile.TemporaryDirectory() as generated, tempfile.TemporaryDirectory() as cached:
+        write_suite(
+            generated,
+            LEAKY,
+            lambda t: f"KEPT.append([Thing(i) for i in range({t % 5 + 1})])",
+            args.tests,
+        )
+        write_suite(cached, CACHED, lambda t: "STREAMS[object()] = Stream()", args.tests)
         sets = [
             ("fixtures/leaky", fixtures, ["leaky"]),
             ("fixtures/one_cause", fixtures, ["one_cause"]),
             ("generated", generated, ["."]),
+            ("generated, one cache", cached, ["."]),
         ]
         for name, folder, paths in sets:
             for engine in ("builtin", "pytest"):

@@ -572,6 +572,64 @@ mod tests {
         assert_eq!(chain_text(timed_out), None);
     }
 
+    /// A known cause's cache holds every earlier test's objects beside this
+    /// one's: the walk down from its global meets 60,000 keys and streams
+    /// at one step, past its budget. The chains of the new objects are still
+    /// found from there, through what the test made that holds them (the
+    /// stream above its buffer), with no search up the whole heap.
+    #[test]
+    fn a_known_cause_is_found_below_a_cache_past_the_walk_budget() {
+        Python::initialize();
+        Python::attach(|py| {
+            py.run(
+                c"
+import gc, io, sys, types
+holder = sys.modules['leakhunt_cache_holder'] = types.ModuleType('leakhunt_cache_holder')
+exec('''
+import io
+class Stream:
+    def __init__(self):
+        self.buffer = io.BytesIO()
+STREAMS = {}
+for _ in range(30000):
+    STREAMS[object()] = Stream()
+''', vars(holder))
+gc.collect()
+gc.freeze()
+new = holder.Stream()
+holder.STREAMS[object()] = new
+targets = [new.buffer, new]
+",
+                None,
+                None,
+            )
+            .unwrap();
+            let targets = py.eval(c"targets", None, None).unwrap();
+            let starts = vec![("leakhunt_cache_holder", "STREAMS", 3)];
+            let found: Vec<Option<Chain>> = call(py, "_forward", (targets, starts))
+                .unwrap()
+                .extract()
+                .unwrap();
+            py.run(
+                c"gc.unfreeze(); del sys.modules['leakhunt_cache_holder']",
+                None,
+                None,
+            )
+            .unwrap();
+            let texts: Vec<Option<String>> = found.into_iter().map(chain_text).collect();
+            let stream = "module leakhunt_cache_holder -> STREAMS (dict) -> [<object>]";
+            assert_eq!(
+                texts,
+                [
+                    Some(format!(
+                        "{stream} (leakhunt_cache_holder.Stream) -> .buffer -> _io.BytesIO"
+                    )),
+                    Some(format!("{stream} -> leakhunt_cache_holder.Stream")),
+                ]
+            );
+        });
+    }
+
     /// A test of a few milliseconds a run is traced 25 frames deep; a slow
     /// one less, so that 6 traced runs fit 20 s at 2.2 runs a frame.
     #[test]
