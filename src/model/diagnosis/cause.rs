@@ -129,10 +129,9 @@ impl Root {
 
 impl KnownCauses {
     /// Remembers the cause of a full diagnosis that finished. Only a cause
-    /// made of gc-tracked growing types whose largest is held from a
-    /// module's global can be checked: one made of containers grown in
-    /// place, descriptors or threads alone, untracked objects, or held from
-    /// elsewhere, is not remembered.
+    /// whose largest growing type is held from a module's global can be
+    /// checked: one made of containers grown in place, descriptors or
+    /// threads alone, or held from elsewhere, is not remembered.
     pub fn remember(&mut self, diagnosis: &Diagnosis, nodeid: &str) {
         if diagnosis.note.is_some() || diagnosis.same_cause_as.is_some() {
             return;
@@ -157,12 +156,6 @@ impl KnownCauses {
         };
         if self.starts.len() < MAX_STARTS && !self.starts.contains(&root) {
             self.starts.push(root.clone());
-        }
-        // Objects the gc does not track are found only through the referents
-        // of all the new objects, a walk as slow as a pass under deep
-        // tracing: such a cause is diagnosed in full every time.
-        if held.iter().any(|t| !t.tracked) {
-            return;
         }
         if !diagnosis.in_place.is_empty() || self.causes.iter().any(|k| k.key == cause.key) {
             return;
@@ -379,6 +372,30 @@ mod tests {
             Root::of("function", "atexit callbacks (atexit.register) -> function"),
             None
         );
+    }
+
+    /// click's streams leak with their encoding's name, a str the gc does
+    /// not track: such a cause is remembered, and its check also counts the
+    /// untracked objects the new ones refer to.
+    #[test]
+    fn a_cause_with_untracked_objects_is_checked_for_them() {
+        let mut known = KnownCauses::default();
+        let mut diagnosis = leak("module m -> KEPT (list) -> [3] -> m.Item");
+        diagnosis.types.push(TypeGrowth {
+            name: "str".into(),
+            count_per_run: 1.0,
+            bytes_per_run: 54.0,
+            tracked: false,
+            held_by: Some("module m -> KEPT (list) -> [3] (m.Item) -> .name -> str".into()),
+        });
+        known.remember(&diagnosis, "t::a");
+        let objects = [Signal::Objects, Signal::Blocks, Signal::Bytes];
+        let (untracked, roots) = known.plausible(&objects).unwrap();
+        assert_eq!(untracked, Untracked(true));
+        assert_eq!(roots[0].global, "KEPT");
+        let top = ["m.Item".to_string(), "str".to_string()];
+        assert!(known.may_match(&objects, &top, &[]));
+        assert!(!known.may_match(&objects, &top[..1], &[]));
     }
 
     #[test]
