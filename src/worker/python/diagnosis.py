@@ -400,15 +400,18 @@ def _reaches(module_name, global_, depth, targets):
     visited = 0
     for _ in range(depth):
         following = gc.get_referents(*frontier)
+        visited += len(following)
+        # Past the budget the answer is "may hold" whatever the step meets:
+        # compared first, a step through module namespaces (a million
+        # objects) cost a sixth of a worker on click's suite.
+        if visited > _MAX_REACH:
+            return True
         # In C, with no new object a step: `for target in targets` made an
         # iterator, a traced allocation, for each object met (120,000 objects
         # traced 25 frames deep: 0.26 s, 0.02 s this way).
         for target in targets:
             if any(map(operator.is_, following, itertools.repeat(target))):
                 return True
-        visited += len(following)
-        if visited > _MAX_REACH:
-            return True
         frontier = following
         if not frontier:
             return False
