@@ -18,7 +18,9 @@ With --per-run, each `-n 1` configuration also runs with 10 more warm-ups a
 test: the difference is what one more run of the same tests costs (a
 warm-up: the run without the sample a judged run adds), and pytest's own
 run protocol is timed in a bare loop over the same tests (no leakhunt): the
-part of a pytest run that any tool running pytest's protocol pays.
+part of a pytest run that any tool running pytest's protocol pays, called
+directly and through its hook (with that hook's wrappers, as pytest and
+leakhunt call it).
 The test files' bytecode is cached before timing (a collection of each
 suite by each engine with bytecode writing on, the rewritten modules pytest
 caches included), as from a user's second run on: this machine sets
@@ -116,37 +118,60 @@ def run_engine(binary, folder, engine, python, workers, warmup=None):
     return wall, int(warmup.group(1)), judged
 
 
-# pytest's own run protocol (setup, call, teardown, with every plugin's
-# wrappers) in a bare loop: each collected test run ROUNDS times, as
-# leakhunt's pytest engine runs it (log=False, the scopes above the function
-# left set up until the next test, which tears down what it does not share).
+# pytest's own run protocol (setup, call, teardown) in a bare loop: each
+# collected test run ROUNDS times, as leakhunt's pytest engine runs it
+# (log=False, the scopes above the function left set up until the next
+# test, which tears down what it does not share). `direct`: runtestprotocol
+# itself, with the wrappers of each phase's hooks; `hook`: through the
+# pytest_runtest_protocol hook, as pytest and leakhunt call it, whose
+# wrappers (warnings, faulthandler, unittest, assertion) run too.
 # Prints the seconds a run takes.
 PYTEST_LOOP = """\
 import sys, time
+import pytest
 from _pytest.config import _prepareconfig
 from _pytest.main import Session
 from _pytest.runner import runtestprotocol
 
-ROUNDS = int(sys.argv[1])
+ROUNDS, MODE = int(sys.argv[1]), sys.argv[2]
+
+
+class Protocol:
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        runtestprotocol(item, nextitem=nextitem, log=False)
+        return True
+
+
 config = _prepareconfig(["-q", "-p", "no:cacheprovider", "."])
 session = Session.from_config(config)
 config._do_configure()
+config.pluginmanager.register(Protocol())
 config.hook.pytest_sessionstart(session=session)
 config.hook.pytest_collection(session=session)
 items = session.items
 start = time.perf_counter()
 for index, item in enumerate(items):
     for _ in range(ROUNDS):
-        runtestprotocol(item, nextitem=item.parent, log=False)
+        if MODE == "hook":
+            item.ihook.pytest_runtest_protocol(item=item, nextitem=item.parent)
+        else:
+            runtestprotocol(item, nextitem=item.parent, log=False)
     session._setupstate.teardown_exact(items[index + 1] if index + 1 < len(items) else None)
 print((time.perf_counter() - start) / (ROUNDS * len(items)))
 """
 
 
-def pytest_loop(folder, python):
-    """Seconds one run of a test takes in PYTEST_LOOP."""
+def pytest_loop(folder, python, mode):
+    """Seconds one run of a test takes in PYTEST_LOOP, `mode` direct or hook."""
     done = succeeded(
-        [os.path.join(python, "bin", "python"), "-c", PYTEST_LOOP, str(MORE_WARMUPS)],
+        [
+            os.path.join(python, "bin", "python"),
+            "-c",
+            PYTEST_LOOP,
+            str(MORE_WARMUPS),
+            mode,
+        ],
         "pytest's protocol in a loop",
         cwd=folder,
     )
@@ -251,7 +276,7 @@ def main():
         ]
     walls = {configuration: [] for configuration in configurations}
     plain = {args.tests: [], 5 * args.tests: []}
-    loops = []
+    loops = {"direct": [], "hook": []}
     runs = {}
     with tempfile.TemporaryDirectory() as folder:
         suites = {}
@@ -272,7 +297,8 @@ def main():
                     sys.exit(f"expected {tests} tests judged, got {judged}")
                 runs[configuration] = sum(warmup + j for j in judged)
             if args.per_run:
-                loops.append(pytest_loop(suites[args.tests], python))
+                for mode in ("direct", "hook"):
+                    loops[mode].append(pytest_loop(suites[args.tests], python, mode))
             if args.marginal:
                 for tests, samples in plain.items():
                     samples.append(plain_pytest(suites[tests], python))
@@ -332,11 +358,14 @@ def main():
             f"--engine {engine} -n 1: one more run of the same tests costs "
             f"{per_run * 1e6:.0f} us beyond the body"
         )
-    if loops:
-        loop = statistics.median(loops) - bodies_per_run
+    if args.per_run:
+        direct, hook = (
+            statistics.median(loops[m]) - bodies_per_run for m in ("direct", "hook")
+        )
         print(
             f"pytest's own run protocol in a bare loop (no leakhunt): "
-            f"{loop * 1e6:.0f} us a run beyond the body"
+            f"{direct * 1e6:.0f} us a run beyond the body, "
+            f"{hook * 1e6:.0f} us through its hook (with the hook's wrappers)"
         )
     one = statistics.median(walls[("builtin", 1, args.tests, None)])
     two = statistics.median(walls[("builtin", 2, args.tests, None)])
