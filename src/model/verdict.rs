@@ -76,11 +76,11 @@ pub fn is_flat(series: &[Sample], policy: &Policy) -> bool {
     let unchanged = |window: &[Sample]| {
         (0..window[0].0.len()).all(|signal| {
             let values = window.iter().map(|s| s.0[signal]);
-            let spread = values.clone().max().unwrap_or(0) - values.min().unwrap_or(0);
+            let lowest = values.clone().min().unwrap_or(0);
+            let spread = values.max().unwrap_or(0) - lowest;
             let within = |value: i64| value as f64 <= policy.min_per_run[signal];
             let first = window[0].0[signal];
             let last = window[window.len() - 1].0[signal];
-            let lowest = window.iter().map(|s| s.0[signal]).min().unwrap_or(last);
             let returned = signal == Signal::Rss.index()
                 && (within((last - first).abs()) || within(last - lowest))
                 && window.iter().all(|s| within(s.0[signal] - first));

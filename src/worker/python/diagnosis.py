@@ -698,12 +698,12 @@ def chains(handles, starts=()):
     """For each sample, the shortest chain of referrers to a recognised root
     (harness::Chain), or None.
 
-    `starts`: [(module, global, depth)], where the known causes a check
-    found plausible hold their objects. A sample met within `depth`
-    referents of one of those globals gets its chain from there (_forward),
-    with the heap left frozen: the search up the referrers walks the whole
-    heap at each step, which on click's suite (33,451 items collected) made
-    a check of a known cause take 0.7-0.95 s."""
+    `starts`: [(module, global, depth)], where causes this worker diagnosed
+    before hold their largest type, when it is the largest here too. A
+    sample met within `depth` referents of one of those globals gets its
+    chain from there (_forward), with the heap left frozen: the search up
+    the referrers walks the whole heap at each step, which on click's suite
+    (33,451 items collected) made a check of a known cause take 0.7-0.95 s."""
     targets = [_state["samples"][h] for h in handles]
     found = _forward(targets, starts)
     missing = [i for i, chain in enumerate(found) if chain is None]
@@ -809,15 +809,16 @@ def _made_above(targets, depth, roots):
             following = []
             ignore.update((id(referrers), id(following)))
             for ref in referrers:
-                if id(ref) in ignore or id(ref) in down or id(ref) in roots:
+                key = id(ref)  # once: each id() is an audit event (_forward)
+                if key in ignore or key in down or key in roots:
                     continue
                 if type(ref) is types.FrameType or issubclass(type(ref), type):
                     continue
-                child = next((id(c) for c in gc.get_referents(ref) if id(c) in held), None)
+                child = next((c for c in map(id, gc.get_referents(ref)) if c in held), None)
                 if child is None:
                     continue
-                down[id(ref)] = child
-                objects[id(ref)] = ref
+                down[key] = child
+                objects[key] = ref
                 following.append(ref)
             del referrers
             if not following or len(down) > _MAX_MADE_ABOVE:
