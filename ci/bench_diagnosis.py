@@ -4,13 +4,13 @@
 Runs leakhunt with --json on fixtures/leaky (every leak its own cause),
 fixtures/one_cause (four leaks of two causes), a generated collection of
 small leaky tests (each keeps a few objects per run in one global list) and
-one whose tests all leak into a cache that already holds 30,000 objects (a
-known cause whose global holds every earlier test's objects too: click's
-suite leaks that way into one WeakKeyDictionary), and prints, side by side
-for the built-in and the pytest engine: the leaks, how many were matched
-to a known cause by a check (`same_cause_as`), the median, largest and
-total diagnosis time per leak (the JSON's `diagnosis.seconds`) and the
-session's wall time.
+one whose tests all leak into a cache that already holds 30,000 objects
+(fixtures/stream_cache.py: a known cause whose global holds every earlier
+test's objects too, as click's suite leaks into one WeakKeyDictionary), and
+prints, side by side for the built-in and the pytest engine: the leaks, how
+many were matched to a known cause by a check (`same_cause_as`), the median,
+largest and total diagnosis time per leak (the JSON's `diagnosis.seconds`)
+and the session's wall time.
 
 Run from the repository root:
     python3 ci/bench_diagnosis.py [--binary target/release/leakhunt]
@@ -35,22 +35,6 @@ KEPT = []
 class Thing:
     def __init__(self, n):
         self.n = n
-
-"""
-
-
-CACHED = """\
-import io
-
-
-class Stream:
-    def __init__(self):
-        self.buffer = io.BytesIO()
-
-
-STREAMS = {}
-for _ in range(30000):
-    STREAMS[object()] = Stream()
 
 """
 
@@ -99,7 +83,9 @@ def main():
             lambda t: f"KEPT.append([Thing(i) for i in range({t % 5 + 1})])",
             args.tests,
         )
-        write_suite(cached, CACHED, lambda t: "STREAMS[object()] = Stream()", args.tests)
+        with open(os.path.join(fixtures, "stream_cache.py"), encoding="utf-8") as source:
+            cache = source.read()
+        write_suite(cached, cache, lambda t: "STREAMS[object()] = Stream()", args.tests)
         sets = [
             ("fixtures/leaky", fixtures, ["leaky"]),
             ("fixtures/one_cause", fixtures, ["one_cause"]),

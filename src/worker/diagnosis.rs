@@ -532,6 +532,7 @@ fn fd_target(fd: i64, rootdir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pyo3::types::PyDict;
 
     fn chain(root: &str, hops: &[(&str, &str)]) -> Option<Chain> {
         Some(Chain {
@@ -581,30 +582,26 @@ mod tests {
     fn a_known_cause_is_found_below_a_cache_past_the_walk_budget() {
         Python::initialize();
         Python::attach(|py| {
+            let globals = PyDict::new(py);
+            globals
+                .set_item("SOURCE", include_str!("../../fixtures/stream_cache.py"))
+                .unwrap();
             py.run(
                 c"
-import gc, io, sys, types
+import gc, sys, types
 holder = sys.modules['leakhunt_cache_holder'] = types.ModuleType('leakhunt_cache_holder')
-exec('''
-import io
-class Stream:
-    def __init__(self):
-        self.buffer = io.BytesIO()
-STREAMS = {}
-for _ in range(30000):
-    STREAMS[object()] = Stream()
-''', vars(holder))
+exec(SOURCE, vars(holder))
 gc.collect()
 gc.freeze()
 new = holder.Stream()
 holder.STREAMS[object()] = new
 targets = [new.buffer, new]
 ",
-                None,
+                Some(&globals),
                 None,
             )
             .unwrap();
-            let targets = py.eval(c"targets", None, None).unwrap();
+            let targets = globals.get_item("targets").unwrap().unwrap();
             let starts = vec![("leakhunt_cache_holder", "STREAMS", 3)];
             let found: Vec<Option<Chain>> = call(py, "_forward", (targets, starts))
                 .unwrap()
@@ -612,7 +609,7 @@ targets = [new.buffer, new]
                 .unwrap();
             py.run(
                 c"gc.unfreeze(); del sys.modules['leakhunt_cache_holder']",
-                None,
+                Some(&globals),
                 None,
             )
             .unwrap();
