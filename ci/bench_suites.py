@@ -18,6 +18,16 @@ The binary defaults to target/release/leakhunt (build it first with
 empty cache folder unless --cache names one, so the figures are those of a
 first run. --stop-after stops a leakhunt run that takes longer (SIGTERM: it
 writes what has finished) and marks the row. Nothing here asserts a speed.
+
+    python3 ci/bench_suites.py --suites /tmp/suites --only humanize,idna --scaling 5
+
+--scaling PAIRS measures what a second worker gives instead: for each suite,
+`leakhunt -n 1` then `leakhunt -n 2`, PAIRS times alternating, each with a
+fresh cache folder, and the median speed-up. Bytecode writing is on there
+(PYTHONDONTWRITEBYTECODE unset) and the suite is collected once before
+timing, as from a user's second run: collecting is what both workers do
+before they split the tests, and without a bytecode cache it is mostly
+pytest rewriting every test file's asserts again.
 """
 
 import argparse
@@ -98,6 +108,38 @@ def final_counts(output):
     return "(no final line)"
 
 
+def hunt_command(binary, workers, pytest_args):
+    command = [binary, "--color", "no", "-n", str(workers)]
+    return command + (["--"] + pytest_args if pytest_args else [])
+
+
+def scaling(suites, binary, env, pairs, cache):
+    """Prints `-n 1` against `-n 2` for each suite, `pairs` times alternating."""
+    env = dict(env)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    print("| suite | `-n 1` wall | `-n 2` wall | speed-up | CPU `-n 1` → `-n 2` |")
+    print("|---|---|---|---|---|")
+    for name, directory, pytest_args in suites:
+        prime = [binary, "--collect-only", "-q"]
+        measure(prime + (["--"] + pytest_args if pytest_args else []), directory, env)
+        speedups = []
+        for _ in range(pairs):
+            runs = []
+            for workers in (1, 2):
+                with tempfile.TemporaryDirectory(prefix="bench-cache-") as fresh:
+                    run_env = dict(env, LEAKHUNT_CACHE_DIR=cache or fresh)
+                    command = hunt_command(binary, workers, pytest_args)
+                    runs.append(measure(command, directory, run_env))
+            (one, one_cpu, *_), (two, two_cpu, *_) = runs
+            speedups.append(one / two)
+            print(
+                f"| {name} | {one:.2f} s | {two:.2f} s | {one / two:.2f}× "
+                f"| {one_cpu:.1f} → {two_cpu:.1f} s |",
+                flush=True,
+            )
+        print(f"| **{name}, median** | | | **{statistics.median(speedups):.2f}×** | |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--suites", required=True, help="folder made by fetch.sh")
@@ -109,6 +151,12 @@ def main():
     )
     parser.add_argument("--stop-after", type=float, help="seconds per leakhunt run")
     parser.add_argument("--log", help="folder to keep each run's output in")
+    parser.add_argument(
+        "--scaling",
+        type=int,
+        metavar="PAIRS",
+        help="time -n 1 against -n 2 instead, PAIRS times alternating",
+    )
     args = parser.parse_args()
 
     suites = read_suites(args.suites)
@@ -131,6 +179,11 @@ def main():
     print(f"leakhunt: {binary} -n {args.workers}; python: {python}")
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     print()
+    if args.scaling:
+        scaling(suites, binary, env, args.scaling, args.cache)
+        print()
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
+        return
     header = (
         "| suite | pytest wall | pytest CPU | leakhunt wall | leakhunt CPU "
         "| wall ratio | CPU ratio | pytest | leakhunt |"
@@ -143,9 +196,7 @@ def main():
         p_wall, p_cpu, _, p_out, _ = measure(plain, directory, env)
         with tempfile.TemporaryDirectory(prefix="bench-cache-") as fresh:
             run_env = dict(env, LEAKHUNT_CACHE_DIR=args.cache or fresh)
-            hunt = [binary, "--color", "no", "-n", args.workers]
-            if pytest_args:
-                hunt += ["--"] + pytest_args
+            hunt = hunt_command(binary, args.workers, pytest_args)
             l_wall, l_cpu, _, l_out, stopped = measure(
                 hunt, directory, run_env, args.stop_after
             )
