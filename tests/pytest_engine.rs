@@ -432,6 +432,39 @@ fn doctests_run_again_with_their_module_globals() {
 }
 
 #[test]
+fn a_doctest_runner_s_tallies_do_not_move_the_counters() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let json = dir.path().join("report.json");
+    let run = in_venv(&[
+        "pytest_project/doctest_tallies.py",
+        "-v",
+        "--json",
+        json.to_str().expect("a UTF-8 path"),
+        "--",
+        "--doctest-modules",
+    ]);
+    assert_eq!(
+        project_verdicts(&run.stdout),
+        [
+            "pytest_project/doctest_tallies.py::doctest_tallies.many PASSED",
+            "pytest_project/doctest_tallies.py::doctest_tallies.then_more PASSED",
+        ],
+        "{}",
+        run.stdout
+    );
+    let text = std::fs::read_to_string(&json).expect("the JSON report");
+    let report: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    // Without the tallies put back, then_more's blocks rose by one in its
+    // 5th run and again in its 12th, when the runner's totals passed 256.
+    let blocks = report["tests"][1]["series"]["blocks"]
+        .as_array()
+        .expect("a blocks series")
+        .clone();
+    assert!(blocks.len() >= 4, "{text}");
+    assert_eq!(blocks, vec![blocks[0].clone(); blocks.len()], "{text}");
+}
+
+#[test]
 fn the_leakhunt_marker_allows_what_a_test_declares() {
     let run = in_venv(&["pytest_marker", "-v"]);
     assert_eq!(

@@ -34,6 +34,7 @@ import _leakhunt_common as common
 _state = {}  # "config", "session", "hook history", "hook proxies"
 _items = []
 _doctest_globals = {}  # item index -> the names its doctest starts with
+_doctest_tallies = {}  # item index -> its doctest runner's tallies before its first run
 _first_runs = {}  # item index -> its first run's [(stats key, count)], [warning text]
 _parameters = {}  # item index -> {name: value as collected} for mutable values
 
@@ -597,6 +598,43 @@ def _fresh_parameters(index, item):
         params[name] = _copied(value, {})
 
 
+# doctest.DocTestRunner's tallies: its totals, and each doctest's own under
+# the doctest's name (_name2ft up to 3.12, _stats from 3.13).
+_TOTALS = ("tries", "failures", "skips")
+_PER_DOCTEST = ("_name2ft", "_stats")
+
+
+def _fresh_doctest_tallies(index, item):
+    """Puts the tallies of the item's doctest runner back as they were
+    before its first run. pytest runs a module's doctests with one runner,
+    which adds each run's examples to them; past 256 a tally is a new int,
+    a block more the first time it passes that, which looked like growth
+    (humanize's `number.metric` was INCONCLUSIVE, `number.ordinal` LEAKED)."""
+    runner = getattr(item, "runner", None)
+    per_doctest = next(
+        (
+            getattr(runner, name)
+            for name in _PER_DOCTEST
+            if isinstance(getattr(runner, name, None), dict)
+        ),
+        None,
+    )
+    name = item.dtest.name
+    saved = _doctest_tallies.get(index)
+    if saved is None:
+        totals = {total: getattr(runner, total) for total in _TOTALS if hasattr(runner, total)}
+        _doctest_tallies[index] = (totals, None if per_doctest is None else per_doctest.get(name))
+        return
+    totals, own = saved
+    for total, value in totals.items():
+        setattr(runner, total, value)
+    if per_doctest is not None:
+        if own is None:
+            per_doctest.pop(name, None)
+        else:
+            per_doctest[name] = own
+
+
 def run(index):
     """One run of one item: setup, call, teardown. Scopes above the function
     stay set up: the teardown goes as far as the item's parent, as if the
@@ -607,6 +645,7 @@ def run(index):
         return common.phase_report("setup", "skipped", "Skipped", item.reason)
     if index in _doctest_globals:
         item.dtest.globs.update(_doctest_globals[index])
+        _fresh_doctest_tallies(index, item)
     _fresh_parameters(index, item)
     history = _state["hook history"]
     kept = len(history)
