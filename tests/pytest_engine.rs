@@ -7,7 +7,7 @@ use std::path::Path;
 
 use common::{
     assert_all_passed, final_counts, fixtures, leakhunt, leakhunt_with, pytest_venv, verdicts,
-    warnings_summary, FORKING_TESTS, PYTEST,
+    warnings_summary, xdist_venv, FORKING_TESTS, PYTEST,
 };
 
 fn in_venv(args: &[&str]) -> common::Run {
@@ -462,6 +462,36 @@ fn a_doctest_runner_s_tallies_do_not_move_the_counters() {
         .clone();
     assert!(blocks.len() >= 4, "{text}");
     assert_eq!(blocks, vec![blocks[0].clone(); blocks.len()], "{text}");
+}
+
+#[test]
+fn pytest_xdist_from_addopts_gives_way_to_leakhunt_s_workers() {
+    let venv = xdist_venv();
+    let python = venv.to_str().expect("a UTF-8 path");
+    // `-n 0` after the -- was the way round the refusal: it still works.
+    for extra in [&[][..], &["--", "-n", "0"]] {
+        let mut args = vec!["--python", python, "xdist_addopts", "-v", "-n", "2"];
+        args.extend_from_slice(extra);
+        let run = leakhunt(&args);
+        assert_eq!(
+            verdicts(&run.stdout),
+            [
+                "test_xdist_addopts.py::test_clean PASSED",
+                "test_xdist_addopts.py::test_leaky LEAKED",
+            ],
+            "{extra:?}\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+        assert_eq!(run.code, 1, "{}", run.stderr);
+    }
+    // Typed after the --, it is the user's choice, and refused.
+    let run = leakhunt(&["--python", python, "xdist_addopts", "--", "-n", "2"]);
+    assert_eq!(run.code, 4, "{}", run.stdout);
+    assert_eq!(
+        run.stderr,
+        "ERROR: pytest-xdist's -n/--dist cannot run under leakhunt: leave them out and use leakhunt's own -n (before the --)\n"
+    );
 }
 
 #[test]

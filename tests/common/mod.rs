@@ -159,6 +159,20 @@ pub fn hypothesis_venv() -> PathBuf {
     )
 }
 
+/// pytest-xdist's version in the xdist test virtualenv.
+pub const PYTEST_XDIST: &str = "3.8.0";
+
+/// A virtualenv with pytest and pytest-xdist, made as `pytest_venv`.
+pub fn xdist_venv() -> PathBuf {
+    venv_with(
+        &format!("venv-pytest-{PYTEST}-xdist-{PYTEST_XDIST}"),
+        &[
+            &format!("pytest=={PYTEST}"),
+            &format!("pytest-xdist=={PYTEST_XDIST}"),
+        ],
+    )
+}
+
 /// The virtualenv `name` under target/, with `packages` (pinned, so that
 /// outputs are exact) installed, made once.
 fn venv_with(name: &str, packages: &[&str]) -> PathBuf {

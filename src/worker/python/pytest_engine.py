@@ -355,9 +355,33 @@ def _refuse_what_cannot_work(config):
             "debug the failing test under pytest itself"
         )
     if getattr(option, "numprocesses", None) or getattr(option, "dist", "no") != "no":
-        raise UsageError(
-            "pytest-xdist cannot run under leakhunt: use leakhunt's own -n before the --"
-        )
+        if option.numprocesses and _names_xdist(config.invocation_params.args):
+            raise UsageError(
+                "pytest-xdist's -n/--dist cannot run under leakhunt: leave them out "
+                "and use leakhunt's own -n (before the --)"
+            )
+        # From the suite's addopts (aio-libs' `--numprocesses=auto`), made
+        # for plain pytest runs, or turned off after the -- (`-n 0` against
+        # an addopts' `--dist loadfile`): leakhunt's -n spreads the tests.
+        # Nothing called pytest_cmdline_main, where xdist turns -n into
+        # workers, and with no distribution mode its pytest_configure
+        # registers none.
+        option.numprocesses = None
+        option.dist = "no"
+        option.tx = []
+
+
+# pytest-xdist's options that would take the tests to its own workers.
+_XDIST_OPTIONS = ("-n", "--numprocesses", "--dist", "--tx", "-d")
+
+
+def _names_xdist(args):
+    """Whether pytest's command line itself (what came after leakhunt's --)
+    gives one of pytest-xdist's options, as `-n 4`, `-n4` or `--dist=load`."""
+    return any(
+        arg in _XDIST_OPTIONS or arg.startswith(("-n", "--numprocesses=", "--dist=", "--tx="))
+        for arg in args
+    )
 
 
 def _marker(item):
