@@ -495,6 +495,31 @@ fn pytest_xdist_from_addopts_gives_way_to_leakhunt_s_workers() {
 }
 
 #[test]
+fn a_collection_error_under_an_ini_s_exitfirst_is_reported() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let json = dir.path().join("report.json");
+    let json_arg = json.to_str().expect("a UTF-8 path");
+    for workers in ["1", "2"] {
+        // It was an INTERNALERROR (pytest's `Failed: stopping after 1
+        // failures`, exit 3) that named neither the file nor its error.
+        let run = in_venv(&["pytest_exitfirst", "-n", workers, "--json", json_arg]);
+        assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+        assert_eq!(final_counts(&run.stdout), "1 error", "{}", run.stdout);
+        assert!(
+            run.stdout.contains(
+                "E   ModuleNotFoundError: No module named 'a_module_that_is_not_installed'\n"
+            ),
+            "{}",
+            run.stdout
+        );
+        let text = std::fs::read_to_string(&json).expect("the JSON report");
+        let report: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(report["collection_errors"][0]["path"], "test_broken.py");
+        assert_eq!(report["tests"], serde_json::json!([]));
+    }
+}
+
+#[test]
 fn the_leakhunt_marker_allows_what_a_test_declares() {
     let run = in_venv(&["pytest_marker", "-v"]);
     assert_eq!(

@@ -181,7 +181,14 @@ def collect(args):
     _state["config"], _state["session"] = config, session
     config._do_configure()
     config.hook.pytest_sessionstart(session=session)
-    config.hook.pytest_collection(session=session)
+    try:
+        config.hook.pytest_collection(session=session)
+    except session.Failed:
+        # -x or --maxfail (lz4's addopts have -x) after as many collection
+        # errors: pytest stops collecting there and runs nothing, and so
+        # does leakhunt, which reports the errors (pytest's wrap_session
+        # catches this too). What was collected was never filtered by -k.
+        session.items = []
     _state["hook history"] = config.hook.pytest_warning_recorded._call_history
     reporter = _state.get("reporter")
     filed = reporter.stats.get("warnings", []) if reporter is not None else []
