@@ -362,7 +362,8 @@ def _refuse_what_cannot_work(config):
             "debug the failing test under pytest itself"
         )
     if getattr(option, "numprocesses", None) or getattr(option, "dist", "no") != "no":
-        if option.numprocesses and _names_xdist(config.invocation_params.args):
+        workers = getattr(option, "numprocesses", None)
+        if workers and _names_xdist(config.invocation_params.args):
             raise UsageError(
                 "pytest-xdist's -n/--dist cannot run under leakhunt: leave them out "
                 "and use leakhunt's own -n (before the --)"
@@ -640,7 +641,7 @@ def _fresh_doctest_tallies(index, item):
     before its first run. pytest runs a module's doctests with one runner,
     which adds each run's examples to them; past 256 a tally is a new int,
     a block more the first time it passes that, which looked like growth
-    (humanize's `number.metric` was INCONCLUSIVE, `number.ordinal` LEAKED)."""
+    (humanize's `number.ordinal` was LEAKED)."""
     runner = getattr(item, "runner", None)
     per_doctest = next(
         (
