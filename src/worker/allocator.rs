@@ -27,15 +27,9 @@ mod pymalloc_stats;
 pub const BLOCKS_COUNTED: bool = cfg!(not(feature = "wheel"));
 
 /// pymalloc's blocks in use, as `sys.getallocatedblocks()` counts them.
+#[cfg(not(feature = "wheel"))]
 pub fn counted_blocks() -> i64 {
-    #[cfg(not(feature = "wheel"))]
-    {
-        hook::small_blocks()
-    }
-    #[cfg(feature = "wheel")]
-    {
-        0
-    }
+    hook::small_blocks()
 }
 
 /// Bytes in use on the heap: pymalloc's blocks as requested, and malloc's

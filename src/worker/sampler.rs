@@ -12,7 +12,7 @@ use pyo3::types::PyModule;
 
 use crate::model::protocol::NO_TCACHE;
 use crate::model::signal::{Sample, Signal};
-use crate::worker::allocator::{counted_blocks, heap_bytes, BLOCKS_COUNTED};
+use crate::worker::allocator::{heap_bytes, BLOCKS_COUNTED};
 use crate::worker::harness::{self, Counters};
 use crate::worker::interpreter::harness_error;
 use crate::worker::proc_self::ProcSelf;
@@ -153,16 +153,18 @@ impl Sampler {
         // Not through harness::call: its result is two ints, and the hot
         // path skips the check of what crosses (the name is interned all
         // the same, for the reason harness::call gives).
-        let mut counters: Counters = self
+        let counters: Counters = self
             .module
             .bind(py)
             .call_method1(intern!(py, "sample"), (clear, !BLOCKS_COUNTED))
             .map_err(|e| harness_error(py, &e, "sampler (sample)"))?
             .extract()?;
-        if BLOCKS_COUNTED {
-            // After the collection, and once the result is freed.
-            counters.blocks = counted_blocks();
-        }
+        // After the collection, and once the result is freed.
+        #[cfg(not(feature = "wheel"))]
+        let counters = Counters {
+            blocks: crate::worker::allocator::counted_blocks(),
+            ..counters
+        };
         Ok(counters)
     }
 
