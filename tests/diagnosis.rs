@@ -65,6 +65,27 @@ fn a_global_rebound_every_run_is_not_blamed_for_what_a_registry_keeps() {
 }
 
 #[test]
+fn a_class_without_module_does_not_end_the_diagnosis() {
+    // Reading its __module__ raised AttributeError: "diagnosis incomplete:
+    // leakhunt could not diagnose this leak", with no types and no sites.
+    let run = leakhunt(&["moduleless_class"]);
+    assert_eq!(final_counts(&run.stdout), "1 leaked", "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("diagnosis incomplete"),
+        "{}",
+        run.stdout
+    );
+    assert_lines(
+        &run.stdout,
+        &[
+            "cause: dict: a class with no __module__ -> Moduleless.__dict__ -> dict",
+            "        +1     +1.6 KiB  type",
+            "      cls = type(\"Moduleless\", (), {})",
+        ],
+    );
+}
+
+#[test]
 fn untracked_objects_are_found_through_their_containers() {
     let run = leakhunt(&["leaky/test_untracked.py"]);
     assert_lines(

@@ -71,9 +71,20 @@ _MANAGED_DICT = 1 << 4
 # type's own C descriptors: reading a class through them runs no metaclass code.
 _MRO = type.__dict__["__mro__"].__get__
 _DICT = type.__dict__["__dict__"].__get__
-_MODULE = type.__dict__["__module__"].__get__
+_MODULE_OF = type.__dict__["__module__"].__get__
 _QUALNAME = type.__dict__["__qualname__"].__get__
 _FLAGS = type.__dict__["__flags__"].__get__
+
+
+def _module_of(cls):
+    """A class's __module__ as type's own descriptor reads it, when it is a
+    str; None when it is not, or when the class's namespace has none (C code
+    can make such a class: msgspec's half-built Structs)."""
+    try:
+        module = _MODULE_OF(cls)
+    except AttributeError:
+        return None
+    return module if type(module) is str else None
 
 
 def _static(cls, name, default=None):
@@ -162,15 +173,15 @@ def _class_verdict(cls):
     library's (look it up by its attributes); None: look it up."""
     if not _FLAGS(cls) & _MANAGED_DICT:
         return None
-    module = sys.modules.get(_MODULE(cls))
+    module = sys.modules.get(_module_of(cls))
     path = (_namespace(module) or {}).get("__file__") if module is not None else None
     return type(path) is str and _is_user_file(path)
 
 
 def type_name(cls):
-    module = _MODULE(cls)
+    module = _module_of(cls)
     qualname = _QUALNAME(cls)
-    if type(module) is not str or module == "builtins":
+    if module is None or module == "builtins":
         return qualname
     return f"{module}.{qualname}"
 
@@ -951,8 +962,8 @@ class _Roots:
         if type(obj) is dict and id(obj) in self.modules:
             return f"module {self.modules[id(obj)]}"
         if issubclass(type(obj), type):
-            module = _MODULE(obj)
-            return f"module {module if type(module) is str else 'builtins'}"
+            module = _module_of(obj)
+            return "a class with no __module__" if module is None else f"module {module}"
         if type(obj) is types.FrameType and id(obj) in self.threads:
             ident = self.threads[id(obj)]
             return f"thread {self.names.get(ident, ident)!r}"
