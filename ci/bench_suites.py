@@ -108,9 +108,13 @@ def final_counts(output):
     return "(no final line)"
 
 
+def for_pytest(pytest_args):
+    """What leakhunt passes on to pytest: after its `--`."""
+    return ["--"] + pytest_args if pytest_args else []
+
+
 def hunt_command(binary, workers, pytest_args):
-    command = [binary, "--color", "no", "-n", str(workers)]
-    return command + (["--"] + pytest_args if pytest_args else [])
+    return [binary, "--color", "no", "-n", str(workers)] + for_pytest(pytest_args)
 
 
 def scaling(suites, binary, env, pairs, cache):
@@ -120,8 +124,8 @@ def scaling(suites, binary, env, pairs, cache):
     print("| suite | `-n 1` wall | `-n 2` wall | speed-up | CPU `-n 1` → `-n 2` |")
     print("|---|---|---|---|---|")
     for name, directory, pytest_args in suites:
-        prime = [binary, "--collect-only", "-q"]
-        measure(prime + (["--"] + pytest_args if pytest_args else []), directory, env)
+        prime = [binary, "--collect-only", "-q"] + for_pytest(pytest_args)
+        measure(prime, directory, env)
         speedups = []
         for _ in range(pairs):
             runs = []

@@ -616,7 +616,9 @@ def _standing_for(group):
     second run made and every later run left alive, when there is one (the
     last run's may be held only until the next, as the global a test rebinds
     each run: pyyaml's classes were blamed on it). Else three quarters down
-    the gc's list, which is roughly in the order they were made."""
+    the gc's list, which is roughly in the order they were made. By id
+    only, as the runs leave them: an address a run-2 object freed and a
+    later run's object took again passes too."""
     first = _state.get("alive after run 1", ())
     second = _state.get("alive after run 2", ())
     if _state.get("runs", 0) > 2:
