@@ -12,10 +12,22 @@
 //! engine) are pinned together: a file whose tests use a module-scoped one is
 //! never split, a class whose tests use a class-scoped one is split from the
 //! rest of its file only as a whole. The built-in engine pins nothing.
+//!
+//! One test that takes longer than the others share (yarl's
+//! `test_default_ignorable_covers_idna_stripped`: 10.6 s of a 19.7 s
+//! suite, 80 % of the way through it) would start only once the workers
+//! reached it together and then run alone: with what it took last time
+//! remembered, a second worker starts at it instead and goes on forward from
+//! there, while the first takes the files before it. Both still run their
+//! tests in collection order.
 
 use std::collections::VecDeque;
 
 use crate::model::outcome::TestItem;
+
+/// Seconds a head start must save, by the remembered durations, before a
+/// worker starts away from the front.
+const HEAD_START_GAIN: f64 = 1.0;
 
 /// Consecutive tests of one file, in collection order.
 pub type Unit = Vec<usize>;
@@ -79,6 +91,54 @@ impl Schedule {
             (Some(Some(a)), Some(Some(b))) => a != b,
             _ => true,
         }
+    }
+
+    /// The plan for `workers`: the units to take from the front, and, when
+    /// one test (with what is pinned before it) would end the session alone
+    /// while the workers shared what comes before it, a head start for a
+    /// second worker: everything from there on, in collection order. The
+    /// units then stop where the head start begins. Only a clear gain by the
+    /// remembered durations counts: they are estimates, and without them
+    /// every test costs the same and no test stands out.
+    pub fn head_start(&self, units: Vec<Unit>, workers: usize) -> (Vec<Unit>, Option<Unit>) {
+        let order: Vec<usize> = units.iter().flatten().copied().collect();
+        if workers < 2 {
+            return (units, None);
+        }
+        let shares = workers as f64;
+        let each = self.cost(&order) / shares;
+        let least = HEAD_START_GAIN.max(each / 10.0);
+        let mut before = 0.0;
+        let (mut group, mut before_group) = (0, 0.0);
+        let mut best: Option<(usize, f64)> = None;
+        for (at, &test) in order.iter().enumerate() {
+            if at > 0 && self.may_split(order[at - 1], test) {
+                (group, before_group) = (at, before);
+            }
+            before += self.cost(&[test]);
+            if group == 0 {
+                continue;
+            }
+            // Shared until the group starts, then on one worker to its end.
+            let shared = before_group / shares;
+            let gain = shared.min(shared + (before - before_group) - each);
+            if gain >= least && best.is_none_or(|(_, g)| gain > g) {
+                best = Some((group, gain));
+            }
+        }
+        let Some((cut, _)) = best else {
+            return (units, None);
+        };
+        let mut front = Vec::new();
+        let mut seen = 0;
+        for unit in units {
+            if seen < cut {
+                let kept = (cut - seen).min(unit.len());
+                front.push(unit[..kept].to_vec());
+            }
+            seen += unit.len();
+        }
+        (front, Some(order[cut..].to_vec()))
     }
 
     /// For an idle worker: the back of `queue`, the tests a busy worker has
@@ -156,6 +216,56 @@ mod tests {
         assert_eq!(schedule.split(Some(8), &mut last), Some(vec![9]));
         assert!(last.is_empty());
         assert_eq!(schedule.split(Some(9), &mut last), None);
+    }
+
+    #[test]
+    fn a_long_test_late_in_the_order_starts_a_second_worker() {
+        // a.py: t0 t1; b.py: t2 .. t7, t6 taking 10 s where the others take 1.
+        let mut tests = vec![item("a.py", "t0"), item("a.py", "t1")];
+        tests.extend((2..8).map(|i| item("b.py", &format!("t{i}"))));
+        let mut costs = vec![1.0; 8];
+        costs[6] = 10.0;
+        let schedule = Schedule::new(&tests, costs, &[]);
+        let all: Vec<usize> = (0..8).collect();
+        let units = Schedule::units(&tests, &all);
+        // Shared, t6 would start at 3 s and end at 13 s; alone, at 10 s.
+        assert_eq!(
+            schedule.head_start(units.clone(), 2),
+            (vec![vec![0, 1], vec![2, 3, 4, 5]], Some(vec![6, 7]))
+        );
+        assert_eq!(schedule.head_start(units.clone(), 1), (units.clone(), None));
+        // Pinned to t5 by a class-scoped fixture: the head start begins at t5.
+        let class = Some("b.py::C".to_string());
+        let mut pins = vec![None; 8];
+        pins[5] = class.clone();
+        pins[6] = class;
+        let mut costs = vec![1.0; 8];
+        costs[6] = 10.0;
+        let pinned = Schedule::new(&tests, costs, &pins);
+        assert_eq!(
+            pinned.head_start(units, 2),
+            (vec![vec![0, 1], vec![2, 3, 4]], Some(vec![5, 6, 7]))
+        );
+    }
+
+    #[test]
+    fn no_head_start_without_a_clear_gain() {
+        let tests: Vec<TestItem> = (0..400).map(|i| item("p.py", &format!("t{i}"))).collect();
+        let all: Vec<usize> = (0..400).collect();
+        let units = Schedule::units(&tests, &all);
+        // Nothing remembered: every test counts as one.
+        let uniform = Schedule::new(&tests, vec![1.0; 400], &[]);
+        assert_eq!(uniform.head_start(units.clone(), 2), (units.clone(), None));
+        // Long, but early enough that the workers reach it soon.
+        let mut costs = vec![0.01; 400];
+        costs[50] = 3.0;
+        let early = Schedule::new(&tests, costs, &[]);
+        assert_eq!(early.head_start(units.clone(), 2), (units.clone(), None));
+        // Long and last, but it would save under a tenth of each worker's share.
+        let mut costs = vec![0.1; 400];
+        costs[399] = 3.0;
+        let last = Schedule::new(&tests, costs, &[]);
+        assert_eq!(last.head_start(units.clone(), 2), (units, None));
     }
 
     #[test]

@@ -185,6 +185,13 @@ pub struct Dispatcher {
     workers: Vec<Worker>,
     /// Files no worker has taken yet (and the rest of a dead worker's).
     queue: VecDeque<Unit>,
+    /// Tests from a long one on (`Schedule::head_start`), or the rest of a
+    /// dead worker's that came after every queued file: for a worker that
+    /// has run nothing while another works from the front, else for the
+    /// first one the queue leaves idle.
+    head_start: Option<Unit>,
+    /// A worker took a file from the queue.
+    front_taken: bool,
     /// Asked for a worker, not told yet whether it started.
     spawning: bool,
     /// The selected tests, in collection order.
@@ -217,12 +224,15 @@ impl Dispatcher {
     ) -> Dispatcher {
         let mut order: Vec<usize> = units.iter().flatten().copied().collect();
         order.sort_unstable();
+        let (units, head_start) = schedule.head_start(units, limits.workers);
         Dispatcher {
             tests,
             schedule,
             limits,
             workers: Vec::new(),
             queue: units.into_iter().filter(|u| !u.is_empty()).collect(),
+            head_start,
+            front_taken: false,
             spawning: false,
             order,
             reports: HashMap::new(),
@@ -494,7 +504,12 @@ impl Dispatcher {
         let worker = &mut self.workers[id];
         if !worker.queue.is_empty() {
             let rest: Unit = worker.queue.drain(..).collect();
-            self.queue.push_front(rest);
+            let last_queued = self.queue.iter().flatten().max();
+            if self.head_start.is_none() && last_queued.is_none_or(|&last| last < rest[0]) {
+                self.head_start = Some(rest);
+            } else {
+                self.queue.push_front(rest);
+            }
         }
         if !worker.collected && !self.interrupted {
             self.fail(anyhow!(
@@ -554,7 +569,7 @@ impl Dispatcher {
         if !self.stopping
             && !self.spawning
             && live < self.limits.workers.max(1)
-            && self.queue.len() > self.busy_collecting()
+            && self.queue.len() + usize::from(self.head_start.is_some()) > self.busy_collecting()
         {
             self.spawning = true;
             actions.push(Action::Spawn);
@@ -567,9 +582,16 @@ impl Dispatcher {
             return;
         }
         if !self.stopping && self.workers[id].queue.is_empty() {
-            let more = match self.queue.pop_front() {
+            let fresh = self.workers[id].last.is_none() && self.front_taken;
+            let more = match self.head_start.take_if(|_| fresh) {
                 Some(unit) => Some(unit),
-                None => self.steal(id),
+                None => match self.queue.pop_front() {
+                    Some(unit) => {
+                        self.front_taken = true;
+                        Some(unit)
+                    }
+                    None => self.head_start.take().or_else(|| self.steal(id)),
+                },
             };
             if let Some(tests) = more {
                 self.workers[id].queue = tests.into();
@@ -696,8 +718,18 @@ mod tests {
         /// Workers already started: `collected[i]` when worker i has
         /// collected. Returns the first decisions too.
         fn start(units: Vec<Unit>, limits: Limits, collected: &[bool]) -> (Harness, Vec<Action>) {
+            Harness::costing(units, limits, collected, vec![1.0; suite().len()])
+        }
+
+        /// The same, with what each test took last time.
+        fn costing(
+            units: Vec<Unit>,
+            limits: Limits,
+            collected: &[bool],
+            costs: Vec<f64>,
+        ) -> (Harness, Vec<Action>) {
             let tests = suite();
-            let schedule = Schedule::new(&tests, vec![1.0; tests.len()], &[]);
+            let schedule = Schedule::new(&tests, costs, &[]);
             let mut dispatcher = Dispatcher::new(tests.clone(), units, schedule, limits);
             for &c in collected {
                 dispatcher.adopt(c);
@@ -916,6 +948,64 @@ mod tests {
             ]
         );
         assert!(!outcome.interrupted);
+    }
+
+    /// t6 took 10 s last time, every other test 1 s.
+    fn one_long_test() -> Vec<f64> {
+        let mut costs = vec![1.0; suite().len()];
+        costs[6] = 10.0;
+        costs
+    }
+
+    #[test]
+    fn a_long_test_late_in_the_order_starts_at_once_in_the_second_worker() {
+        let units = vec![vec![0, 1], vec![2, 3, 4, 5, 6, 7]];
+        let (mut h, first) = Harness::costing(units, limits(2), &[true, false], one_long_test());
+        assert_eq!(first, [Action::Run(0, 0)]);
+        // The second worker starts at t6, to go on forward from there.
+        assert_eq!(h.collected(1), [Action::Run(1, 6)]);
+        assert_eq!(h.started(1, 6), []);
+        for test in 0..5 {
+            assert_eq!(h.runs(0, test, Verdict::Passed), [Action::Run(0, test + 1)]);
+        }
+        // Done with the tests before t6: the first takes what the second
+        // has not started.
+        assert_eq!(h.runs(0, 5, Verdict::Passed), [Action::Run(0, 7)]);
+        assert_eq!(h.runs(0, 7, Verdict::Passed), [Action::Exit(0)]);
+        assert_eq!(h.run(1, 6, 1), []);
+        assert_eq!(h.reported(1, 6, Verdict::Leaked), []);
+        assert_eq!(h.say(1, Message::Ready), [Action::Exit(1)]);
+        assert_eq!(h.feed(Input::Exited(0, exited(0))), []);
+        assert_eq!(h.feed(Input::Exited(1, exited(0))), []);
+        let (outcome, _) = h.finish();
+        assert_eq!(
+            verdicts(&outcome),
+            [
+                "a.py::t0 Passed",
+                "a.py::t1 Passed",
+                "b.py::t2 Passed",
+                "b.py::t3 Passed",
+                "b.py::t4 Passed",
+                "b.py::t5 Passed",
+                "b.py::t6 Leaked",
+                "b.py::t7 Passed",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_head_start_no_second_worker_took_follows_the_front() {
+        let units = vec![vec![0, 1], vec![2, 3, 4, 5, 6, 7]];
+        let (mut h, first) = Harness::costing(units, limits(2), &[true], one_long_test());
+        assert_eq!(first, [Action::Run(0, 0), Action::Spawn]);
+        assert_eq!(h.feed(Input::Spawned(1)), []);
+        // The second worker is still collecting: the first goes on in order.
+        for test in 0..6 {
+            assert_eq!(h.runs(0, test, Verdict::Passed), [Action::Run(0, test + 1)]);
+        }
+        assert_eq!(h.started(0, 6), []);
+        // What is left when the second one is ready: half, from the back.
+        assert_eq!(h.collected(1), [Action::Run(1, 7)]);
     }
 
     #[test]
