@@ -14,26 +14,33 @@ waited for), the ratios leakhunt / pytest, and each run's verdict counts.
 
 The binary defaults to target/release/leakhunt (build it first with
 `cargo build --release`). leakhunt remembers test durations between runs
-(to start the slowest files first); every leakhunt run here gets a fresh,
-empty cache folder unless --cache names one, so the figures are those of a
-first run. --stop-after stops a leakhunt run that takes longer (SIGTERM: it
+(to split files by time and start a long late test at once); every
+leakhunt run here gets a fresh, empty cache folder unless --cache names
+one, so the figures are those of a first run. --stop-after stops a leakhunt run that takes longer (SIGTERM: it
 writes what has finished) and marks the row. Nothing here asserts a speed.
 
     python3 ci/bench_suites.py --suites /tmp/suites --only humanize,idna --scaling 5
 
 --scaling PAIRS measures what a second worker gives instead: for each suite,
 `leakhunt -n 1` then `leakhunt -n 2`, PAIRS times alternating, each with a
-fresh cache folder, and the median speed-up. Bytecode writing is on there
+fresh cache folder, and the median speed-up. Each row also gives how many
+runs each session gave its tests: a noisy test gets more runs in one
+session than in another, and the two sessions of a pair then did different
+work. Bytecode writing is on there
 (PYTHONDONTWRITEBYTECODE unset) and the suite is collected once before
 timing, as from a user's second run: collecting is what both workers do
 before they split the tests, and without a bytecode cache it is mostly
-pytest rewriting every test file's asserts again.
+pytest rewriting every test file's asserts again. With --remembered, one
+whole `leakhunt -n 2` run first fills a cache folder, and every timed run
+starts from a copy of it: the durations a user's second session has.
 """
 
 import argparse
+import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import statistics
 import subprocess
@@ -117,31 +124,53 @@ def hunt_command(binary, workers, pytest_args):
     return [binary, "--color", "no", "-n", str(workers)] + for_pytest(pytest_args)
 
 
-def scaling(suites, binary, env, pairs, cache):
+def runs_in(report):
+    """How many runs the session gave its tests, from its JSON report: the
+    work it did, which adaptive runs make differ between sessions."""
+    try:
+        with open(report, encoding="utf-8") as file:
+            return sum(test["runs"] for test in json.load(file)["tests"])
+    except (OSError, ValueError, KeyError):
+        return "?"
+
+
+def scaling(suites, binary, env, pairs, cache, remembered):
     """Prints `-n 1` against `-n 2` for each suite, `pairs` times alternating."""
     env = dict(env)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    print("| suite | `-n 1` wall | `-n 2` wall | speed-up | CPU `-n 1` → `-n 2` |")
-    print("|---|---|---|---|---|")
+    print(
+        "| suite | `-n 1` wall | `-n 2` wall | speed-up | CPU `-n 1` → `-n 2` "
+        "| runs `-n 1` → `-n 2` |"
+    )
+    print("|---|---|---|---|---|---|")
     for name, directory, pytest_args in suites:
         prime = [binary, "--collect-only", "-q"] + for_pytest(pytest_args)
         measure(prime, directory, env)
+        memory = tempfile.mkdtemp(prefix="bench-memory-")
+        if remembered:
+            command = hunt_command(binary, 2, pytest_args)
+            measure(command, directory, dict(env, LEAKHUNT_CACHE_DIR=memory))
         speedups = []
         for _ in range(pairs):
             runs = []
             for workers in (1, 2):
                 with tempfile.TemporaryDirectory(prefix="bench-cache-") as fresh:
+                    shutil.copytree(memory, fresh, dirs_exist_ok=True)
                     run_env = dict(env, LEAKHUNT_CACHE_DIR=cache or fresh)
+                    report = os.path.join(fresh, "report.json")
                     command = hunt_command(binary, workers, pytest_args)
-                    runs.append(measure(command, directory, run_env))
-            (one, one_cpu, *_), (two, two_cpu, *_) = runs
+                    command[1:1] = ["--json", report]
+                    wall, cpu, *_ = measure(command, directory, run_env)
+                    runs.append((wall, cpu, runs_in(report)))
+            (one, one_cpu, one_runs), (two, two_cpu, two_runs) = runs
             speedups.append(one / two)
             print(
                 f"| {name} | {one:.2f} s | {two:.2f} s | {one / two:.2f}× "
-                f"| {one_cpu:.1f} → {two_cpu:.1f} s |",
+                f"| {one_cpu:.1f} → {two_cpu:.1f} s | {one_runs} → {two_runs} |",
                 flush=True,
             )
         print(f"| **{name}, median** | | | **{statistics.median(speedups):.2f}×** | |")
+        shutil.rmtree(memory, ignore_errors=True)
 
 
 def main():
@@ -160,6 +189,11 @@ def main():
         type=int,
         metavar="PAIRS",
         help="time -n 1 against -n 2 instead, PAIRS times alternating",
+    )
+    parser.add_argument(
+        "--remembered",
+        action="store_true",
+        help="with --scaling: start every run from the durations of a first one",
     )
     args = parser.parse_args()
 
@@ -184,7 +218,7 @@ def main():
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     print()
     if args.scaling:
-        scaling(suites, binary, env, args.scaling, args.cache)
+        scaling(suites, binary, env, args.scaling, args.cache, args.remembered)
         print()
         print(f"load average after: {os.getloadavg()[0]:.2f}")
         return
