@@ -148,7 +148,7 @@ fn in_place_intermittent_and_native_leaks() {
             "  test_intermittent.Item: module test_intermittent -> EVERY_SECOND (list) -> [57] -> test_intermittent.Item",
             "  leaky/test_intermittent.py:27: +133.33 B, +3.33 blocks",
             "  object: module test_intermittent -> SMALL (list) -> [67] -> object",
-            "native: Python's allocators saw none of it (no objects, blocks or traced bytes grew), so C code allocates it. To see where:",
+            "native: it grew outside Python's object allocator (no new objects or blocks): C code allocates it, with malloc or with PyMem_Malloc for more than 512 bytes. To see where:",
             "      LIBC.memset(LIBC.malloc(CHUNK), 1, CHUNK)",
             "  PYTHONMALLOC=malloc valgrind --leak-check=full --show-leak-kinds=definite python -m pytest leaky/test_native.py::test_malloc_never_freed",
             "  list: nothing refers to it: a reference was taken and never released (C code, e.g. a missing Py_DECREF)",
@@ -552,5 +552,45 @@ fn a_chain_of_forwarding_proxies_is_diagnosed_without_running_them() {
             ("test_proxy_chain.Proxy", 20.0),
             ("test_proxy_chain.Payload", 1.0)
         ]
+    );
+}
+
+#[test]
+fn an_exception_kept_in_a_global_names_its_traceback() {
+    // Its frames were past the depth the search went up to: no cause, no
+    // "what keeps it alive", and nothing said why.
+    let run = leakhunt(&["exception_traceback/test_reraised.py"]);
+    assert_eq!(final_counts(&run.stdout), "1 leaked", "{}", run.stdout);
+    assert_lines(
+        &run.stdout,
+        &[
+            "cause: frame: module test_reraised -> BOOM (ValueError) -> .__traceback__ (traceback) \
+             -> .tb_next (traceback) x9 -> .tb_frame -> frame",
+            "        +2       +312 B  frame",
+            "        +2       +112 B  traceback",
+            "      raise BOOM",
+            "  traceback: module test_reraised -> BOOM (ValueError) -> .__traceback__ (traceback) \
+             -> .tb_next (traceback) x8 -> .tb_next -> traceback",
+        ],
+    );
+}
+
+#[test]
+fn a_holder_past_the_search_depth_is_said_to_be_missing() {
+    let run = leakhunt(&["exception_traceback/test_deep_chain.py"]);
+    assert_eq!(final_counts(&run.stdout), "1 leaked", "{}", run.stdout);
+    assert_lines(
+        &run.stdout,
+        &[
+            "diagnosis incomplete: no module, class or thread was found holding what grows \
+             within the references searched up from it; the leak stands on its judged runs",
+            "       +10       +400 B  test_deep_chain.Node",
+            "      HEAD = Node(HEAD)",
+        ],
+    );
+    assert!(
+        !run.stdout.contains("what keeps it alive"),
+        "{}",
+        run.stdout
     );
 }

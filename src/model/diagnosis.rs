@@ -87,8 +87,8 @@ pub struct Diagnosis {
     pub sites: Vec<Site>,
     pub fds: Vec<LeakedFd>,
     pub threads: Vec<LeakedThread>,
-    /// Only resident memory grew: Python's allocators saw nothing, so the
-    /// leak is in native code (see [`native_commands`]).
+    /// No new objects or blocks, yet malloc's bytes or resident memory grew:
+    /// the leak is in native code (see [`native_commands`]).
     pub native: bool,
     /// Set when the pass could not finish (the test failed during it).
     pub note: Option<String>,

@@ -147,8 +147,9 @@ pub fn diagnosis_lines(test: &TestReport) -> Vec<String> {
     thread_lines(&mut lines, &d.threads, d.runs);
     if d.native {
         lines.push(
-            "native: Python's allocators saw none of it (no objects, blocks or traced bytes \
-             grew), so C code allocates it. To see where:"
+            "native: it grew outside Python's object allocator (no new objects or blocks): \
+             C code allocates it, with malloc or with PyMem_Malloc for more than 512 bytes. \
+             To see where:"
                 .to_string(),
         );
         for command in native_commands(&test.item.nodeid) {

@@ -406,6 +406,13 @@ fn conclude(
     let chains: Vec<Option<Chain>> = call(py, "chains", (handles, starts))?.extract()?;
     if chains.iter().flatten().any(|c| c.timed_out) && diagnosis.note.is_none() {
         diagnosis.note = Some(out_of_time(started, "while searching what keeps it alive"));
+    } else if !chains.is_empty() && chains.iter().all(Option::is_none) && diagnosis.note.is_none() {
+        // The search stops at a depth: say why "what keeps it alive" is missing.
+        diagnosis.note = Some(
+            "no module, class or thread was found holding what grows within the \
+             references searched up from it; the leak stands on its judged runs"
+                .to_string(),
+        );
     }
     let mut chains = chains.into_iter().map(chain_text);
     diagnosis.types = census
@@ -485,12 +492,23 @@ fn chain_text(chain: Option<Chain>) -> Option<String> {
     }
     let mut text = root;
     let last = hops.len().saturating_sub(1);
-    for (i, Hop { label, type_name }) in hops.iter().enumerate() {
+    let mut repeats = 1;
+    for (i, hop) in hops.iter().enumerate() {
+        let Hop { label, type_name } = hop;
+        // A linked list or a traceback's entries: one hop, and how many.
+        if i + 1 < last && hops[i + 1] == *hop {
+            repeats += 1;
+            continue;
+        }
         match (label.is_empty(), i < last) {
             (false, true) => text.push_str(&format!(" -> {label} ({type_name})")),
             (true, true) => text.push_str(&format!(" -> ({type_name})")),
             (false, false) => text.push_str(&format!(" -> {label} -> {type_name}")),
             (true, false) => text.push_str(&format!(" -> {type_name}")),
+        }
+        if repeats > 1 {
+            text.push_str(&format!(" x{repeats}"));
+            repeats = 1;
         }
     }
     Some(text)
@@ -563,6 +581,25 @@ mod tests {
         assert_eq!(
             chain_text(chain("module m", &hops)).as_deref(),
             Some("module m -> STRINGS (set) -> str")
+        );
+        // A traceback kept by an exception in a global grows two entries a run.
+        let mut hops = vec![("BOOM", "ValueError"), (".__traceback__", "traceback")];
+        hops.extend([(".tb_next", "traceback"); 8]);
+        hops.push((".tb_frame", "frame"));
+        assert_eq!(
+            chain_text(chain("module t", &hops)).as_deref(),
+            Some(
+                "module t -> BOOM (ValueError) -> .__traceback__ (traceback) \
+                 -> .tb_next (traceback) x8 -> .tb_frame -> frame"
+            )
+        );
+        hops.pop();
+        assert_eq!(
+            chain_text(chain("module t", &hops)).as_deref(),
+            Some(
+                "module t -> BOOM (ValueError) -> .__traceback__ (traceback) \
+                 -> .tb_next (traceback) x7 -> .tb_next -> traceback"
+            )
         );
         assert_eq!(chain_text(None), None);
         let timed_out = chain("", &[]).map(|c| Chain {

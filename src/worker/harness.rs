@@ -347,7 +347,7 @@ pub struct Chain {
     pub timed_out: bool,
 }
 
-#[derive(Debug, Clone, FromPyObject)]
+#[derive(Debug, Clone, PartialEq, FromPyObject)]
 #[pyo3(from_item_all)]
 pub struct Hop {
     /// How the referrer refers to the next object ("" when it cannot say).

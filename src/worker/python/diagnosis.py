@@ -37,7 +37,10 @@ _OWN_FILES = (
 # existing object in place. Exact builtins only: their len() is C code.
 _SIZED = (list, dict, set, bytearray)
 _MAX_VISITED = 400
-_MAX_DEPTH = 10
+# References followed up from an object. An exception kept in a global and
+# raised every run grows its traceback by two entries a run: the object that
+# stands for a type (one the pass's second run made) was 11 references down.
+_MAX_DEPTH = 16
 # Objects whose referrers one level of the search asks for at once, per chain.
 _MAX_FRONTIER = 40
 # Types whose attributes are C code: reading them runs nothing of the user's.
@@ -1147,6 +1150,10 @@ def _label(parent, child):
         return f"{parent.f_code.co_name}()"
     if kind is types.CellType:
         return ".cell_contents"
+    if issubclass(kind, BaseException):
+        for name, read in _EXCEPTION_LINKS:
+            if read(parent) is child:
+                return "." + name
     if kind in _BUILTIN_OWNERS:
         for name in _ATTRIBUTES:
             try:
@@ -1172,6 +1179,12 @@ def _label(parent, child):
                     pass
     return ""
 
+
+# BaseException's own C descriptors: reading them runs none of a subclass's code.
+_EXCEPTION_LINKS = tuple(
+    (name, BaseException.__dict__[name].__get__)
+    for name in ("__traceback__", "__context__", "__cause__", "args")
+)
 
 _ATTRIBUTES = (
     "__closure__",
