@@ -842,3 +842,19 @@ fn resource_warnings_pytest_caught_first_are_listed_in_the_warnings_summary() {
     // Each counted once, by leakhunt, not also by pytest.
     assert_eq!(final_counts(&run.stdout), "4 passed, 3 warnings");
 }
+
+#[test]
+fn a_fixture_requested_by_name_does_not_leak_its_finalizers() {
+    // pytest-asyncio requests its event loop this way for every async test:
+    // each run left one more finish() on the session fixture it uses.
+    let run = in_venv(&["pytest_dynamic_fixture", "-v"]);
+    assert_eq!(
+        verdicts(&run.stdout),
+        [
+            "pytest_dynamic_fixture/test_dynamic.py::test_named PASSED",
+            "pytest_dynamic_fixture/test_dynamic.py::test_requested_by_name PASSED",
+        ],
+        "{}",
+        run.stdout
+    );
+}

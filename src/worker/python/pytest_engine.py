@@ -55,6 +55,7 @@ class _Plugin:
         self.interrupt = None  # the phase report of a Ctrl-C a plugin wrapped
         self.subtests = {}  # "subtests passed" -> count, in the current run
         self.warnings = []  # the current run's other warnings, as pytest shows them
+        self.fixture_defs = None  # the fixtures the current run's requests resolved
 
     @pytest.hookimpl(trylast=True)
     def pytest_configure(self, config):
@@ -103,6 +104,13 @@ class _Plugin:
             watcher.record(warning_message)
         else:
             self.warnings.append(warning_record_to_str(warning_message))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        # A fixture requested by name as the test runs (getfixturevalue, as
+        # pytest-asyncio requests its loop) is not in the item's closure; the
+        # dict of what this run's requests resolved has it and what it uses.
+        self.fixture_defs = getattr(request, "_fixture_defs", None)
 
     def pytest_deselected(self, items):
         self.deselected += len(items)
@@ -481,14 +489,18 @@ def _drop_finished_finalizers(item):
     """A function-scoped fixture that uses a fixture of a higher scope leaves
     its finish() on that fixture's finalizer list, once per test under pytest;
     once per run here. Those of finished function-scoped fixtures are no-ops:
-    they go, so that the list does not grow with the runs."""
-    for fixturedefs in item._fixtureinfo.name2fixturedefs.values():
-        for fixturedef in fixturedefs:
-            if fixturedef.scope == "function" or not fixturedef._finalizers:
-                continue
-            fixturedef._finalizers[:] = [
-                fin for fin in fixturedef._finalizers if not _finished_function_fixture(fin)
-            ]
+    they go, so that the list does not grow with the runs. Those the item
+    names, and those its run requested by name."""
+    fixturedefs = [d for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs]
+    if _plugin.fixture_defs:
+        fixturedefs.extend(_plugin.fixture_defs.values())
+    _plugin.fixture_defs = None
+    for fixturedef in fixturedefs:
+        if fixturedef.scope == "function" or not fixturedef._finalizers:
+            continue
+        fixturedef._finalizers[:] = [
+            fin for fin in fixturedef._finalizers if not _finished_function_fixture(fin)
+        ]
 
 
 def _finished_function_fixture(finalizer):
