@@ -594,3 +594,18 @@ fn a_holder_past_the_search_depth_is_said_to_be_missing() {
         run.stdout
     );
 }
+
+#[test]
+fn tests_run_from_site_packages_are_the_user_s_code() {
+    let run = leakhunt(&["installed_tests/site-packages/leakpkg/tests"]);
+    assert_eq!(final_counts(&run.stdout), "1 leaked", "{}", run.stdout);
+    assert_lines(
+        &run.stdout,
+        &[
+            "cause: leakpkg.tests.test_installed.Thing: module leakpkg.tests.test_installed \
+             -> KEEP (list) -> […] -> leakpkg.tests.test_installed.Thing",
+            "       +50     +2.7 KiB  leakpkg.tests.test_installed.Thing",
+            "      KEEP.extend(Thing() for _ in range(50))",
+        ],
+    );
+}

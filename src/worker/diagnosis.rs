@@ -188,7 +188,8 @@ fn try_diagnose(
         && !grew(Signal::Objects)
         && !grew(Signal::Blocks);
     let fds_before = open_fds();
-    let folder = Folder::new(py, &run.config.diagnosis.rootdir)?;
+    let folder = Folder::new(py, &run.config.diagnosis.rootdir)?
+        .with_test_files(&run.config.diagnosis.test_files);
     call(
         py,
         "begin",
@@ -197,6 +198,7 @@ fn try_diagnose(
             in_place,
             native,
             folder.library.clone(),
+            folder.test_files.clone(),
             BUDGET_SECONDS,
         ),
     )?;

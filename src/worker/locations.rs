@@ -3,13 +3,14 @@
 //! rootdir, with their source line. The diagnosis and the ResourceWarning
 //! check both point at the user's code through it.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::Result;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
 use crate::model::diagnosis::Location;
+use crate::model::outcome::TestItem;
 use crate::worker::harness::Frames;
 use crate::worker::interpreter::harness_error;
 
@@ -28,6 +29,31 @@ pub struct Folder {
     pub rootdir: PathBuf,
     /// The standard library and site-packages folders of the interpreter.
     pub library: Vec<String>,
+    /// Test files, the user's wherever they are (`with_test_files`).
+    pub test_files: Vec<String>,
+}
+
+/// The distinct files of `tests`, absolute (their paths are relative to
+/// `rootdir`, with `..` for one outside it), in collection order.
+pub fn absolute_files(rootdir: &Path, tests: &[TestItem]) -> Vec<String> {
+    let mut files: Vec<String> = Vec::new();
+    for test in tests {
+        let mut path = PathBuf::new();
+        for part in rootdir.join(&test.path).components() {
+            match part {
+                Component::ParentDir => {
+                    path.pop();
+                }
+                Component::CurDir => {}
+                other => path.push(other),
+            }
+        }
+        let file = path.to_string_lossy().into_owned();
+        if files.last() != Some(&file) && !files.contains(&file) {
+            files.push(file);
+        }
+    }
+    files
 }
 
 static LIBRARY: PyOnceLock<Vec<String>> = PyOnceLock::new();
@@ -49,10 +75,27 @@ impl Folder {
         Ok(Folder {
             rootdir: rootdir.to_path_buf(),
             library: library.clone(),
+            test_files: Vec::new(),
         })
     }
 
+    /// The same, with these test files the user's: greenlet's and
+    /// zope.interface's tests run from the installed package, where every
+    /// frame was the library's and a leak's diagnosis came out empty.
+    pub fn with_test_files(self, files: &[String]) -> Folder {
+        let test_files = files
+            .iter()
+            .filter(|file| self.library_file(file))
+            .cloned()
+            .collect();
+        Folder { test_files, ..self }
+    }
+
     pub fn folded(&self, (file, _): &(String, u32)) -> bool {
+        self.library_file(file) && !self.test_files.contains(file)
+    }
+
+    fn library_file(&self, file: &str) -> bool {
         // `<leakhunt …>`, `<frozen …>`, `<unknown>`; code run from a string is the user's.
         (file.starts_with('<') && file != "<string>" && file != "<stdin>")
             || file.contains("/site-packages/")
@@ -102,6 +145,25 @@ fn source_line(file: &str, line: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_files_are_made_absolute_once_each() {
+        let tests = [
+            TestItem::example("tests/test_a.py", "t0"),
+            TestItem::example("tests/test_a.py", "t1"),
+            TestItem::example("../venv/site-packages/pkg/tests/test_b.py", "t2"),
+            TestItem::example("./test_c.py", "t3"),
+            TestItem::example("tests/test_a.py", "t4"),
+        ];
+        assert_eq!(
+            absolute_files(Path::new("/r/project"), &tests),
+            [
+                "/r/project/tests/test_a.py",
+                "/r/venv/site-packages/pkg/tests/test_b.py",
+                "/r/project/test_c.py",
+            ]
+        );
+    }
 
     #[test]
     fn paths_inside_the_rootdir_are_relative() {

@@ -97,6 +97,12 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
             },
         )?;
         let mut collection = engine.collect(py, &setup.rootdir, &setup.files)?;
+        // Test paths are relative to the engine's rootdir (pytest's own).
+        let tests_root = collection
+            .selected_by_engine
+            .as_ref()
+            .map_or(&setup.rootdir, |selection| &selection.rootdir);
+        let test_files = locations::absolute_files(tests_root, &collection.tests);
         // The sampler is loaded after collection: what imports allocate is not measured.
         let sampler = Sampler::start(py)?;
         sampler.remember(py)?;
@@ -118,6 +124,7 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
             diagnosis: DiagnosisOptions {
                 rootdir: setup.rootdir.clone(),
                 strict_resources: setup.strict_resources,
+                test_files,
             },
         };
         // Causes diagnosed in full in this worker: a later leak of one may

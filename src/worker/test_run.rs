@@ -30,6 +30,9 @@ pub struct DiagnosisOptions {
     pub rootdir: PathBuf,
     /// ResourceWarnings fail the test.
     pub strict_resources: bool,
+    /// The collected test files, absolute: the user's even where the
+    /// library lives (a package's tests run from site-packages).
+    pub test_files: Vec<String>,
 }
 
 /// What the runner tells its caller as a test goes on.

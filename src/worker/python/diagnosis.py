@@ -64,6 +64,8 @@ _BUILTIN_OWNERS = (
 _state = {}
 # Folders of the standard library and site-packages: frames there are not the user's.
 _library = ()
+# Test files inside those folders: the user's (a package's tests run installed).
+_tests = frozenset()
 
 
 # Py_TPFLAGS_MANAGED_DICT: 3.11's tracemalloc.get_object_traceback() misses
@@ -132,6 +134,8 @@ def _traceback(obj):
 
 
 def _is_user_file(filename):
+    if filename in _tests:
+        return True
     if filename.startswith("<"):
         return filename in ("<string>", "<stdin>")
     if "/site-packages/" in filename or "/dist-packages/" in filename:
@@ -263,12 +267,14 @@ def _audit(event, args):
 sys.addaudithook(_audit)
 
 
-def begin(nframes, in_place, native, library, budget):
+def begin(nframes, in_place, native, library, tests, budget):
     """Freezes what exists, restarts tracemalloc with deep tracebacks and
-    takes the first point. `library`: folders whose frames are not the user's.
+    takes the first point. `library`: folders whose frames are not the user's;
+    `tests`: test files in those folders, which are.
     `native`: only resident memory grew, so watch malloc around the user's lines."""
-    global _library
+    global _library, _tests
     _library = tuple(library)
+    _tests = frozenset(tests)
     tracemalloc.stop()
     _state.clear()
     _state["deadline"] = time.monotonic() + budget
