@@ -609,3 +609,22 @@ fn tests_run_from_site_packages_are_the_user_s_code() {
         ],
     );
 }
+
+#[test]
+fn an_lru_cache_the_runs_made_is_not_what_holds_the_leak() {
+    // Each run's object has an lru_cache of its own: the chain stopped at
+    // it ("lru_cache of urllib.parse.urljoin"), which leaks with the object.
+    let run = leakhunt(&["new_lru_cache"]);
+    assert_eq!(final_counts(&run.stdout), "1 leaked", "{}", run.stdout);
+    assert_lines(
+        &run.stdout,
+        &[
+            "cause: dict: lru_cache of test_new_lru_cache.Resolver.resolve -> (dict) -> (key) (tuple) \
+             -> […] (test_new_lru_cache.Resolver) -> .join (functools._lru_cache_wrapper) \
+             -> .__dict__ -> dict",
+            "  functools._lru_cache_wrapper: lru_cache of test_new_lru_cache.Resolver.resolve \
+             -> (dict) -> (key) (tuple) -> [0] (test_new_lru_cache.Resolver) -> .join \
+             -> functools._lru_cache_wrapper",
+        ],
+    );
+}

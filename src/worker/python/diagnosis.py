@@ -545,7 +545,11 @@ def _finish(new_fds):
     # went with the sampler's collections).
     gc.collect()
     verdicts = {}
-    made = _user_made(gc.get_objects(), verdicts)
+    alive = gc.get_objects()
+    made = _user_made(alive, verdicts)
+    # An lru_cache the runs made is part of what leaks, not what holds it.
+    _state["new caches"] = {id(obj) for obj in alive if type(obj).__name__ == "_lru_cache_wrapper"}
+    del alive
     # Their len() only while tracing: sizes above 256 are new ints, each a
     # slow traced allocation.
     longer = [obj for obj, before in (_state["sizes"] or {}).values() if len(obj) > before[1]]
@@ -941,6 +945,7 @@ class _Roots:
         self.threads = threads
         self.names = names
         self.atexit_grew = _atexit_count() > atexit_before
+        self.new_caches = _state.get("new caches", ())
         self.handlers = {}
         import signal
 
@@ -978,7 +983,7 @@ class _Roots:
         if type(obj) is types.FrameType and id(obj) in self.threads:
             ident = self.threads[id(obj)]
             return f"thread {self.names.get(ident, ident)!r}"
-        if type(obj).__name__ == "_lru_cache_wrapper":
+        if type(obj).__name__ == "_lru_cache_wrapper" and id(obj) not in self.new_caches:
             return f"lru_cache of {_callable_name(_static_wrapped(obj))}"
         return None
 
