@@ -101,10 +101,10 @@ impl Schedule {
     /// remembered durations counts: they are estimates, and without them
     /// every test costs the same and no test stands out.
     pub fn head_start(&self, units: Vec<Unit>, workers: usize) -> (Vec<Unit>, Option<Unit>) {
-        let order: Vec<usize> = units.iter().flatten().copied().collect();
         if workers < 2 {
             return (units, None);
         }
+        let order: Vec<usize> = units.iter().flatten().copied().collect();
         let shares = workers as f64;
         let each = self.cost(&order) / shares;
         let least = HEAD_START_GAIN.max(each / 10.0);

@@ -3,6 +3,7 @@
 //! rootdir, with their source line. The diagnosis and the ResourceWarning
 //! check both point at the user's code through it.
 
+use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::Result;
@@ -36,8 +37,12 @@ pub struct Folder {
 /// The distinct files of `tests`, absolute (their paths are relative to
 /// `rootdir`, with `..` for one outside it), in collection order.
 pub fn absolute_files(rootdir: &Path, tests: &[TestItem]) -> Vec<String> {
-    let mut files: Vec<String> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut files = Vec::new();
     for test in tests {
+        if !seen.insert(test.path.as_str()) {
+            continue;
+        }
         let mut path = PathBuf::new();
         for part in rootdir.join(&test.path).components() {
             match part {
@@ -49,7 +54,7 @@ pub fn absolute_files(rootdir: &Path, tests: &[TestItem]) -> Vec<String> {
             }
         }
         let file = path.to_string_lossy().into_owned();
-        if files.last() != Some(&file) && !files.contains(&file) {
+        if !files.contains(&file) {
             files.push(file);
         }
     }

@@ -583,16 +583,12 @@ impl Dispatcher {
         }
         if !self.stopping && self.workers[id].queue.is_empty() {
             let fresh = self.workers[id].last.is_none() && self.front_taken;
-            let more = match self.head_start.take_if(|_| fresh) {
-                Some(unit) => Some(unit),
-                None => match self.queue.pop_front() {
-                    Some(unit) => {
-                        self.front_taken = true;
-                        Some(unit)
-                    }
-                    None => self.head_start.take().or_else(|| self.steal(id)),
-                },
-            };
+            let more = self
+                .head_start
+                .take_if(|_| fresh)
+                .or_else(|| self.take_front())
+                .or_else(|| self.head_start.take())
+                .or_else(|| self.steal(id));
             if let Some(tests) = more {
                 self.workers[id].queue = tests.into();
             }
@@ -608,6 +604,13 @@ impl Dispatcher {
             Some(index) => Action::Run(id, index),
             None => Action::Exit(id),
         });
+    }
+
+    /// The next file from the front of the queue.
+    fn take_front(&mut self) -> Option<Unit> {
+        let unit = self.queue.pop_front()?;
+        self.front_taken = true;
+        Some(unit)
     }
 
     /// For an idle worker: about half of what the busiest other worker has
