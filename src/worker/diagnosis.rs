@@ -396,6 +396,7 @@ fn conclude(
     grown.truncate(if census.is_empty() { MAX_CHAINS } else { 0 });
 
     let mut handles: Vec<usize> = census.iter().take(MAX_CHAINS).map(|r| r.sample).collect();
+    let typed = handles.len();
     handles.extend(grown.iter().map(|g| g.sample));
     // A cause met before whose largest type is the largest here: its global
     // is looked down from first, which spares walks of the whole heap.
@@ -408,8 +409,9 @@ fn conclude(
     let chains: Vec<Option<Chain>> = call(py, "chains", (handles, starts))?.extract()?;
     if chains.iter().flatten().any(|c| c.timed_out) && diagnosis.note.is_none() {
         diagnosis.note = Some(out_of_time(started, "while searching what keeps it alive"));
-    } else if !chains.is_empty() && chains.iter().all(Option::is_none) && diagnosis.note.is_none() {
-        // The search stops at a depth: say why "what keeps it alive" is missing.
+    } else if typed > 0 && chains[..typed].iter().all(Option::is_none) && diagnosis.note.is_none() {
+        // The search stops at a depth: say why "what keeps it alive" is
+        // missing. Not for grown containers: one nobody holds is dropped.
         diagnosis.note = Some(
             "no module, class or thread was found holding what grows within the \
              references searched up from it; the leak stands on its judged runs"
