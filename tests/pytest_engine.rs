@@ -858,3 +858,34 @@ fn a_fixture_requested_by_name_does_not_leak_its_finalizers() {
         run.stdout
     );
 }
+
+#[test]
+fn pytest_s_dataclasses_are_not_the_user_s_code() {
+    // A leak that holds pytest's frames: their CallInfo and Instant, made by
+    // dataclasses' generated __init__ (`<string>`), read as the user's types
+    // and sites (`<string>:3: +144 B`), with no source line.
+    let run = in_venv(&["exception_traceback/test_reraised.py"]);
+    assert_eq!(final_counts(&run.stdout), "1 leaked", "{}", run.stdout);
+    let diagnosis: Vec<&str> = run
+        .stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("what grows"))
+        .take_while(|line| !line.starts_with("what keeps it alive"))
+        .collect();
+    assert_eq!(
+        diagnosis,
+        [
+            "what grows, per run (6 diagnosis runs):",
+            "        +2       +312 B  frame",
+            "        +2       +112 B  traceback",
+            "where it was allocated, per run:",
+            "  exception_traceback/test_reraised.py:15: +224 B, +2 blocks",
+            "      boom()",
+            "  exception_traceback/test_reraised.py:10: +200 B, +2 blocks",
+            "      raise BOOM",
+            "    called from exception_traceback/test_reraised.py:15",
+        ],
+        "{}",
+        run.stdout
+    );
+}

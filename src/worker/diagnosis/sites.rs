@@ -26,6 +26,23 @@ pub struct Selected {
 
 const MAX_SITES: usize = 5;
 
+/// Whether `frames[at]` (innermost first) is the user's. Code run from a
+/// string is the user's only when what ran it is: dataclasses make
+/// `__init__` so, and pytest's `CallInfo` and `Instant` showed as
+/// `<string>:3` sites, with no source, of a leak that held pytest's frames.
+fn is_mine(frames: &[(String, u32)], at: usize, folded: &dyn Fn(&(String, u32)) -> bool) -> bool {
+    if folded(&frames[at]) {
+        return false;
+    }
+    if frames[at].0 != "<string>" {
+        return true;
+    }
+    frames[at + 1..]
+        .iter()
+        .find(|caller| caller.0 != "<string>")
+        .is_none_or(|caller| !folded(caller))
+}
+
 /// Grew between at least two snapshots and never shrank: a leak that keeps
 /// going, not a cache that filled once.
 pub fn is_steady(sizes: &[i64]) -> bool {
@@ -50,11 +67,16 @@ pub fn select_sites(
     // Tracebacks that differ only in folded frames are one site to the user.
     let mut groups: BTreeMap<(String, u32), (Frames, i64, i64, i64)> = BTreeMap::new();
     for site in chosen {
-        let Some(first) = site.frames.first() else {
+        let mine: Frames = (0..site.frames.len())
+            .filter(|&at| is_mine(&site.frames, at, folded))
+            .map(|at| site.frames[at].clone())
+            .collect();
+        // A site without a single user frame is not the test's doing (pytest's
+        // per-run state, the harness's bookkeeping, a stdlib cache): a report
+        // never starts at a library's line.
+        let Some(frame) = mine.first().cloned() else {
             continue;
         };
-        let mine: Frames = site.frames.iter().filter(|f| !folded(f)).cloned().collect();
-        let frame = mine.first().unwrap_or(first).clone();
         let bytes = net(&site.sizes);
         let blocks = net(&site.counts);
         let entry = groups
@@ -74,10 +96,6 @@ pub fn select_sites(
             entry.3 = bytes;
         }
     }
-    // A site without a single user frame is not the test's doing (pytest's
-    // per-run state, the harness's bookkeeping, a stdlib cache): a report
-    // never starts at a library's line.
-    groups.retain(|frame, _| !folded(frame));
     let runs = runs.max(1) as f64;
     let mut sites: Vec<Selected> = groups
         .into_iter()
@@ -160,6 +178,34 @@ mod tests {
                 blocks_per_run: 3.0,
                 steady: true,
             }]
+        );
+    }
+
+    #[test]
+    fn code_run_from_a_string_is_the_user_s_only_when_the_user_ran_it() {
+        let site = |frames: Frames| RawSite {
+            frames,
+            sizes: vec![0, 10, 20],
+            counts: vec![0, 1, 2],
+        };
+        // A library's dataclass __init__, then the user's own exec.
+        let raw = vec![
+            site(frames(&[
+                ("<string>", 3),
+                ("/usr/lib/python3.11/dataclasses.py", 9),
+            ])),
+            site(frames(&[
+                ("<string>", 4),
+                ("<string>", 1),
+                ("/r/test_x.py", 12),
+            ])),
+        ];
+        let sites = select_sites(&raw, 2, &library);
+        let shown: Vec<&(String, u32)> = sites.iter().map(|s| &s.frame).collect();
+        assert_eq!(shown, [&("<string>".to_string(), 4)]);
+        assert_eq!(
+            sites[0].via,
+            frames(&[("<string>", 1), ("/r/test_x.py", 12)])
         );
     }
 

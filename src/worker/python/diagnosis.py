@@ -168,10 +168,24 @@ def _made_by_user(obj, verdicts):
     key = tb._frames if hasattr(tb, "_frames") else tuple(tb)
     verdict = verdicts.get(key)
     if verdict is None:
-        files = [frame.filename for frame in tb]
+        files = [frame.filename for frame in tb]  # outermost first
         own = any(name in _OWN_FILES for name in files)
-        verdict = verdicts[key] = not own and any(_is_user_file(name) for name in files)
+        verdict = verdicts[key] = not own and any(
+            _user_frame(files, at) for at in range(len(files))
+        )
     return verdict
+
+
+def _user_frame(files, at):
+    """Whether frame `at` of a traceback (outermost first) is the user's. Code
+    run from a string (a dataclass's __init__) is the user's only when what
+    ran it is: pytest's CallInfo and Instant are dataclasses."""
+    if not _is_user_file(files[at]):
+        return False
+    if files[at] != "<string>":
+        return True
+    callers = [name for name in files[:at] if name != "<string>"]
+    return not callers or _is_user_file(callers[-1])
 
 
 def _class_verdict(cls):
