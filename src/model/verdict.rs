@@ -250,6 +250,12 @@ fn assess(values: &[i64], signal: Signal, policy: &Policy) -> Trend {
     if highest <= values[0] || total <= 0 {
         return Trend::Flat;
     }
+    // The smallest growth that counts holds for the steady rate too: a
+    // one-off step in the first judged run (7 MiB of resident memory in
+    // Markdown's TOC test) lifts the average past it, not the rate.
+    if steady_rate(values) < policy.min_per_run[signal.index()] {
+        return Trend::Flat;
+    }
     let persistent = rises_in_every_third(values);
     if is_monotone(values) {
         if persistent && count_rises(values) >= MIN_RISES {
@@ -721,6 +727,24 @@ mod tests {
         // A page now and then is allocator noise, not a native leak.
         let (j, _) = run_policy(|i| 4096 * (i as i64 / 3), Signal::Rss);
         assert_eq!(j, Judgement::Clean);
+    }
+
+    #[test]
+    fn a_one_off_rss_step_does_not_lift_a_slow_rate_past_the_page_noise() {
+        // Python-Markdown's testManyHeadersWithSameText under the built-in
+        // engine: +7 MiB in the first judged run, then malloc handing back
+        // and taking a megabyte; LEAKED at +36.2 KiB a run, under 64 KiB.
+        let deltas = [
+            7_262_208, -1_036_288, 0, 1_032_192, 0, 16_384, 0, -1_032_192, 1_015_808, 16_384, 0, 0,
+            -16_384, 102_400, 352_256, -16_384, -102_400, 0, 102_400, -180_224,
+        ];
+        let mut values = vec![0];
+        for delta in deltas {
+            values.push(values[values.len() - 1] + delta);
+        }
+        let series = series_of(Signal::Rss, &values);
+        assert_eq!(judge(&series, &policy()), Judgement::Clean);
+        assert_eq!(judge(&series[..11], &policy()), Judgement::Clean);
     }
 
     #[test]
