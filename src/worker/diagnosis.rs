@@ -241,7 +241,11 @@ fn gather(
         let done = number - 1;
         let runs = if done == 1 { "run" } else { "runs" };
         if number > 2 && spent > BUDGET_SECONDS / 2.0 {
-            diagnosis.note = Some(out_of_time(started, &format!("after {done} {runs}")));
+            diagnosis.note = Some(format!(
+                "the diagnosis stopped after {done} {runs}: they took {spent:.1} s, past half \
+                 its {BUDGET_SECONDS} s budget (a traced run is slow); the leak stands on its \
+                 judged runs"
+            ));
             break;
         }
         if number > 1 && spent + longest_run > BUDGET_SECONDS {
