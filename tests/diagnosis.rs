@@ -634,3 +634,24 @@ fn an_lru_cache_the_runs_made_is_not_what_holds_the_leak() {
         ],
     );
 }
+
+#[test]
+fn a_class_that_is_its_own_type_does_not_end_the_diagnosis() {
+    // The gc clears such a class and never frees it: reading its __name__
+    // raised AttributeError, and its cleared __mro__ (None) a TypeError.
+    let run = leakhunt(&["selftyped_class"]);
+    assert_eq!(final_counts(&run.stdout), "1 leaked", "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("diagnosis incomplete"),
+        "{}",
+        run.stdout
+    );
+    assert_lines(
+        &run.stdout,
+        &[
+            "cause: dict: a class with no __module__ -> \
+             test_makes_a_class_that_is_its_own_type.<locals>.Sentinel.__dict__ -> dict",
+            "      class Sentinel(Meta, metaclass=Meta):",
+        ],
+    );
+}

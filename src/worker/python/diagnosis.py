@@ -14,6 +14,7 @@ Two rules shape it:
 """
 
 import builtins
+import functools
 import gc
 import io
 import itertools
@@ -61,6 +62,10 @@ _BUILTIN_OWNERS = (
     classmethod,
 )
 
+# functools.lru_cache's wrapper type, compared by identity: reading a type's
+# __name__ can raise (a class that is its own type, as h11's sentinels are).
+_LRU_CACHE = type(functools.lru_cache(lambda: None))
+
 _state = {}
 # Folders of the standard library and site-packages: frames there are not the user's.
 _library = ()
@@ -92,10 +97,16 @@ def _module_of(cls):
     return module if type(module) is str else None
 
 
+def _mro(cls):
+    """The classes `cls` looks names up in; none for a class the gc cleared
+    and never freed (one that is its own type, as h11's sentinels are)."""
+    return _MRO(cls) or ()
+
+
 def _static(cls, name, default=None):
     """`name` as the class `cls` defines it (or a base), without running a
     metaclass's __getattr__ or any descriptor."""
-    for klass in _MRO(cls):
+    for klass in _mro(cls):
         namespace = _DICT(klass)
         if name in namespace:
             return namespace[name]
@@ -562,7 +573,7 @@ def _finish(new_fds):
     alive = gc.get_objects()
     made = _user_made(alive, verdicts)
     # An lru_cache the runs made is part of what leaks, not what holds it.
-    _state["new caches"] = {id(obj) for obj in alive if type(obj).__name__ == "_lru_cache_wrapper"}
+    _state["new caches"] = {id(obj) for obj in alive if type(obj) is _LRU_CACHE}
     del alive
     # Their len() only while tracing: sizes above 256 are new ints, each a
     # slow traced allocation.
@@ -997,7 +1008,7 @@ class _Roots:
         if type(obj) is types.FrameType and id(obj) in self.threads:
             ident = self.threads[id(obj)]
             return f"thread {self.names.get(ident, ident)!r}"
-        if type(obj).__name__ == "_lru_cache_wrapper" and id(obj) not in self.new_caches:
+        if type(obj) is _LRU_CACHE and id(obj) not in self.new_caches:
             return f"lru_cache of {_callable_name(_static_wrapped(obj))}"
         return None
 
@@ -1194,7 +1205,7 @@ def _label(parent, child):
             if value is child:
                 return "." + name
     # __slots__: member descriptors are C code.
-    for klass in _MRO(kind):
+    for klass in _mro(kind):
         for name, descriptor in _DICT(klass).items():
             if type(descriptor) is types.MemberDescriptorType:
                 try:
