@@ -64,19 +64,24 @@ fn a_global_rebound_every_run_is_not_blamed_for_what_a_registry_keeps() {
     );
 }
 
-#[test]
-fn a_class_without_module_does_not_end_the_diagnosis() {
-    // Reading its __module__ raised AttributeError: "diagnosis incomplete:
-    // leakhunt could not diagnose this leak", with no types and no sites.
-    let run = leakhunt(&["moduleless_class"]);
+/// The one leak of `fixture` is diagnosed to the end, with these lines.
+fn assert_diagnosed(fixture: &str, expected: &[&str]) {
+    let run = leakhunt(&[fixture]);
     assert_eq!(final_counts(&run.stdout), "1 leaked", "{}", run.stdout);
     assert!(
         !run.stdout.contains("diagnosis incomplete"),
         "{}",
         run.stdout
     );
-    assert_lines(
-        &run.stdout,
+    assert_lines(&run.stdout, expected);
+}
+
+#[test]
+fn a_class_without_module_does_not_end_the_diagnosis() {
+    // Reading its __module__ raised AttributeError: "diagnosis incomplete:
+    // leakhunt could not diagnose this leak", with no types and no sites.
+    assert_diagnosed(
+        "moduleless_class",
         &[
             "cause: dict: a class with no __module__ -> Moduleless.__dict__ -> dict",
             "        +1     +1.6 KiB  type",
@@ -639,15 +644,8 @@ fn an_lru_cache_the_runs_made_is_not_what_holds_the_leak() {
 fn a_class_that_is_its_own_type_does_not_end_the_diagnosis() {
     // The gc clears such a class and never frees it: reading its __name__
     // raised AttributeError, and its cleared __mro__ (None) a TypeError.
-    let run = leakhunt(&["selftyped_class"]);
-    assert_eq!(final_counts(&run.stdout), "1 leaked", "{}", run.stdout);
-    assert!(
-        !run.stdout.contains("diagnosis incomplete"),
-        "{}",
-        run.stdout
-    );
-    assert_lines(
-        &run.stdout,
+    assert_diagnosed(
+        "selftyped_class",
         &[
             "cause: dict: a class with no __module__ -> \
              test_makes_a_class_that_is_its_own_type.<locals>.Sentinel.__dict__ -> dict",
