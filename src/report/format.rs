@@ -16,9 +16,13 @@ pub fn growth_outcome(test: &TestReport) -> String {
     }
 }
 
-/// `+3 objects/run`, `+0.33 fds/run`, `+416 B/run`, `+256.0 KiB/run`.
+/// `+3 objects/run`, `+0.33 fds/run`, `+416 B/run`, `+256.0 KiB rss/run`.
 pub fn rate(growth: &Growth) -> String {
-    format!("{}/run", amount(growth.signal, growth.per_run))
+    match growth.signal {
+        // Beside the heap's bytes, resident memory is named: both are bytes.
+        Signal::Rss => format!("{} rss/run", amount(growth.signal, growth.per_run)),
+        _ => format!("{}/run", amount(growth.signal, growth.per_run)),
+    }
 }
 
 /// `+3 objects/run, +416 B/run`
@@ -110,7 +114,7 @@ mod tests {
         assert_eq!(rate(&g(Signal::Objects, 3.0)), "+3 objects/run");
         assert_eq!(rate(&g(Signal::Objects, 1.0 / 3.0)), "+0.33 objects/run");
         assert_eq!(rate(&g(Signal::Bytes, 416.0)), "+416 B/run");
-        assert_eq!(rate(&g(Signal::Rss, 262_144.0)), "+256.0 KiB/run");
+        assert_eq!(rate(&g(Signal::Rss, 262_144.0)), "+256.0 KiB rss/run");
         assert_eq!(
             rate(&g(Signal::Bytes, 3.5 * 1024.0 * 1024.0)),
             "+3.5 MiB/run"

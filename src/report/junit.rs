@@ -985,7 +985,7 @@ runs: 13 (3 warm-up)
 
 allowed output
 ]]></system-out></testcase>"#,
-        r#"<testcase name="test_maybe" time="12.346" classname="pkg.test_x.TestC"><system-out><![CDATA[inconclusive: growth of +256.0 KiB/run still ambiguous after 13 runs
+        r#"<testcase name="test_maybe" time="12.346" classname="pkg.test_x.TestC"><system-out><![CDATA[inconclusive: growth of +256.0 KiB rss/run still ambiguous after 13 runs
 rss: 0 262144 (deltas +262144)
 ]]></system-out></testcase>"#,
         r#"<system-out><![CDATA[interrupted: not every test ran]]></system-out></testsuite></testsuites>"#,
