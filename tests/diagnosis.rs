@@ -570,10 +570,8 @@ fn a_chain_of_forwarding_proxies_is_diagnosed_without_running_them() {
 fn an_exception_kept_in_a_global_names_its_traceback() {
     // Its frames were past the depth the search went up to: no cause, no
     // "what keeps it alive", and nothing said why.
-    let run = leakhunt(&["exception_traceback/test_reraised.py"]);
-    assert_eq!(final_counts(&run.stdout), "1 leaked", "{}", run.stdout);
-    assert_lines(
-        &run.stdout,
+    assert_diagnosed(
+        "exception_traceback/test_reraised.py",
         &[
             "cause: frame: module test_reraised -> BOOM (ValueError) -> .__traceback__ (traceback) \
              -> .tb_next (traceback) x9 -> .tb_frame -> frame",
@@ -608,10 +606,8 @@ fn a_holder_past_the_search_depth_is_said_to_be_missing() {
 
 #[test]
 fn tests_run_from_site_packages_are_the_user_s_code() {
-    let run = leakhunt(&["installed_tests/site-packages/leakpkg/tests"]);
-    assert_eq!(final_counts(&run.stdout), "1 leaked", "{}", run.stdout);
-    assert_lines(
-        &run.stdout,
+    assert_diagnosed(
+        "installed_tests/site-packages/leakpkg/tests",
         &[
             "cause: leakpkg.tests.test_installed.Thing: module leakpkg.tests.test_installed \
              -> KEEP (list) -> […] -> leakpkg.tests.test_installed.Thing",
@@ -625,10 +621,8 @@ fn tests_run_from_site_packages_are_the_user_s_code() {
 fn an_lru_cache_the_runs_made_is_not_what_holds_the_leak() {
     // Each run's object has an lru_cache of its own: the chain stopped at
     // it ("lru_cache of urllib.parse.urljoin"), which leaks with the object.
-    let run = leakhunt(&["new_lru_cache"]);
-    assert_eq!(final_counts(&run.stdout), "1 leaked", "{}", run.stdout);
-    assert_lines(
-        &run.stdout,
+    assert_diagnosed(
+        "new_lru_cache",
         &[
             "cause: dict: lru_cache of test_new_lru_cache.Resolver.resolve -> (dict) -> (key) (tuple) \
              -> […] (test_new_lru_cache.Resolver) -> .join (functools._lru_cache_wrapper) \
