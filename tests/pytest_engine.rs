@@ -889,3 +889,32 @@ fn pytest_s_dataclasses_are_not_the_user_s_code() {
         run.stdout
     );
 }
+
+#[test]
+fn an_inherited_test_is_at_its_class_in_its_own_file() {
+    // pytest locates a method inherited from another module in that module;
+    // the test belongs to its node id's file, where it was reported on line
+    // 0 (pytest) or on the method's line number read in the wrong file
+    // (built-in engine).
+    let expected = [
+        "inherited_tests/test_inherited.py:7: inherited_tests/test_inherited.py::TestFirst::test_keeps_one_object leaked",
+        "inherited_tests/test_inherited.py:11: inherited_tests/test_inherited.py::TestSecond::test_keeps_one_object leaked",
+    ];
+    for run in [
+        leakhunt(&["inherited_tests"]),
+        in_venv(&["inherited_tests"]),
+    ] {
+        let headers: Vec<&str> = run
+            .stdout
+            .lines()
+            .filter_map(|line| line.split_once(" after ").map(|(head, _)| head))
+            .collect();
+        assert_eq!(headers, expected, "{}", run.stdout);
+        assert_eq!(
+            final_counts(&run.stdout),
+            "3 passed, 2 leaked",
+            "{}",
+            run.stdout
+        );
+    }
+}

@@ -280,7 +280,8 @@ fn pytest_item(item: PytestItem) -> TestItem {
     // inherited from another module (a mixin of tests, a Hypothesis state
     // machine's runTest) that is another file. The test belongs to the file
     // of its node id, as pytest's own progress lines have it: files are
-    // scheduled, sharded and selected by it. The line then is not known.
+    // scheduled, sharded and selected by it. The harness gives the line of
+    // its class there; when the class is from elsewhere too, it is not known.
     let file = nodeid.split("::").next().unwrap_or_default();
     let (path, line) = if path == file {
         (path, line)

@@ -96,7 +96,7 @@ def _test(item, index):
     unit = item.cls is not None and issubclass(item.cls, unittest.TestCase)
     return {
         "name": f"{item.owner}::{item.name}" if item.cls else item.name,
-        "line": _line(item.func),
+        "line": _line_in_module(item),
         "index": index,
         "skipped_file": None,
         "unittest": unit,
@@ -104,6 +104,18 @@ def _test(item, index):
         "arguments": [] if unit else _arguments(item.func, skip_self=item.cls is not None),
         "hypothesis_examples": common.hypothesis_examples(item.func, item.cls),
     }
+
+
+def _line_in_module(item):
+    """The test's line in its own file: a method inherited from a class of
+    another module is at its class here, as pytest has it; 0 when the class
+    is not from this file either."""
+    func = inspect.unwrap(item.func)
+    if item.cls is None or getattr(func, "__module__", None) == item.module.__name__:
+        return _line(item.func)
+    if getattr(item.cls, "__module__", None) == item.module.__name__:
+        return _line(item.cls)
+    return 0
 
 
 def _line(obj):

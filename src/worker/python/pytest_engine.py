@@ -213,7 +213,7 @@ def collect(args):
         dtest = getattr(item, "dtest", None)
         if dtest is not None:
             _doctest_globals[index] = dict(dtest.globs)
-        path, line, _ = item.location
+        path, line = _location(item)
         examples = common.hypothesis_examples(_test_function(item), getattr(item, "cls", None))
         described.append(_described(item.nodeid, path, line, item.name, _marker(item), examples))
     _items.extend(items)
@@ -266,6 +266,24 @@ def _keep_tmp_path_per_test():
         return path
 
     tmpdir._mk_tmp = _mk_tmp
+
+
+def _location(item):
+    """Where `item` is in the file of its node id: pytest locates a method
+    inherited from a class in another module there, and the test is then
+    at its class in this file (`class TestA(Cases):`)."""
+    path, line, _ = item.location
+    file = item.nodeid.split("::")[0]
+    if path == file:
+        return path, line
+    cls = item.getparent(pytest.Class)
+    try:
+        where, line, _ = cls.reportinfo()
+    except Exception:  # no class, or one pytest cannot locate
+        return path, line
+    if os.fspath(where) != os.fspath(item.path):
+        return path, line
+    return file, line
 
 
 def _described(nodeid, path, line, name, marker=None, examples=None):
