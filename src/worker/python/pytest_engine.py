@@ -271,19 +271,21 @@ def _keep_tmp_path_per_test():
 def _location(item):
     """Where `item` is in the file of its node id: pytest locates a method
     inherited from a class in another module there, and the test is then
-    at its class in this file (`class TestA(Cases):`)."""
+    at its class in this file (`class TestA(Cases):`). The line is None
+    where pytest's is not one (-1: a class Hypothesis made)."""
     path, line, _ = item.location
+    line = line if type(line) is int and line >= 0 else None
     file = item.nodeid.split("::")[0]
     if path == file:
         return path, line
     cls = item.getparent(pytest.Class)
     try:
-        where, line, _ = cls.reportinfo()
+        where, class_line, _ = cls.reportinfo()
     except Exception:  # no class, or one pytest cannot locate
         return path, line
-    if os.fspath(where) != os.fspath(item.path):
+    if type(class_line) is not int or class_line < 0 or os.fspath(where) != os.fspath(item.path):
         return path, line
-    return file, line
+    return file, class_line
 
 
 def _described(nodeid, path, line, name, marker=None, examples=None):
