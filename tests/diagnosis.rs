@@ -647,3 +647,22 @@ fn a_class_that_is_its_own_type_does_not_end_the_diagnosis() {
         ],
     );
 }
+
+#[test]
+fn a_class_made_at_run_time_is_not_its_module_s() {
+    // Made under the name of the module's own class, as unittest.mock
+    // makes one per MagicMock: it was taken for that class, a root, and
+    // the chain read `module test_runtime_subclass -> Handler.seen`, an
+    // attribute the module's Handler does not have.
+    let run = leakhunt(&["runtime_subclass"]);
+    assert_eq!(final_counts(&run.stdout), "1 leaked", "{}", run.stdout);
+    assert_starts(
+        &run.stdout,
+        &[
+            "cause: type: module test_runtime_subclass -> KEPT (list) -> […] (test_runtime_subclass.Handler) -> type",
+            "  bytearray: module test_runtime_subclass -> KEPT (list) -> [",
+            "  dict: module test_runtime_subclass -> KEPT (list) -> [",
+        ],
+    );
+    assert!(!run.stdout.contains("-> Handler."), "{}", run.stdout);
+}

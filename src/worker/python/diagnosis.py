@@ -97,6 +97,28 @@ def _module_of(cls):
     return module if type(module) is str else None
 
 
+# Py_TPFLAGS_HEAPTYPE: a class made by a class statement or type(), not C's.
+_HEAP_TYPE = 1 << 9
+
+
+def _named_by_its_module(cls, module):
+    """A class its module holds under its qualified name, or one defined in
+    C: those live as long as the interpreter. A class made at run time
+    (unittest.mock makes one per MagicMock, `MagicMock` in
+    `unittest.mock`) or in a function is held by what refers to it."""
+    if not _FLAGS(cls) & _HEAP_TYPE:
+        return True
+    holder = sys.modules.get(module)
+    for name in _QUALNAME(cls).split("."):
+        namespace = _namespace(holder) if type(holder) is types.ModuleType else None
+        if namespace is None and issubclass(type(holder), type):
+            namespace = _DICT(holder)
+        if namespace is None or name not in namespace:
+            return False
+        holder = namespace[name]
+    return holder is cls
+
+
 def _mro(cls):
     """The classes `cls` looks names up in; none for a class the gc cleared
     and never freed (one that is its own type, as h11's sentinels are)."""
@@ -1004,7 +1026,9 @@ class _Roots:
             return f"module {self.modules[id(obj)]}"
         if issubclass(type(obj), type):
             module = _module_of(obj)
-            return "a class with no __module__" if module is None else f"module {module}"
+            if module is None:
+                return "a class with no __module__"
+            return f"module {module}" if _named_by_its_module(obj, module) else None
         if type(obj) is types.FrameType and id(obj) in self.threads:
             ident = self.threads[id(obj)]
             return f"thread {self.names.get(ident, ident)!r}"
