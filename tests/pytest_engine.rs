@@ -918,3 +918,18 @@ fn an_inherited_test_is_at_its_class_in_its_own_file() {
         );
     }
 }
+
+#[test]
+fn a_terminal_reporter_a_plugin_put_in_place_keeps_no_report_of_a_run() {
+    // pytest-instafail (psutil's addopts) registers its own reporter after
+    // leakhunt's pytest_configure: its stats kept every run's subtest
+    // reports, and every test with subtests was LEAKED (+18 objects a run).
+    let run = in_venv(&["pytest_replaced_reporter", "-v"]);
+    assert_eq!(
+        verdicts(&run.stdout),
+        ["pytest_replaced_reporter/test_subtests.py::WithSubtests::test_three_subtests PASSED"],
+        "{}",
+        run.stdout
+    );
+    assert_eq!(final_counts(&run.stdout), "1 passed, 3 subtests passed");
+}

@@ -63,12 +63,8 @@ class _Plugin:
             "markers",
             "leakhunt(allow, reason): leakhunt accepts these leaking signals for this test",
         )
-        # The terminal reporter stays registered (its options, such as -r in
-        # an ini's addopts, must parse), but prints nowhere.
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter._tw = create_terminal_writer(config, _Sink())
-            _state["reporter"] = reporter
+        _state["config"] = config
+        _reporter()
 
     def pytest_collectreport(self, report):
         if report.failed:
@@ -198,7 +194,7 @@ def collect(args):
         # catches this too). What was collected was never filtered by -k.
         session.items = []
     _state["hook history"] = config.hook.pytest_warning_recorded._call_history
-    reporter = _state.get("reporter")
+    reporter = _reporter()
     filed = reporter.stats.get("warnings", []) if reporter is not None else []
     _state["hook proxies"] = _HookProxies(session)
     described = []
@@ -699,6 +695,20 @@ def _fresh_doctest_tallies(index, item):
             per_doctest[name] = own
 
 
+def _reporter():
+    """pytest's terminal reporter, printing nowhere: it stays registered (its
+    options, such as -r in an ini's addopts, must parse). Looked up each
+    time: pytest-instafail registers its own in its place after leakhunt's
+    pytest_configure, and the stats of that one grew with every run (a
+    SubtestReport each subtest: every subTest test LEAKED)."""
+    config = _state["config"]
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and reporter is not _state.get("reporter"):
+        reporter._tw = create_terminal_writer(config, _Sink())
+        _state["reporter"] = reporter
+    return reporter
+
+
 def run(index):
     """One run of one item: setup, call, teardown. Scopes above the function
     stay set up: the teardown goes as far as the item's parent, as if the
@@ -713,7 +723,7 @@ def run(index):
     _fresh_parameters(index, item)
     history = _state["hook history"]
     kept = len(history)
-    reporter = _state.get("reporter")
+    reporter = _reporter()
     stats = reporter.stats if reporter is not None else {}
     sizes = {key: len(value) for key, value in stats.items()}
     _plugin.exceptions.clear()
