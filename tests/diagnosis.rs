@@ -666,3 +666,22 @@ fn a_class_made_at_run_time_is_not_its_module_s() {
     );
     assert!(!run.stdout.contains("-> Handler."), "{}", run.stdout);
 }
+
+#[test]
+fn atexit_keeps_a_callback_s_arguments() {
+    // psutil's tests register a cleanup of each temporary path they make:
+    // 40 leaks read "a reference was taken and never released (C code, e.g.
+    // a missing Py_DECREF)".
+    let run = leakhunt(&["atexit_arguments"]);
+    assert_eq!(final_counts(&run.stdout), "2 leaked", "{}", run.stdout);
+    assert_lines(
+        &run.stdout,
+        &[
+            "no container refers to what these lines allocated, but atexit callbacks grew, +1 a \
+             run: atexit keeps each callback and its arguments in C (atexit.register)",
+            "cause: test_atexit_arguments.Holder: atexit callbacks (atexit.register), a \
+             callback's arguments -> […] -> test_atexit_arguments.Holder",
+        ],
+    );
+    assert!(!run.stdout.contains("Py_DECREF"), "{}", run.stdout);
+}

@@ -90,6 +90,10 @@ pub struct Diagnosis {
     /// No new objects or blocks, yet malloc's bytes or resident memory grew:
     /// the leak is in native code (see [`native_commands`]).
     pub native: bool,
+    /// Callbacks `atexit.register` gained per run of the pass: atexit keeps
+    /// them, and their arguments, in C, where no container refers to them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub atexit_per_run: f64,
     /// Set when the pass could not finish (the test failed during it).
     pub note: Option<String>,
     pub seconds: f64,
@@ -97,6 +101,10 @@ pub struct Diagnosis {
     /// this leak got only the check that it matches (its first runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub same_cause_as: Option<String>,
+}
+
+fn is_zero(value: &f64) -> bool {
+    *value == 0.0
 }
 
 impl Diagnosis {

@@ -318,6 +318,7 @@ fn conclude(
         .extract()
         .map_err(|e| anyhow::anyhow!("unexpected result from diagnosis.finish: {e}"))?;
     let runs = runs_done.max(1) as f64;
+    diagnosis.atexit_per_run = gathered.atexit_added as f64 / runs;
     if gathered.tracing_lost && diagnosis.note.is_none() {
         diagnosis.note = Some(
             "the test stops or restarts tracemalloc itself, which ends the diagnosis's \

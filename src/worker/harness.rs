@@ -253,6 +253,8 @@ pub struct Gathered {
     pub fds: std::collections::HashMap<i64, FdOwner>,
     /// A run stopped or restarted tracemalloc: no sites were kept.
     pub tracing_lost: bool,
+    /// Callbacks `atexit.register` gained during the pass.
+    pub atexit_added: usize,
 }
 
 /// A tracemalloc traceback, with its size and block count at each snapshot.
