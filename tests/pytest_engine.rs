@@ -933,3 +933,25 @@ fn a_terminal_reporter_a_plugin_put_in_place_keeps_no_report_of_a_run() {
     );
     assert_eq!(final_counts(&run.stdout), "1 passed, 3 subtests passed");
 }
+
+#[test]
+fn an_ini_value_pytest_rejects_is_a_usage_error_before_any_test_runs() {
+    // pytest checks a value's type when something first reads it; its
+    // subtests plugin reads `verbosity_subtests` as a test reports, and
+    // plain pytest stops there with a usage error (exit 4). leakhunt failed
+    // the tests with subtests with it, and passed the others.
+    let run = in_venv(&["pytest_bad_ini"]);
+    let ini = fixtures().join("pytest_bad_ini/pyproject.toml");
+    assert_eq!(
+        run.stderr.trim_end(),
+        format!(
+            "ERROR: {}: config option 'verbosity_subtests' expects one of int | 'auto', got \
+             str: '0'",
+            ini.display()
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.code, 4);
+    assert!(!run.stdout.contains("passed"), "{}", run.stdout);
+}

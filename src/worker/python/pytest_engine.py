@@ -180,6 +180,7 @@ def collect(args):
             f"{type(error.cause).__name__}: {error.cause}"
         ) from None
     _refuse_what_cannot_work(config)
+    _read_every_ini_value(config)
     _keep_tmp_path_per_test()
     session = Session.from_config(config)
     _state["config"], _state["session"] = config, session
@@ -223,6 +224,21 @@ def collect(args):
             for report in filed
         ],
     }
+
+
+def _read_every_ini_value(config):
+    """Reads each option the ini file sets that pytest knows: pytest checks
+    a value's type when something first reads it, and pytest 9.2's subtests
+    plugin reads `verbosity_subtests` as a test reports. psutil's
+    `verbosity_subtests = "0"` stops plain pytest with a usage error before
+    any test passes; under leakhunt, every test with subtests failed with it
+    instead, and the others passed."""
+    known = getattr(getattr(config, "_parser", None), "_inidict", {})
+    # `inicfg` up to pytest 8; pytest 9 warns that it is deprecated.
+    values = getattr(config, "_inicfg", None)
+    for name in list(values if values is not None else getattr(config, "inicfg", {})):
+        if name in known:
+            config.getini(name)
 
 
 def _keep_tmp_path_per_test():
