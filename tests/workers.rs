@@ -629,3 +629,31 @@ fn workers_share_one_hash_seed_so_set_ordered_ids_agree() {
     assert_eq!(final_counts(&run.stdout), "12 passed", "{}", run.stdout);
     assert_eq!(run.code, 0);
 }
+
+/// Whether process `pid` still runs (a zombie waiting for its reaper does not).
+fn is_running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat.rsplit_once(") ").map(|(_, rest)| rest.chars().next());
+        state != Some(Some('Z'))
+    })
+}
+
+#[test]
+fn a_hung_test_s_own_processes_end_with_its_worker() {
+    // Werkzeug's dev-server tests: stopped for hanging, the worker died and
+    // the server it started lived on, orphaned, at 99 % CPU.
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("child.pid");
+    let run = common::leakhunt_with(
+        &common::fixtures(),
+        &["hung_with_child", "--timeout", "2"],
+        &[("LEAKHUNT_FIXTURE_CHILD_PID", pid_file.as_os_str())],
+    );
+    assert_eq!(final_counts(&run.stdout), "1 failed", "{}", run.stdout);
+    let pid = std::fs::read_to_string(&pid_file).expect("the test wrote its child's pid");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while is_running(&pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!is_running(&pid), "the hung test's child {pid} still runs");
+}

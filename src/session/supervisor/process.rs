@@ -128,7 +128,7 @@ impl WorkerProcess {
         self.signal(libc::SIGUSR1);
         std::thread::sleep(STACK_DUMP_WAIT);
         self.stack = std::fs::read_to_string(stack_path(&self.capture_path)).unwrap_or_default();
-        let _ = self.child.kill();
+        self.kill_group();
     }
 
     /// The stack it wrote when it was stopped for hanging, once.
@@ -143,8 +143,23 @@ impl WorkerProcess {
     }
 
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
+        self.kill_group();
         let _ = self.child.wait();
+    }
+
+    /// Kills it and what its tests started in its process group: a hung
+    /// test's servers lived on, orphaned (Werkzeug's dev server under its
+    /// reloader, spinning at 99 % CPU), where pytest-timeout's teardown
+    /// stops them. A process that left the group (a daemon) is not reached.
+    fn kill_group(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SAFETY: kill has no memory-safety preconditions; the worker
+            // leads its group (process_group(0) at spawn) and is not reaped.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
+        let _ = self.child.kill();
     }
 
     /// Waits for it to end (at once when it has: its pipe closed): how it
