@@ -183,7 +183,7 @@ fn leaked_descriptors_and_threads_name_their_target() {
         &run.stdout,
         &[
             "leaked file descriptors, per run:",
-            "        +1  leaky/test_resources.py  no Python object owns it, opened at leaky/test_resources.py:14",
+            "        +1  leaky/test_resources.py  no file or socket object owns it, opened at leaky/test_resources.py:14",
             "        +1  socket:[…]  socket.socket created at leaky/test_resources.py:19",
             "  socket.socket: module test_resources -> SOCKETS (list) -> [23] -> socket.socket",
             "        +1  leaky/test_resources.py  _io.TextIOWrapper created at leaky/test_resources.py:24",
@@ -349,7 +349,7 @@ fn under_pytest_the_diagnosis_shows_only_the_tests_own_growth() {
     assert_lines(
         &run.stdout,
         &[
-            "        +1  leaky/test_resources.py  no Python object owns it, opened at leaky/test_resources.py:14",
+            "        +1  leaky/test_resources.py  no file or socket object owns it, opened at leaky/test_resources.py:14",
             "  bytearray: module test_inplace -> BUF -> bytearray",
             "  function: atexit callbacks (atexit.register) -> function",
             "      LIBC.memset(LIBC.malloc(CHUNK), 1, CHUNK)",

@@ -194,8 +194,10 @@ fn fd_lines(lines: &mut Vec<String>, fds: &[LeakedFd], runs: usize) {
         let owner = match (&fd.owner, &fd.created) {
             (Some(owner), Some(at)) => format!("{owner} created at {}", at.at()),
             (Some(owner), None) => owner.clone(),
-            (None, Some(at)) => format!("no Python object owns it, opened at {}", at.at()),
-            (None, None) => "no Python object owns it (os.open, os.dup or C code)".to_string(),
+            (None, Some(at)) => format!("no file or socket object owns it, opened at {}", at.at()),
+            (None, None) => {
+                "no file or socket object owns it (os.open, os.pipe, os.dup or C code)".to_string()
+            }
         };
         lines.push(format!(
             "  {:>8}  {}  {owner}",
