@@ -52,7 +52,7 @@ fn configuration_comes_from_pyproject_and_the_command_line_wins() {
     let run = leakhunt_in(dir.path(), &["-v"]);
     assert!(run
         .stdout
-        .contains("engine: builtin, warm-up 2, iterations 12 (up to 60)"));
+        .contains("engine: builtin, warm-up 2, iterations 12 (3 when nothing moves, up to 60)"));
 }
 
 #[test]

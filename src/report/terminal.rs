@@ -28,6 +28,8 @@ pub struct Header<'a> {
     pub engine: &'a str,
     pub warmup: usize,
     pub iterations: usize,
+    /// Judged runs after which a test in which nothing moved is clean.
+    pub flat_iterations: usize,
     pub max_iterations: usize,
 }
 
@@ -182,9 +184,15 @@ impl Terminal {
         ));
         self.line(&format!("python: {}", header.interpreter.prefix));
         self.line(&format!("rootdir: {}", header.rootdir));
+        // A clean test stops after the flat runs: "iterations 10" alone
+        // read as ten runs of every test to a helper.
         self.line(&format!(
-            "engine: {}, warm-up {}, iterations {} (up to {})",
-            header.engine, header.warmup, header.iterations, header.max_iterations
+            "engine: {}, warm-up {}, iterations {} ({} when nothing moves, up to {})",
+            header.engine,
+            header.warmup,
+            header.iterations,
+            header.flat_iterations,
+            header.max_iterations
         ));
     }
 

@@ -221,6 +221,7 @@ impl Ready {
                 engine: &collected.engine,
                 warmup: settings.warmup,
                 iterations: settings.policy.min_runs,
+                flat_iterations: settings.policy.flat_runs,
                 max_iterations: settings.policy.max_runs,
             },
             plan.counts,
