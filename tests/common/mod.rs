@@ -173,6 +173,20 @@ pub fn xdist_venv() -> PathBuf {
     )
 }
 
+/// pytest-benchmark's version in the benchmark test virtualenv.
+pub const PYTEST_BENCHMARK: &str = "5.3.1";
+
+/// A virtualenv with pytest and pytest-benchmark, made as `pytest_venv`.
+pub fn benchmark_venv() -> PathBuf {
+    venv_with(
+        &format!("venv-pytest-{PYTEST}-benchmark-{PYTEST_BENCHMARK}"),
+        &[
+            &format!("pytest=={PYTEST}"),
+            &format!("pytest-benchmark=={PYTEST_BENCHMARK}"),
+        ],
+    )
+}
+
 /// The virtualenv `name` under target/, with `packages` (pinned, so that
 /// outputs are exact) installed, made once.
 fn venv_with(name: &str, packages: &[&str]) -> PathBuf {
