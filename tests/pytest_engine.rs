@@ -11,7 +11,11 @@ use common::{
 };
 
 fn in_venv(args: &[&str]) -> common::Run {
-    let venv = pytest_venv();
+    in_python(&pytest_venv(), args)
+}
+
+/// `leakhunt --python VENV ARGS` from the fixtures folder.
+fn in_python(venv: &Path, args: &[&str]) -> common::Run {
     let mut all = vec!["--python", venv.to_str().expect("a UTF-8 path")];
     all.extend_from_slice(args);
     leakhunt(&all)
@@ -960,13 +964,7 @@ fn an_ini_value_pytest_rejects_is_a_usage_error_before_any_test_runs() {
 fn a_benchmark_runs_its_function_once_a_run_untimed() {
     // Timed, each run appended its statistics to pytest-benchmark's session
     // list: every benchmark of bidict's suite was LEAKED, at 0.8 s a run.
-    let venv = benchmark_venv();
-    let run = leakhunt(&[
-        "--python",
-        venv.to_str().expect("a UTF-8 path"),
-        "pytest_benchmark",
-        "-v",
-    ]);
+    let run = in_python(&benchmark_venv(), &["pytest_benchmark", "-v"]);
     assert_eq!(
         verdicts(&run.stdout),
         ["pytest_benchmark/test_benchmark.py::test_sum PASSED"],

@@ -136,18 +136,18 @@ pub fn diagnosis_lines(test: &TestReport) -> Vec<String> {
         }
     }
     let unheld = d.types.is_empty() && d.in_place.is_empty() && !d.native;
-    if unheld && d.atexit_per_run > 0.0 && d.sites.iter().any(|s| s.steady) {
-        lines.push(format!(
-            "no container refers to what these lines allocated, but atexit callbacks grew, {} \
-             a run: atexit keeps each callback and its arguments in C (atexit.register)",
-            count(d.atexit_per_run)
-        ));
-    } else if unheld && d.sites.iter().any(|s| s.steady) {
-        lines.push(
+    if unheld && d.sites.iter().any(|s| s.steady) {
+        lines.push(if d.atexit_per_run > 0.0 {
+            format!(
+                "no container refers to what these lines allocated, but atexit callbacks grew, \
+                 {} a run: atexit keeps each callback and its arguments in C (atexit.register)",
+                count(d.atexit_per_run)
+            )
+        } else {
             "no container refers to what these lines allocated: a reference was taken and \
              never released (C code, e.g. a missing Py_DECREF)"
-                .to_string(),
-        );
+                .to_string()
+        });
     }
     fd_lines(&mut lines, &d.fds, d.runs);
     thread_lines(&mut lines, &d.threads, d.runs);

@@ -63,8 +63,7 @@ class _Plugin:
             "markers",
             "leakhunt(allow, reason): leakhunt accepts these leaking signals for this test",
         )
-        _state["config"] = config
-        _reporter()
+        _reporter()  # collect() put the config in _state before configuring
 
     def pytest_collectreport(self, report):
         if report.failed:
