@@ -98,6 +98,7 @@ pub fn run_test(
 /// counts them.
 fn repeat(run: &mut TestRun<'_, '_>, series: &mut Vec<Sample>) -> Result<Ending> {
     let warmup = run.config.warmup;
+    let threads_before = run.sampler.threads();
     run.limit_examples()?;
     if warmup == 0 {
         freeze(run)?;
@@ -110,7 +111,7 @@ fn repeat(run: &mut TestRun<'_, '_>, series: &mut Vec<Sample>) -> Result<Ending>
             return Ok(Ending::Problem(problem, run.runs()));
         }
     }
-    judged_runs(run, series)
+    judged_runs(run, series, threads_before)
 }
 
 /// Returns malloc's free pages and freezes the heap; the run that follows
@@ -138,10 +139,14 @@ const TIME_BUDGET: Duration = Duration::from_secs(30);
 /// included), the state with them cleared has not changed either. A test
 /// that reuses its caches (a regex-heavy one) then refills them once, not in
 /// every run, and a flat test never pays for the clearing.
-fn judged_runs(run: &mut TestRun<'_, '_>, series: &mut Vec<Sample>) -> Result<Ending> {
+fn judged_runs(
+    run: &mut TestRun<'_, '_>,
+    series: &mut Vec<Sample>,
+    threads_before: i64,
+) -> Result<Ending> {
     let (py, sampler, config) = (run.py, run.sampler, run.config);
     let policy = &config.policy;
-    let baseline = sampler.sample(py, None)?;
+    let baseline = sampler.baseline(py, threads_before)?;
     series.push(baseline);
     let mut as_left = baseline;
     let started = Instant::now();

@@ -139,13 +139,29 @@ impl Sampler {
     /// thread that is ending leave first, so that what it frees on its way
     /// out is not counted either.
     pub fn sample(&self, py: Python<'_>, previous: Option<&Sample>) -> Result<Sample> {
-        self.take(py, previous, true)
+        self.take(py, previous.map(|p| p.get(Signal::Threads)), true)
     }
 
     /// One sample with the caches as the test left them: clearing costs a
     /// few hundred microseconds, and the next run fills them again.
     pub fn sample_uncleared(&self, py: Python<'_>, previous: Option<&Sample>) -> Result<Sample> {
-        self.take(py, previous, false)
+        self.take(py, previous.map(|p| p.get(Signal::Threads)), false)
+    }
+
+    /// The judged runs' baseline, cleared, once the threads the warm-ups
+    /// joined have left: down to `threads_before` (the count before the
+    /// test's first run), not the count found now. Taken as found, it
+    /// counted the threads a pool had joined but the kernel had not yet
+    /// reaped, and what they freed on their way out came off the heap in the
+    /// judged runs: idna's thread-pool test read threads -1 to -3 and bytes
+    /// -1,360 a thread, and ran 12 times (0.38 s each) where 5 would do.
+    pub fn baseline(&self, py: Python<'_>, threads_before: i64) -> Result<Sample> {
+        self.take(py, Some(threads_before), true)
+    }
+
+    /// The process's threads now.
+    pub fn threads(&self) -> i64 {
+        self.proc_self.borrow_mut().threads()
     }
 
     /// The gc-tracked objects and allocated blocks, after a full collection.
@@ -168,12 +184,13 @@ impl Sampler {
         Ok(counters)
     }
 
-    fn take(&self, py: Python<'_>, previous: Option<&Sample>, clear: bool) -> Result<Sample> {
+    /// `settle_to`: the thread count to wait down to, if any.
+    fn take(&self, py: Python<'_>, settle_to: Option<i64>, clear: bool) -> Result<Sample> {
         let mut guard = self.proc_self.borrow_mut();
         let proc_self: &mut ProcSelf = &mut guard;
         let threads = proc_self.threads();
         // The same path every time (the first detach allocates for good).
-        let limit = previous.map_or(threads, |p| p.get(Signal::Threads));
+        let limit = settle_to.unwrap_or(threads);
         let threads = py.detach(|| settle_threads(proc_self, threads, limit));
         let Counters { objects, blocks } = self.counters(py, clear)?;
         // Read once the sampler's own objects are gone.
