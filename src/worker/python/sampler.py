@@ -81,10 +81,14 @@ def _compact_threading():
         if not dangling._pending_removals and not dangling._iterating:
             _rebuild(dangling.data)
         locks = getattr(threading, "_shutdown_locks", None)
-        if locks is not None:
-            with threading._shutdown_locks_lock:
+        # Not waited for: a thread starting holds it for a moment, a test
+        # that kept it would hang the sampler.
+        if locks is not None and threading._shutdown_locks_lock.acquire(blocking=False):
+            try:
                 threading._maintain_shutdown_locks()
                 _rebuild(locks)
+            finally:
+                threading._shutdown_locks_lock.release()
     except Exception:
         pass
 
