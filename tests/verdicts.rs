@@ -178,30 +178,34 @@ fn a_list_growing_in_place_leaks_after_ctypes_was_imported_and_the_heap_unfrozen
 }
 
 #[test]
-fn threads_made_and_dropped_leave_threadings_tables_as_they_found_them() {
-    // Before threading's sets were rebuilt at each clearing, the first test
-    // was LEAKED (+3.4 KiB a run, "native"): `_dangling`'s table doubling
-    // as more threads were alive at once.
+fn threads_started_and_joined_leave_threadings_tables_as_they_found_them() {
     let run = leakhunt(&["thread_churn", "-vv"]);
     assert_outcomes(
         &run,
         &[
-            "thread_churn/test_thread_churn.py::test_more_thread_objects_alive_at_once_every_run PASSED",
+            "thread_churn/test_thread_churn.py::test_threads_started_together_in_varying_numbers PASSED",
             "thread_churn/test_thread_churn.py::test_thread_pool_of_eight PASSED",
         ],
         "2 passed",
         0,
         "thread churn",
     );
-    // The first test's bytes: not one run moved them.
+    // The first test's bytes, run by run: its deltas were +1,632, -1,056,
+    // +2,112, ... (up to 3,936 either way) before threading's tables were
+    // rebuilt at each clearing; what is left moves by 170 bytes at most.
     let bytes = run
         .stdout
         .lines()
         .find(|line| line.trim_start().starts_with("bytes "))
         .unwrap_or_default();
-    let deltas = bytes.split("deltas: ").nth(1).unwrap_or_default();
-    let unmoved = deltas
-        .strip_prefix("+0 x")
-        .is_some_and(|runs| runs.parse::<usize>().is_ok());
-    assert!(unmoved, "{bytes}");
+    let deltas: Vec<i64> = bytes
+        .split("deltas: ")
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter(|word| !word.starts_with('x'))
+        .map(|delta| delta.parse().expect("a signed number of bytes"))
+        .collect();
+    assert!(deltas.len() >= 3, "{bytes}");
+    assert!(deltas.iter().all(|delta| delta.abs() <= 256), "{bytes}");
 }

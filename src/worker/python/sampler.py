@@ -64,15 +64,17 @@ _MODULE_CACHES = (
 
 
 def _compact_threading():
-    """Rebuilds threading's two sets of every thread at the size of what they
-    hold. A thread pool's threads join them and leave: the tables grow by
-    512 bytes or more, and whether they have shrunk again by the next sample
-    depends on when each thread was freed, which a collection does not
-    decide. idna's thread-pool test (8 threads, 0.38 s a run) read bytes
-    moving by 500 to 1,400 with nothing kept, and ran 12 to 32 times where a
-    flat test runs 5. After the collection: what it frees leaves the sets
-    first. Python 3.13 has no `_shutdown_locks`. A test that replaced
-    them (a mock, gevent's patching) gets them left alone."""
+    """Rebuilds threading's tables of threads at the size of what they hold:
+    `_active` and `_limbo` (dicts), `_dangling` (a WeakSet) and, before
+    3.13, `_shutdown_locks` (a set, less the locks of threads that ended).
+    They grow to fit the most threads alive at once and shrink only when a
+    later thread's start finds enough dead entries, so after a run their
+    size depends on the runs before: idna's thread-pool test (8 threads,
+    0.38 s a run) read bytes moving by 500 to 1,400 with nothing kept, and
+    ran 12 to 32 times where a flat test runs 5. After the collection: what
+    it frees leaves them first. A test that replaced them (a mock, gevent's
+    patching) gets them left alone, and so does one that holds their lock
+    in another thread (not waited for: that would hang the sampler)."""
     threading = sys.modules.get("threading")
     if threading is None:
         return
@@ -80,25 +82,33 @@ def _compact_threading():
         dangling = threading._dangling
         if not dangling._pending_removals and not dangling._iterating:
             _rebuild(dangling.data)
+        _rebuild_under(threading._active_limbo_lock, threading._active, threading._limbo)
         locks = getattr(threading, "_shutdown_locks", None)
-        # Not waited for: a thread starting holds it for a moment, a test
-        # that kept it would hang the sampler.
-        if locks is not None and threading._shutdown_locks_lock.acquire(blocking=False):
-            try:
-                threading._maintain_shutdown_locks()
-                _rebuild(locks)
-            finally:
-                threading._shutdown_locks_lock.release()
+        if locks is not None:
+            _rebuild_under(
+                threading._shutdown_locks_lock, locks, before=threading._maintain_shutdown_locks
+            )
     except Exception:
         pass
 
 
-def _rebuild(items):
-    """The set `items` emptied, its table freed, and filled again: a table
-    sized for what it holds, whatever it held before."""
-    kept = list(items)
-    items.clear()
-    items.update(kept)
+def _rebuild_under(lock, *tables, before=None):
+    if lock.acquire(blocking=False):
+        try:
+            if before is not None:
+                before()
+            for table in tables:
+                _rebuild(table)
+        finally:
+            lock.release()
+
+
+def _rebuild(table):
+    """The set or dict `table` emptied, its hash table freed, and filled
+    again: a table sized for what it holds, whatever it held before."""
+    kept = table.copy()
+    table.clear()
+    table.update(kept)
 
 
 # Bound when the sampler loads: a test that replaces gc.collect or
