@@ -217,6 +217,22 @@ fn xunit_hooks_get_their_argument_only_when_they_take_one() {
     assert_eq!(run.code, 0);
 }
 
+/// The summary's title names only the kinds of not repeatable it holds.
+#[test]
+fn a_summary_of_tests_that_only_fail_when_run_again_does_not_mention_slowing() {
+    let run = leakhunt(&[
+        "--engine",
+        "builtin",
+        "not_repeatable/test_repeats.py::test_fails_when_run_again",
+    ]);
+    let out = &run.stdout;
+    assert!(
+        out.contains("\nnot repeatable: 1 (they fail only when run again)\n"),
+        "{out}"
+    );
+    assert_eq!(final_counts(out), "1 failed");
+}
+
 /// Tests that fail or slow down only because they are run again are told
 /// apart from real failures: grouped in the short summary, with their own
 /// JUnit type and JSON key, and a slowing test's run times.

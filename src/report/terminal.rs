@@ -6,6 +6,7 @@ use std::io::Write;
 use crate::model::event::Progress;
 use crate::model::interpreter::InterpreterInfo;
 use crate::model::outcome::{SessionReport, SessionStatus, TestReport, Verdict};
+use crate::model::repeatability::NotRepeatable;
 use crate::model::sanitize::printable;
 use crate::report::bounds::{self, TERMINAL_CHARS};
 use crate::report::explain::grouped_lines;
@@ -463,8 +464,12 @@ impl Terminal {
                 Some(detail) => format!("{word} {} - {detail}", test.item.nodeid),
                 None => format!("{word} {}", test.item.nodeid),
             };
-            if test.verdict.is_bad() && test.not_repeatable.is_some() {
-                not_repeatable.push(line);
+            if let Some(kind) = test
+                .not_repeatable
+                .as_ref()
+                .filter(|_| test.verdict.is_bad())
+            {
+                not_repeatable.push((line, kind));
             } else {
                 lines.push(line);
             }
@@ -477,12 +482,23 @@ impl Terminal {
             self.line(&line);
         }
         if !not_repeatable.is_empty() {
+            let fail = not_repeatable
+                .iter()
+                .any(|(_, kind)| matches!(kind, NotRepeatable::FailsWhenRepeated { .. }));
+            let slow = not_repeatable
+                .iter()
+                .any(|(_, kind)| matches!(kind, NotRepeatable::SlowerEveryRun { .. }));
+            let how = match (fail, slow) {
+                (true, true) => "fail or slow down",
+                (false, true) => "slow down",
+                _ => "fail",
+            };
             let title = format!(
-                "not repeatable: {} (they fail or slow down only when run again)",
+                "not repeatable: {} (they {how} only when run again)",
                 not_repeatable.len()
             );
             self.line(&self.paint(&title, Color::Yellow));
-            for line in not_repeatable {
+            for (line, _) in not_repeatable {
                 self.line(&line);
             }
         }
