@@ -29,6 +29,18 @@ pub struct TestItem {
 }
 
 impl TestItem {
+    /// What pytest heads a failure's section with: the test's classes and
+    /// name, dotted (`TestC.test_y[1]`), so that a class's methods of the
+    /// same name (unittest's `test_parser` in many files) are told apart.
+    pub fn head_line(&self) -> String {
+        let Some((_, within)) = self.nodeid.split_once("::") else {
+            return self.name.clone();
+        };
+        // A parametrize id is the user's text, `::` included.
+        let (path, id) = within.split_at(within.find('[').unwrap_or(within.len()));
+        format!("{}{id}", path.replace("::", "."))
+    }
+
     /// pytest's `path:line`, just the path when the line is unknown.
     pub fn location(&self) -> String {
         if self.line == 0 {
@@ -364,5 +376,39 @@ impl TestReport {
                 .collect(),
             ..TestReport::new(item, verdict)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(nodeid: &str, name: &str) -> TestItem {
+        TestItem {
+            nodeid: nodeid.to_string(),
+            path: "t/test_x.py".to_string(),
+            line: 1,
+            name: name.to_string(),
+            classname: String::new(),
+            keywords: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_failures_head_line_is_its_classes_and_name_dotted_as_pytest_prints_it() {
+        let head = |nodeid, name| item(nodeid, name).head_line();
+        assert_eq!(head("t/test_x.py::test_y", "test_y"), "test_y");
+        assert_eq!(
+            head("t/test_x.py::ParserTestCase::test_parser", "test_parser"),
+            "ParserTestCase.test_parser"
+        );
+        assert_eq!(
+            head(
+                "t/test_x.py::TestA::TestB::test_c[a::b-1]",
+                "test_c[a::b-1]"
+            ),
+            "TestA.TestB.test_c[a::b-1]"
+        );
+        assert_eq!(head("t/test_x.py", "test_x.py"), "test_x.py");
     }
 }

@@ -356,9 +356,9 @@ impl Terminal {
 
     fn failure_section(&mut self, test: &TestReport) {
         let title = match test.failure.as_ref().map(|f| f.phase.as_str()) {
-            Some("setup") => format!("ERROR at setup of {}", test.item.name),
-            Some("teardown") => format!("ERROR at teardown of {}", test.item.name),
-            _ => test.item.name.clone(),
+            Some("setup") => format!("ERROR at setup of {}", test.item.head_line()),
+            Some("teardown") => format!("ERROR at teardown of {}", test.item.head_line()),
+            _ => test.item.head_line(),
         };
         self.line(&self.rule(&title, '_'));
         if let Some(failure) = &test.failure {
@@ -381,7 +381,7 @@ impl Terminal {
     }
 
     fn leak_section(&mut self, test: &TestReport, leaks: &[&TestReport]) {
-        self.line(&self.rule(&test.item.name, '_'));
+        self.line(&self.rule(&test.item.head_line(), '_'));
         let what = growth_outcome(test);
         self.line(&format!(
             "{}: {} {what} after {} runs ({} warm-up): {}",
