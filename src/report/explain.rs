@@ -173,24 +173,29 @@ fn push_source(lines: &mut Vec<String>, at: &Location) {
 
 /// Descriptors that point to the same thing and were opened at the same place
 /// are one line.
+/// Descriptors of one kind, or opened on one line (a temporary file a run,
+/// each with its own name), are one row; `others` when their targets differ.
 fn fd_lines(lines: &mut Vec<String>, fds: &[LeakedFd], runs: usize) {
-    let mut groups: Vec<(&LeakedFd, usize)> = Vec::new();
+    let mut groups: Vec<(&LeakedFd, usize, bool)> = Vec::new();
     for fd in fds {
-        let same = |g: &&mut (&LeakedFd, usize)| {
-            same_target(&g.0.target, &fd.target)
-                && g.0.owner == fd.owner
+        let same = |g: &&mut (&LeakedFd, usize, bool)| {
+            g.0.owner == fd.owner
                 && g.0.created == fd.created
+                && (g.0.created.is_some() || same_target(&g.0.target, &fd.target))
         };
         match groups.iter_mut().find(same) {
-            Some(group) => group.1 += 1,
-            None => groups.push((fd, 1)),
+            Some(group) => {
+                group.1 += 1;
+                group.2 |= !same_target(&group.0.target, &fd.target);
+            }
+            None => groups.push((fd, 1, false)),
         }
     }
     if groups.is_empty() {
         return;
     }
     lines.push("leaked file descriptors, per run:".to_string());
-    for (fd, n) in groups {
+    for (fd, n, others) in groups {
         let owner = match (&fd.owner, &fd.created) {
             (Some(owner), Some(at)) => format!("{owner} created at {}", at.at()),
             (Some(owner), None) => owner.clone(),
@@ -199,8 +204,9 @@ fn fd_lines(lines: &mut Vec<String>, fds: &[LeakedFd], runs: usize) {
                 "no file or socket object owns it (os.open, os.pipe, os.dup or C code)".to_string()
             }
         };
+        let others = if others { " and others" } else { "" };
         lines.push(format!(
-            "  {:>8}  {}  {owner}",
+            "  {:>8}  {}{others}  {owner}",
             count(n as f64 / runs.max(1) as f64),
             display_target(&fd.target)
         ));

@@ -19,6 +19,7 @@ import gc
 import io
 import itertools
 import operator
+import os
 import socket
 import sys
 import threading
@@ -308,7 +309,15 @@ def _audit(event, args):
     # Not the event's name: that string is new and was made on the user's line.
     is_socket = event == "socket.__new__"
     path = args[0] if not is_socket and args else None
-    opened.append((is_socket, path if type(path) in (str, bytes) else None, stack))
+    # A new string, made here: keeping the caller's would keep what the
+    # user's line made, one a run (tempfile.mkstemp's name: +65 B, +1 block
+    # a run "where it was allocated", and a missing Py_DECREF blamed for a
+    # descriptor left open).
+    try:
+        path = os.path.abspath(os.fsdecode(path)) if type(path) in (str, bytes) else None
+    except OSError:  # a relative path, and the working folder is gone
+        path = None
+    opened.append((is_socket, path, stack))
 
 
 sys.addaudithook(_audit)
@@ -760,19 +769,14 @@ def _fd_owners(fds, made):
 def _opened_at(fd):
     """Where the audit hook saw the descriptor `fd` opened (by its path, or
     the only place that opened anything), innermost frame first."""
-    import os
-
     try:
         target = os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         return None
+    target = target.removesuffix(" (deleted)")  # removed since, as tempfile.mkstemp's often are
     opened = _state.get("opened") or []
     for _, path, stack in opened:
-        if path is None:
-            continue
-        if type(path) is bytes:
-            path = os.fsdecode(path)
-        if os.path.abspath(path) == target:
+        if path == target:
             return stack
     sockets = target.startswith("socket:")
     places = {tuple(stack) for is_socket, _, stack in opened if is_socket == sockets}
