@@ -391,6 +391,7 @@ fn conclude(
         }
     }
 
+    let census_runs = gathered.census_runs.max(1) as f64;
     let mut census = gathered.census;
     // One survivor is the last value of something replaced each run, not a leak.
     census.retain(|row| row.count >= 2);
@@ -441,8 +442,8 @@ fn conclude(
         .enumerate()
         .map(|(i, row)| TypeGrowth {
             name: row.type_name.clone(),
-            count_per_run: row.count as f64 / runs,
-            bytes_per_run: row.bytes as f64 / runs,
+            count_per_run: row.count as f64 / census_runs,
+            bytes_per_run: row.bytes as f64 / census_runs,
             tracked: row.tracked,
             held_by: if i < MAX_CHAINS {
                 chains.next().flatten()

@@ -247,6 +247,9 @@ pub struct Gathered {
     pub sites: Vec<TracedSite>,
     pub malloc: Vec<MallocLine>,
     pub census: Vec<CensusRow>,
+    /// The runs the census's counts span: the pass's, or all but its
+    /// first two when it counted from there.
+    pub census_runs: usize,
     pub grown: Vec<GrownContainer>,
     pub threads: Vec<NewThread>,
     /// By descriptor.

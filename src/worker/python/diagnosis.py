@@ -374,6 +374,18 @@ def point(sites):
         _state[f"alive after run {runs}"] = {id(obj) for obj in gc.get_objects()}
     if runs == 2 and _state["sizes"] is not None:
         _state["sizes after run 2"] = {key: _size(obj) for key, (obj, _) in _state["sizes"].items()}
+    if runs == 2:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            census = _made_census(gc.get_objects())[0]
+            _state["census after run 2"] = {
+                cls: (count, size) for cls, (count, size, _) in census.items()
+            }
+            del census
+        finally:
+            if enabled:
+                gc.enable()
 
 
 def _still_traced():
@@ -555,6 +567,20 @@ def _untracked(holders, verdicts):
     return found
 
 
+def _made_census(alive):
+    """The census of what the runs so far made and left alive (of `alive`,
+    the unfrozen objects), with the untracked objects they made that those
+    and the containers alive before that have more items now refer to; and
+    the made and the untracked objects."""
+    verdicts = {}
+    made = _user_made(alive, verdicts)
+    # Their len() only while tracing: sizes above 256 are new ints, each a
+    # slow traced allocation.
+    longer = [obj for obj, before in (_state["sizes"] or {}).values() if len(obj) > before[1]]
+    untracked = _untracked(made + longer, verdicts)
+    return _census(made + untracked), made, untracked
+
+
 def _census(objects):
     """(type -> [count, bytes, first object]) of `objects`, each counted once."""
     found = {}
@@ -609,17 +635,11 @@ def _finish(new_fds):
     # What the runs made and is alive: the unfrozen objects (cyclic garbage
     # went with the sampler's collections).
     gc.collect()
-    verdicts = {}
     alive = gc.get_objects()
-    made = _user_made(alive, verdicts)
+    census, made, untracked = _made_census(alive)
     # An lru_cache the runs made is part of what leaks, not what holds it.
     _state["new caches"] = {id(obj) for obj in alive if type(obj) is _LRU_CACHE}
     del alive
-    # Their len() only while tracing: sizes above 256 are new ints, each a
-    # slow traced allocation.
-    longer = [obj for obj, before in (_state["sizes"] or {}).values() if len(obj) > before[1]]
-    untracked = _untracked(made + longer, verdicts)
-    del longer
     lost = _state.get("tracing lost", False)
     points = _state["points"]
     if not _state.get("sites taken") and not lost:
@@ -647,10 +667,20 @@ def _finish(new_fds):
     fds = _fd_owners(new_fds, made)
     # Nothing below needs a traceback: stop tracing, and counting gets fast.
     tracemalloc.stop()
-    census = []
-    for cls, (count, size, first) in _census(made + untracked).items():
+    # Counted from the pass's second run on when it had four or more: what
+    # the first two left is there at both ends (a cache filled once, the
+    # last run's values a global holds until the next), what leaks is not.
+    runs = _state.get("runs", 0)
+    before = _state.get("census after run 2") if runs >= 4 else None
+    rows = []
+    for cls, (count, size, first) in census.items():
+        if before is not None:
+            count_before, size_before = before.get(cls, (0, 0))
+            count, size = count - count_before, size - size_before
+            if count <= 0:
+                continue
         samples.append(last_by_type.get(cls, first))
-        census.append(
+        rows.append(
             {
                 "type": type_name(cls),
                 "count": count,
@@ -662,7 +692,7 @@ def _finish(new_fds):
     # What holds an untracked object may be untracked too, where
     # gc.get_referrers cannot see it: the chains look among these.
     _state["untracked containers"] = [obj for obj in untracked if type(obj) in (tuple, dict)]
-    del made, untracked, last_by_type
+    del made, untracked, last_by_type, census
     grown = []
     for obj, before in _grown_containers():
         samples.append(obj)
@@ -683,7 +713,8 @@ def _finish(new_fds):
         "malloc": [] if lost else _malloc_lines(),
         "tracing_lost": lost,
         "atexit_added": max(0, _atexit_count() - _state["atexit"]),
-        "census": census,
+        "census": rows,
+        "census_runs": runs - 2 if before is not None else runs,
         "grown": grown,
         "threads": threads,
         "fds": fds,
