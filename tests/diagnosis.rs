@@ -31,7 +31,7 @@ fn gc_tracked_objects_name_type_line_and_global() {
         &run.stdout,
         &[
             "       +10       +560 B  test_objects.Item",
-            "  leaky/test_objects.py:39: +1.2 KiB, +20.17 blocks",
+            "  leaky/test_objects.py:39: +880 B, +20 blocks",
             "      KEPT_INSTANCES.append(Item(i))",
             "  test_objects.Item: module test_objects -> KEPT_INSTANCES (list) -> [235] -> test_objects.Item",
             "  list: module test_objects -> KEPT_LISTS (list) -> [235] -> list",
@@ -40,7 +40,7 @@ fn gc_tracked_objects_name_type_line_and_global() {
             "  generator: module test_objects -> KEPT_GENERATORS (list) -> [235] -> generator",
             "  traceback: module test_objects -> KEPT_TRACEBACKS (list) -> [23] (traceback) -> .tb_next -> traceback",
             "    +10000   +546.9 KiB  test_seed_article.Person",
-            "  leaky/test_seed_article.py:20: +1.2 MiB, +20000.17 blocks",
+            "  leaky/test_seed_article.py:20: +922.1 KiB, +20000 blocks",
             "  test_seed_article.Person: module test_seed_article -> PEOPLE (list) -> [235000] -> test_seed_article.Person",
         ],
     );
@@ -146,12 +146,12 @@ fn in_place_intermittent_and_native_leaks() {
         &[
             "grown in place, per run (no new objects):",
             "  len    +1000     +1.1 KiB  bytearray",
-            "  leaky/test_inplace.py:9: +4.8 KiB, +0.17 blocks",
+            "  leaky/test_inplace.py:9: +843.75 B, +0 blocks",
             "  bytearray: module test_inplace -> BUF -> bytearray",
             "  len       +1        +16 B  list",
             "  list: module test_inplace -> CACHED -> list",
             "  test_intermittent.Item: module test_intermittent -> EVERY_SECOND (list) -> [57] -> test_intermittent.Item",
-            "  leaky/test_intermittent.py:27: +133.33 B, +3.33 blocks",
+            "  leaky/test_intermittent.py:27: +100 B, +2.50 blocks",
             "  object: module test_intermittent -> SMALL (list) -> [67] -> object",
             "native: it grew outside Python's object allocator (no new objects or blocks): C code allocates it, with malloc or with PyMem_Malloc for more than 512 bytes. To see where:",
             "      LIBC.memset(LIBC.malloc(CHUNK), 1, CHUNK)",
