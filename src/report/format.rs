@@ -62,8 +62,9 @@ fn bytes(value: f64) -> String {
     format!("{scaled:.1} {}", UNITS[unit])
 }
 
-/// The deltas between consecutive samples, repeats folded:
-/// `+1 x20` or `+0 +3 +0 +0 +3`.
+/// The deltas between consecutive samples, repeats folded onto the value
+/// they repeat: `+1×20`, `+4096 +0×3 +4096` or `+0 +3 +0 +0 +3`. A helper
+/// read `+4096 +0 x3` as the pair repeated.
 pub fn deltas(series: &[Sample], signal: Signal) -> String {
     let values: Vec<i64> = series.iter().map(|s| s.get(signal)).collect();
     let steps: Vec<i64> = values.windows(2).map(|w| w[1] - w[0]).collect();
@@ -76,7 +77,7 @@ pub fn deltas(series: &[Sample], signal: Signal) -> String {
         }
         let text = format!("{:+}", steps[i]);
         if j - i >= 3 {
-            parts.push(format!("{text} x{}", j - i));
+            parts.push(format!("{text}×{}", j - i));
         } else {
             parts.extend(std::iter::repeat_n(text, j - i));
         }
@@ -132,7 +133,7 @@ mod tests {
             .iter()
             .map(|&v| Sample([v, 0, 0, 0, 0, 0]))
             .collect();
-        assert_eq!(deltas(&series, Signal::Objects), "+1 x4 +0 +3");
-        assert_eq!(deltas(&series, Signal::Blocks), "+0 x6");
+        assert_eq!(deltas(&series, Signal::Objects), "+1×4 +0 +3");
+        assert_eq!(deltas(&series, Signal::Blocks), "+0×6");
     }
 }
