@@ -755,3 +755,22 @@ fn what_only_the_last_run_keeps_is_not_what_grows() {
     assert!(!run.stdout.contains("Part"), "{}", run.stdout);
     assert_eq!(final_counts(&run.stdout), "1 leaked");
 }
+
+#[test]
+fn a_pass_cut_short_counts_what_grows_over_the_runs_it_had() {
+    // Two or three traced runs, and a list grown in place beside a new
+    // string a run: the count was divided by the runs less two (+3 str a
+    // run over 3 runs) when a grown container was found.
+    let run = leakhunt(&["slow_in_place"]);
+    let out = &run.stdout;
+    assert!(
+        out.contains("diagnosis incomplete: the diagnosis stopped after "),
+        "{out}"
+    );
+    let row = out
+        .lines()
+        .find(|line| line.ends_with("  str  (not gc-tracked)"))
+        .unwrap_or_default();
+    assert!(row.starts_with("        +1       +100 B  str"), "{out}");
+    assert_eq!(final_counts(out), "1 leaked");
+}

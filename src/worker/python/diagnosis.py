@@ -671,11 +671,12 @@ def _finish(new_fds):
     # the first two left is there at both ends (a cache filled once, the
     # last run's values a global holds until the next), what leaks is not.
     runs = _state.get("runs", 0)
-    before = _state.get("census after run 2") if runs >= 4 else None
+    at_run_2 = _state.get("census after run 2") if runs >= 4 else None
+    census_runs = runs if at_run_2 is None else runs - 2
     rows = []
     for cls, (count, size, first) in census.items():
-        if before is not None:
-            count_before, size_before = before.get(cls, (0, 0))
+        if at_run_2 is not None:
+            count_before, size_before = at_run_2.get(cls, (0, 0))
             count, size = count - count_before, size - size_before
             if count <= 0:
                 continue
@@ -714,7 +715,7 @@ def _finish(new_fds):
         "tracing_lost": lost,
         "atexit_added": max(0, _atexit_count() - _state["atexit"]),
         "census": rows,
-        "census_runs": runs - 2 if before is not None else runs,
+        "census_runs": census_runs,
         "grown": grown,
         "threads": threads,
         "fds": fds,
