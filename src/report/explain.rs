@@ -171,8 +171,6 @@ fn push_source(lines: &mut Vec<String>, at: &Location) {
     }
 }
 
-/// Descriptors that point to the same thing and were opened at the same place
-/// are one line.
 /// Descriptors of one kind, or opened on one line (a temporary file a run,
 /// each with its own name), are one row; `others` when their targets differ.
 fn fd_lines(lines: &mut Vec<String>, fds: &[LeakedFd], runs: usize) {

@@ -14,6 +14,7 @@ Two rules shape it:
 """
 
 import builtins
+import contextlib
 import functools
 import gc
 import io
@@ -356,6 +357,19 @@ def begin(nframes, in_place, native, library, tests, budget):
         _watch_malloc()
 
 
+@contextlib.contextmanager
+def _collector_off():
+    """The automatic collector off meanwhile, as it was after: every young
+    collection would walk all the objects the runs made, over and over."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def point(sites):
     """After one run (and the sampler's collection). `sites`: snapshot the
     traces (a pass over every trace, its allocations traced deep and slow:
@@ -375,17 +389,12 @@ def point(sites):
     if runs == 2 and _state["sizes"] is not None:
         _state["sizes after run 2"] = {key: _size(obj) for key, (obj, _) in _state["sizes"].items()}
     if runs == 2:
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with _collector_off():
             census = _made_census(gc.get_objects())[0]
             _state["census after run 2"] = {
                 cls: (count, size) for cls, (count, size, _) in census.items()
             }
             del census
-        finally:
-            if enabled:
-                gc.enable()
 
 
 def _still_traced():
@@ -407,9 +416,7 @@ def peek(untracked, roots):
     there (False only when none is within `depth` referents of that global).
     It changes nothing: tracing, the frozen heap and the points stay as they
     are, so the pass goes on from here."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with _collector_off():
         verdicts = {}
         made = _user_made(gc.get_objects(), verdicts)
         if untracked:
@@ -446,9 +453,6 @@ def peek(untracked, roots):
             reached.append(_reaches(module, global_, depth, targets))
         del made, census
         return rows, reached
-    finally:
-        if enabled:
-            gc.enable()
 
 
 # Objects a walk from a global visits at most; past them, it may hold them.
@@ -622,13 +626,8 @@ def finish(new_fds):
     """Everything gathered, as records for Rust (harness::Gathered). The automatic collector
     stays off meanwhile: every young collection would walk all the objects
     the runs made, over and over."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with _collector_off():
         return _finish(new_fds)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _finish(new_fds):
