@@ -774,3 +774,24 @@ fn a_pass_cut_short_counts_what_grows_over_the_runs_it_had() {
     assert!(row.starts_with("        +1       +100 B  str"), "{out}");
     assert_eq!(final_counts(out), "1 leaked");
 }
+
+#[test]
+fn a_context_variable_set_every_run_is_held_by_the_threads_context() {
+    // The thread's state holds its context, where the gc sees no referrer:
+    // "no module, class or thread was found holding what grows" before,
+    // and the context's HAMT nodes read as a type that grows.
+    let run = leakhunt(&["context_var"]);
+    let held_by = "the context of thread 'MainThread' (contextvars)";
+    assert_lines(
+        &run.stdout,
+        &[
+            &format!("cause: _contextvars.ContextVar: {held_by} -> (key) -> _contextvars.ContextVar"),
+            "what grows, per run (6 diagnosis runs):",
+            "        +1        +80 B  _contextvars.ContextVar  (not gc-tracked)",
+            "        +1        +56 B  test_context_var.Scope",
+            &format!("  test_context_var.Scope: {held_by} -> [ContextVar 'scope'] -> test_context_var.Scope"),
+        ],
+    );
+    assert!(!run.stdout.contains("hamt"), "{}", run.stdout);
+    assert_eq!(final_counts(&run.stdout), "1 leaked");
+}

@@ -15,6 +15,7 @@ Two rules shape it:
 
 import builtins
 import contextlib
+import contextvars
 import functools
 import gc
 import io
@@ -582,6 +583,11 @@ def _made_census(alive):
     # slow traced allocation.
     longer = [obj for obj, before in (_state["sizes"] or {}).values() if len(obj) > before[1]]
     untracked = _untracked(made + longer, verdicts)
+    # A context's mapping is CPython's storage for the variables set in it,
+    # as a dict's table is: what the user set is what grows, not its nodes.
+    storage = {kind for kind in set(map(type, made)) if _is_hamt_type(kind)}
+    if storage:
+        made = [obj for obj in made if type(obj) not in storage]
     return _census(made + untracked), made, untracked
 
 
@@ -1012,6 +1018,7 @@ def _backward(targets):
     for thread in threading.enumerate():
         names[thread.ident] = str((_namespace(thread) or {}).get("_name", thread.ident))
     roots = _Roots(modules, threads, names, _state["atexit"])
+    ignore.add(id(roots.context))
     found = _search(targets, ignore, roots, _state.get("untracked containers", []))
     if found is None:
         return [_chain("", [], False, timed_out=True) for _ in targets]
@@ -1061,10 +1068,19 @@ class _Roots:
         faulthandler = sys.modules.get("faulthandler")
         if faulthandler is not None:
             self.hooks[id(faulthandler)] = "faulthandler's file (faulthandler.enable / register)"
+        # The context of the thread that runs the tests: its thread state
+        # holds it, where the gc sees no referrer, and a ContextVar set there
+        # and never reset keeps its value for good. A copy shares its
+        # mapping (a HAMT), which is how the search recognises it.
+        self.context = contextvars.copy_context()
+        self.context_mapping = {id(m) for m in gc.get_referents(self.context)}
+        self.thread_name = threading.current_thread().name
 
     def root(self, obj):
         if obj is sys.modules:
             return "sys.modules"
+        if id(obj) in self.context_mapping:
+            return f"the context of thread {self.thread_name!r} (contextvars)"
         if id(obj) in self.hooks:
             return self.hooks[id(obj)]
         if type(obj) is dict and id(obj) in self.modules:
@@ -1080,6 +1096,23 @@ class _Roots:
         if type(obj) is _LRU_CACHE and id(obj) not in self.new_caches:
             return f"lru_cache of {_callable_name(_static_wrapped(obj))}"
         return None
+
+    def hops(self, path):
+        """_hops(path), with the context's mapping read as its variables: its
+        HAMT's nodes are CPython's, the variable is what the user set."""
+        if id(path[0]) not in self.context_mapping:
+            return _hops(path)
+        below = next((i for i, obj in enumerate(path) if not _is_hamt_type(type(obj))), len(path))
+        if below == len(path):
+            return [("", type_name(type(path[-1])))]
+        held = path[below]
+        label = "(key)"
+        for variable, value in self.context.items():
+            if value is held:
+                label = f"[ContextVar {_short(_VARIABLE_NAME(variable))}]"
+                break
+        rest = _hops(path[below:])
+        return [(label, type_name(type(held)))] + rest
 
     def dead_end(self, obj):
         """What holds obj when nothing the gc sees does: a registry kept in
@@ -1100,6 +1133,17 @@ class _Roots:
         if type(obj) in (tuple, dict) and self.atexit_grew:
             return "atexit callbacks (atexit.register), a callback's arguments"
         return None
+
+
+# A ContextVar's name, by its C descriptor (the type cannot be subclassed).
+_VARIABLE_NAME = contextvars.ContextVar.__dict__["name"].__get__
+# The types of a context's mapping, CPython's immutable HAMT and its nodes.
+_HAMT_TYPES = frozenset(("hamt", "hamt_bitmap_node", "hamt_array_node", "hamt_collision_node"))
+
+
+def _is_hamt_type(kind):
+    static = not _FLAGS(kind) & _HEAP_TYPE
+    return static and _QUALNAME(kind) in _HAMT_TYPES and _module_of(kind) == "builtins"
 
 
 def _static_wrapped(cache):
@@ -1165,7 +1209,7 @@ def _search(targets, ignore, roots, containers):
                 visited[i] += 1
                 root = roots.root(ref)
                 if root is not None:
-                    results[i] = _chain(root, _hops(_path(ref, parent, objects[i])), True)
+                    results[i] = _chain(root, roots.hops(_path(ref, parent, objects[i])), True)
                 else:
                     nexts[i].append(ref)
         del referrers, wanted
