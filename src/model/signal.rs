@@ -54,7 +54,7 @@ impl Signal {
         }
     }
 
-    /// Resource counters leak on any net increase; the others must keep growing.
+    /// Resource counters leak on one rise that lasts; the others must keep growing.
     pub fn is_resource(self) -> bool {
         matches!(self, Signal::Fds | Signal::Threads)
     }
