@@ -627,6 +627,24 @@ fn a_run_finds_its_item_as_collected() {
     );
 }
 
+/// Every run of a test but its last tears down as if a sibling came next; a
+/// plugin that learns from its teardown hook's `nextitem` that a class ended
+/// (SQLAlchemy's stops the class's databases there, and starts the next
+/// class at its first setup) heard it never: 156 of SQLAlchemy's tests
+/// failed ("no such table"). It now hears it once, after the last run.
+#[test]
+fn a_plugin_reading_nextitem_sees_the_class_end_once() {
+    let run = in_venv(&["pytest_nextitem", "-v"]);
+    assert_all_passed(
+        &run,
+        &[
+            "test_nextitem.py::TestFirst::test_one PASSED",
+            "test_nextitem.py::TestFirst::test_two PASSED",
+            "test_nextitem.py::TestSecond::test_three PASSED",
+        ],
+    );
+}
+
 /// pytest gives every run the same parametrized objects; a test that changes
 /// them (humanize's test_naturalsize negates its list: 76 of its cases
 /// failed on run 2) gets them back as collected, without losing a sentinel's

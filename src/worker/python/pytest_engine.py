@@ -745,6 +745,7 @@ def run(index):
     item = _items[index]
     if isinstance(item, _SkippedFile):
         return common.phase_report("setup", "skipped", "Skipped", item.reason)
+    _state["last run"] = item
     if index in _doctest_globals:
         item.dtest.globs.update(_doctest_globals[index])
         _fresh_doctest_tallies(index, item)
@@ -815,8 +816,13 @@ def leave(next_index):
     capture = session.config.pluginmanager.getplugin("capturemanager")
     if capture is not None:
         capture.resume_global_capture()
+    item = _state.pop("last run", None)
+    teardown = _teardown_with_nextitem() if item is not None else None
     try:
-        session._setupstate.teardown_exact(nextitem)
+        if teardown is None:
+            session._setupstate.teardown_exact(nextitem)
+        else:
+            teardown(item=item, nextitem=nextitem)
     except (KeyboardInterrupt, pytest.exit.Exception) as error:
         return _interrupted(error)
     except BaseException as error:  # noqa: B036 - reported on the test, as pytest does
@@ -828,6 +834,33 @@ def leave(next_index):
             capture.suspend_global_capture()
             capture.read_global_capture()
     return None
+
+
+def _teardown_with_nextitem():
+    """pytest_runtest_teardown as the plugins that read its `nextitem` see it,
+    around pytest's own (which tears down what the next item does not
+    share); None when no plugin but pytest's reads it. Every run of a test
+    tears down as if a sibling came next: a plugin that learns from
+    `nextitem` that a class ended (SQLAlchemy's stops its databases) must
+    hear it once, after the last run. Its other teardown work runs once
+    more then; pytest's own per-run hooks (logging, capture) do not."""
+    if "teardown with nextitem" not in _state:
+        manager = _state["config"].pluginmanager
+        runner = manager.get_plugin("runner")
+        impls = manager.hook.pytest_runtest_teardown.get_hookimpls()
+        readers = [
+            impl.plugin
+            for impl in impls
+            if "nextitem" in impl.argnames
+            and impl.plugin is not runner
+            and not getattr(impl.plugin, "__name__", "").startswith("_pytest.")
+        ]
+        others = [impl.plugin for impl in impls if impl.plugin is not runner]
+        remove = [plugin for plugin in others if plugin not in readers]
+        _state["teardown with nextitem"] = (
+            manager.subset_hook_caller("pytest_runtest_teardown", remove) if readers else None
+        )
+    return _state["teardown with nextitem"]
 
 
 def _format(error):
