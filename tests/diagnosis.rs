@@ -80,10 +80,14 @@ fn assert_diagnosed(fixture: &str, expected: &[&str]) {
 fn a_class_without_module_does_not_end_the_diagnosis() {
     // Reading its __module__ raised AttributeError: "diagnosis incomplete:
     // leakhunt could not diagnose this leak", with no types and no sites.
+    // The class itself is held by the reference the test took and never
+    // released, as C code would.
     assert_diagnosed(
         "moduleless_class",
         &[
-            "cause: dict: a class with no __module__ -> Moduleless.__dict__ -> dict",
+            "cause: type: only 4 objects refer to it, and nothing the gc sees refers to them: \
+             a reference was taken and never released (C code, e.g. a missing Py_DECREF)",
+            "  dict: a class with no __module__ -> Moduleless.__dict__ -> dict",
             "        +1     +1.6 KiB  type",
             "      cls = type(\"Moduleless\", (), {})",
         ],
@@ -624,9 +628,8 @@ fn an_lru_cache_the_runs_made_is_not_what_holds_the_leak() {
     assert_diagnosed(
         "new_lru_cache",
         &[
-            "cause: dict: lru_cache of test_new_lru_cache.Resolver.resolve -> (dict) -> (key) (tuple) \
-             -> […] (test_new_lru_cache.Resolver) -> .join (functools._lru_cache_wrapper) \
-             -> .__dict__ -> dict",
+            "cause: test_new_lru_cache.Resolver: lru_cache of test_new_lru_cache.Resolver.resolve \
+             -> (dict) -> (key) (tuple) -> […] -> test_new_lru_cache.Resolver",
             "  functools._lru_cache_wrapper: lru_cache of test_new_lru_cache.Resolver.resolve \
              -> (dict) -> (key) (tuple) -> [0] (test_new_lru_cache.Resolver) -> .join \
              -> functools._lru_cache_wrapper",
@@ -638,6 +641,17 @@ fn an_lru_cache_the_runs_made_is_not_what_holds_the_leak() {
 fn a_class_that_is_its_own_type_does_not_end_the_diagnosis() {
     // The gc clears such a class and never frees it: reading its __name__
     // raised AttributeError, and its cleared __mro__ (None) a TypeError.
+    // Its metaclass's table of subclasses (a dict only the type's C slot
+    // holds) keeps a weak reference to it, which is no reference a C
+    // extension forgot, and no cause.
+    let run = leakhunt(&["selftyped_class"]);
+    assert_starts(
+        &run.stdout,
+        &[
+            "  weakref.ReferenceType: a class's table of subclasses (weak references, gone with \
+           each subclass) -> [",
+        ],
+    );
     assert_diagnosed(
         "selftyped_class",
         &[
@@ -794,4 +808,49 @@ fn a_context_variable_set_every_run_is_held_by_the_threads_context() {
     );
     assert!(!run.stdout.contains("hamt"), "{}", run.stdout);
     assert_eq!(final_counts(&run.stdout), "1 leaked");
+}
+
+#[test]
+fn a_descriptor_owned_by_a_socket_a_library_thread_made_is_named_with_its_holder() {
+    // The server's thread accepts the connection in the standard library,
+    // so its socket has no frame of the test's: it read "a descriptor no
+    // object owns" and "no file or socket object owns it", and nothing said
+    // what kept it open.
+    let chain = "module test_server_thread -> KEPT (list)";
+    assert_diagnosed(
+        "server_thread",
+        &[
+            &format!("cause: socket.socket: {chain} -> […] -> socket.socket"),
+            "what keeps it alive:",
+            "leaked file descriptors, per run:",
+            "        +1  socket:[…]  socket.socket",
+        ],
+    );
+    let run = leakhunt(&["server_thread"]);
+    let held = run
+        .stdout
+        .lines()
+        .find(|line| line.starts_with("  socket.socket: "))
+        .unwrap_or_default();
+    assert!(
+        held.starts_with(&format!("  socket.socket: {chain} -> [")),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("no object owns"), "{}", run.stdout);
+}
+
+#[test]
+fn an_object_only_its_own_parts_refer_to_is_held_by_c_code() {
+    // The class's tuple of bases and its descriptors refer to it, and
+    // nothing the gc sees refers to them: "no module, class or thread was
+    // found holding what grows", before, as for numpy 2.5's user dtypes.
+    assert_diagnosed(
+        "held_in_c",
+        &[
+            "cause: type: only 4 objects refer to it, and nothing the gc sees refers to them: \
+             a reference was taken and never released (C code, e.g. a missing Py_DECREF)",
+            "        +1     +1.6 KiB  type",
+        ],
+    );
 }

@@ -69,6 +69,9 @@ pub struct LeakedFd {
     /// The Python object that owns it, if any, and where it was created.
     pub owner: Option<String>,
     pub created: Option<Location>,
+    /// What keeps its owner alive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -225,11 +225,19 @@ fn try_diagnose(
     let mut passed = gathered?;
     ended?;
     let (Passed::Full(diagnosis) | Passed::Checked(diagnosis)) = &mut passed;
-    // No new objects or blocks, yet bytes (which count malloc) or RSS grew,
-    // and no container grew in place: the memory is native.
-    diagnosis.native = native && diagnosis.in_place.is_empty();
+    diagnosis.native = native && found_no_python_growth(diagnosis);
     diagnosis.seconds = started.elapsed().as_secs_f64();
     Ok(passed)
+}
+
+/// No new objects or blocks were judged, yet bytes (which count malloc) or
+/// RSS grew: the memory is native, unless the pass found objects that grow
+/// or a container grown in place. SQLAlchemy's objects dropped once as
+/// sqlite3 pruned its cursors' weak references, and were not judged to
+/// grow: "native … (no new objects or blocks)" stood beside "+13
+/// weakref.ReferenceType" a run.
+fn found_no_python_growth(diagnosis: &Diagnosis) -> bool {
+    diagnosis.types.is_empty() && diagnosis.in_place.is_empty()
 }
 
 fn gather(
@@ -416,6 +424,19 @@ fn conclude(
     let mut handles: Vec<usize> = census.iter().take(MAX_CHAINS).map(|r| r.sample).collect();
     let typed = handles.len();
     handles.extend(grown.iter().map(|g| g.sample));
+    // One owner of each kind of leaked descriptor: what keeps it open.
+    let mut owned: Vec<(&str, usize)> = Vec::new();
+    for fd in &new_fds {
+        let Some(found) = gathered.fds.get(fd) else {
+            continue;
+        };
+        if let (Some(owner), Some(sample)) = (found.owner.as_deref(), found.sample) {
+            if owned.len() < MAX_CHAINS && owned.iter().all(|(seen, _)| *seen != owner) {
+                owned.push((owner, sample));
+            }
+        }
+    }
+    handles.extend(owned.iter().map(|(_, sample)| *sample));
     // A cause met before whose largest type is the largest here: its global
     // is looked down from first, which spares walks of the whole heap.
     let largest = census.first().map(|row| row.type_name.as_str());
@@ -436,7 +457,13 @@ fn conclude(
                 .to_string(),
         );
     }
-    let mut chains = chains.into_iter().map(chain_text);
+    let mut chains: Vec<Option<String>> = chains.into_iter().map(chain_text).collect();
+    let owner_chains: Vec<(String, Option<String>)> = owned
+        .iter()
+        .map(|(owner, _)| owner.to_string())
+        .zip(chains.split_off(typed + grown.len()))
+        .collect();
+    let mut chains = chains.into_iter();
     diagnosis.types = census
         .iter()
         .enumerate()
@@ -479,6 +506,10 @@ fn conclude(
                 // None for a descriptor no object owns, seen opened by the audit hook.
                 owner: owner.and_then(|o| o.owner.clone()),
                 created: owner.and_then(|o| folder.user_frame(&o.frames)),
+                held_by: owner
+                    .and_then(|o| o.owner.as_deref())
+                    .and_then(|o| owner_chains.iter().find(|(name, _)| name == o))
+                    .and_then(|(_, chain)| chain.clone()),
             }
         })
         .collect();
@@ -501,16 +532,20 @@ fn chain_text(chain: Option<Chain>) -> Option<String> {
         hops,
         reached,
         timed_out,
+        island,
     } = chain?;
     if timed_out {
         return None;
     }
     if !reached {
-        return Some(
-            "nothing refers to it: a reference was taken and never released \
-             (C code, e.g. a missing Py_DECREF)"
-                .to_string(),
-        );
+        let held = match island {
+            0 => "nothing refers to it".to_string(),
+            1 => "only 1 object refers to it, and nothing the gc sees refers to that".to_string(),
+            n => format!("only {n} objects refer to it, and nothing the gc sees refers to them"),
+        };
+        return Some(format!(
+            "{held}: a reference was taken and never released (C code, e.g. a missing Py_DECREF)"
+        ));
     }
     let mut text = root;
     let last = hops.len().saturating_sub(1);
@@ -586,7 +621,22 @@ mod tests {
                 .collect(),
             reached: true,
             timed_out: false,
+            island: 0,
         })
+    }
+
+    #[test]
+    fn objects_the_pass_found_growing_are_not_native_memory() {
+        let mut diagnosis = Diagnosis::default();
+        assert!(found_no_python_growth(&diagnosis));
+        diagnosis.types.push(TypeGrowth {
+            name: "weakref.ReferenceType".into(),
+            count_per_run: 13.0,
+            bytes_per_run: 1040.0,
+            tracked: true,
+            held_by: None,
+        });
+        assert!(!found_no_python_growth(&diagnosis));
     }
 
     #[test]

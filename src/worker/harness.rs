@@ -337,6 +337,8 @@ pub struct FdOwner {
     /// `frames` is where the audit hook saw it opened).
     pub owner: Option<String>,
     pub frames: Frames,
+    /// The owner's index among the samples, for its chain.
+    pub sample: Option<usize>,
 }
 
 /// The shortest chain of referrers from a sample to what holds it for good.
@@ -350,6 +352,9 @@ pub struct Chain {
     pub reached: bool,
     /// The search stopped before it could tell.
     pub timed_out: bool,
+    /// No root: how many objects refer to it, up to the last, all held by
+    /// nothing the gc sees (0: nothing refers to it).
+    pub island: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, FromPyObject)]

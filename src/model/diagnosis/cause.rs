@@ -28,8 +28,25 @@ pub fn cause_of(diagnosis: &Diagnosis) -> Option<Cause> {
                 .filter_map(|g| Some(format!("{}: {}", g.name, general(g.held_by.as_deref()?)))),
         )
         .collect();
-    let text = parts.first().cloned().or_else(|| {
+    let growing: Vec<&str> = diagnosis
+        .types
+        .iter()
+        .map(|t| t.name.as_str())
+        .chain(diagnosis.in_place.iter().map(|g| g.name.as_str()))
+        .collect();
+    // A weak reference keeps nothing alive: it names the cause only when
+    // nothing else has a chain (a class's entry in its base's table of
+    // subclasses lives as long as the class).
+    let first = parts
+        .iter()
+        .find(|part| !part.starts_with("weakref."))
+        .or(parts.first())
+        .map(|part| outermost(part, &growing).unwrap_or(part.clone()));
+    let text = first.or_else(|| {
         let fd = diagnosis.fds.first().map(|fd| {
+            if let (Some(owner), Some(chain)) = (&fd.owner, &fd.held_by) {
+                return format!("{owner}: {}", general(chain));
+            }
             let owner = fd.owner.as_deref().unwrap_or("a descriptor no object owns");
             let at = fd
                 .created
@@ -240,6 +257,22 @@ impl KnownCauses {
 pub struct Untracked(pub bool);
 
 /// `module m -> KEPT (list) -> [280] -> m.Item` reads `... -> […] -> m.Item`.
+/// `part` ("type: chain") named by the outermost other type that grows on
+/// its chain, when one is a module's class: a thread whose lock's deque is
+/// the largest object below it, an image whose `.info` dict is (Pillow
+/// keeps the pixels in C). A builtin container on the way (a dict, a list)
+/// is how the user's object holds what leaks, not a name for it.
+fn outermost(part: &str, growing: &[&str]) -> Option<String> {
+    let (name, chain) = part.split_once(": ")?;
+    let (at, owner) = growing
+        .iter()
+        .filter(|other| **other != name && other.contains('.'))
+        .filter_map(|other| Some((chain.find(&format!(" ({other}) -> "))?, *other)))
+        .min()?;
+    let above = chain[..at].trim_end_matches(" ->");
+    Some(format!("{owner}: {above} -> {owner}"))
+}
+
 fn general(chain: &str) -> String {
     let mut out = String::with_capacity(chain.len());
     let mut depth = 0usize;
@@ -293,6 +326,71 @@ mod tests {
         assert_ne!(a.key, c.key);
         assert_eq!(a.text, "m.Item: module m -> KEPT (list) -> […] -> m.Item");
         assert_eq!(a.key.len(), 16);
+    }
+
+    fn growing(name: &str, bytes: f64, chain: Option<&str>) -> TypeGrowth {
+        TypeGrowth {
+            name: name.into(),
+            count_per_run: 1.0,
+            bytes_per_run: bytes,
+            tracked: true,
+            held_by: chain.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn the_cause_names_the_outermost_class_that_grows_on_the_chain() {
+        // Pillow keeps an image's pixels in C: its `.info` dict is the
+        // largest Python object a run, and the cause named the dict.
+        let image = Diagnosis {
+            types: vec![
+                growing(
+                    "dict",
+                    64.0,
+                    Some("module t -> _held (list) -> [3] (PIL.Image.Image) -> .info -> dict"),
+                ),
+                growing("PIL.Image.Image", 48.0, None),
+            ],
+            ..Diagnosis::default()
+        };
+        let cause = cause_of(&image).unwrap();
+        assert_eq!(
+            cause.text,
+            "PIL.Image.Image: module t -> _held (list) -> […] -> PIL.Image.Image"
+        );
+        // A hop without a label, and the outermost of two classes.
+        let nested = Diagnosis {
+            types: vec![
+                growing(
+                    "m.Leaf",
+                    64.0,
+                    Some("module m -> (m.Outer) -> .inner (m.Inner) -> .leaf -> m.Leaf"),
+                ),
+                growing("m.Inner", 48.0, None),
+                growing("m.Outer", 48.0, None),
+            ],
+            ..Diagnosis::default()
+        };
+        assert_eq!(
+            cause_of(&nested).unwrap().text,
+            "m.Outer: module m -> m.Outer"
+        );
+        // A builtin container on the way is how the class holds what leaks.
+        let in_dict = Diagnosis {
+            types: vec![
+                growing(
+                    "m.Item",
+                    64.0,
+                    Some("module m -> CACHE (dict) -> [1] (dict) -> ['x'] -> m.Item"),
+                ),
+                growing("dict", 48.0, None),
+            ],
+            ..Diagnosis::default()
+        };
+        assert_eq!(
+            cause_of(&in_dict).unwrap().text,
+            "m.Item: module m -> CACHE (dict) -> […] (dict) -> […] -> m.Item"
+        );
     }
 
     #[test]

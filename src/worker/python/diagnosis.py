@@ -28,6 +28,7 @@ import threading
 import time
 import tracemalloc
 import types
+import weakref
 
 import _leakhunt_common as common
 
@@ -644,6 +645,10 @@ def _finish(new_fds):
     census, made, untracked = _made_census(alive)
     # An lru_cache the runs made is part of what leaks, not what holds it.
     _state["new caches"] = {id(obj) for obj in alive if type(obj) is _LRU_CACHE}
+    # A descriptor's owner may have been made by a library's thread, with no
+    # frame of the user's (urllib3's dummy server accepts each connection in
+    # its own thread: "a descriptor no object owns", before).
+    files = [obj for obj in alive if issubclass(type(obj), _FILE_TYPES)] if new_fds else []
     del alive
     lost = _state.get("tracing lost", False)
     points = _state["points"]
@@ -669,7 +674,7 @@ def _finish(new_fds):
             target = namespace.get("_target")
             name = str(namespace.get("_name", ""))
             threads.append({"name": name, "target": _callable_name(target), "frames": where})
-    fds = _fd_owners(new_fds, made)
+    fds = _fd_owners(new_fds, files)
     # Nothing below needs a traceback: stop tracing, and counting gets fast.
     tracemalloc.stop()
     # Counted from the pass's second run on when it had four or more: what
@@ -767,17 +772,25 @@ def _callable_name(func):
     return type_name(type(func))
 
 
-def _fd_owners(fds, made):
+# What owns a descriptor: a raw file or a socket, and the buffers and text
+# files over a raw file.
+_WRAPPERS = (io.BufferedReader, io.BufferedWriter, io.BufferedRandom, io.TextIOWrapper)
+_FILE_TYPES = (io.FileIO, socket.socket) + _WRAPPERS
+
+
+def _fd_owners(fds, files):
     """fd -> {"owner": type of the Python object that owns it, "frames": where
-    it was created}, and for a descriptor no object owns, {"owner": None,
-    "frames": where it was opened (audit events)}."""
+    it was created, "sample": its index in _state["samples"], for its chain},
+    and for a descriptor no object owns, {"owner": None, "frames": where it
+    was opened (audit events), "sample": None}. `files`: the objects of
+    _FILE_TYPES the runs made."""
     wanted = set(fds)
     owners = {}
     if not wanted:
         return owners
     # The raw owners: their fileno() is C code on these exact base classes.
     raw = {}
-    for obj in made:
+    for obj in files:
         cls = type(obj)
         if issubclass(cls, io.FileIO):
             fileno = io.FileIO.fileno
@@ -793,22 +806,27 @@ def _fd_owners(fds, made):
             raw[id(obj)] = (fd, obj)
     # The outermost wrapper (a text file over a buffer over a raw file) names
     # it best: climb from the raw object through the objects the runs made.
-    wrappers = (io.BufferedReader, io.BufferedWriter, io.BufferedRandom, io.TextIOWrapper)
     outer = {key: obj for key, (_, obj) in raw.items()}
     for _ in range(2):
-        for obj in made:
-            if type(obj) in wrappers:
+        for obj in files:
+            if type(obj) in _WRAPPERS:
                 for ref in gc.get_referents(obj):
                     for key, current in outer.items():
                         if ref is current:
                             outer[key] = obj
+    samples = _state["samples"]
     for key, (fd, _) in raw.items():
         obj = outer[key]
-        owners[fd] = {"owner": type_name(type(obj)), "frames": common.traced(_traceback(obj))}
+        samples.append(obj)
+        owners[fd] = {
+            "owner": type_name(type(obj)),
+            "frames": common.traced(_traceback(obj)),
+            "sample": len(samples) - 1,
+        }
     for fd in wanted - set(owners):
         stack = _opened_at(fd)
         if stack is not None:
-            owners[fd] = {"owner": None, "frames": stack}
+            owners[fd] = {"owner": None, "frames": stack, "sample": None}
     return owners
 
 
@@ -1125,6 +1143,8 @@ class _Roots:
                     return "audit hooks (sys.addaudithook)"
                 if _callable_name(item) == "encodings.search_function":
                     return "codec search functions (codecs.register)"
+        if type(obj) is dict and _is_subclass_table(obj):
+            return "a class's table of subclasses (weak references, gone with each subclass)"
         if callable(obj) and self.atexit_grew:
             return "atexit callbacks (atexit.register)"
         # The arguments atexit keeps with a callback: its args tuple and its
@@ -1146,6 +1166,21 @@ def _is_hamt_type(kind):
     return static and _QUALNAME(kind) in _HAMT_TYPES and _module_of(kind) == "builtins"
 
 
+def _is_subclass_table(table):
+    """A class's table of its subclasses: weak references to classes, keyed
+    by their addresses, kept in the class's C slot where the gc sees no
+    referrer. Each entry goes with the subclass it refers to."""
+    found = False
+    for key, ref in table.items():
+        if type(key) is not int or type(ref) is not weakref.ReferenceType:
+            return False
+        cls = ref()
+        if cls is not None and not issubclass(type(cls), type):
+            return False
+        found = True
+    return found
+
+
 def _static_wrapped(cache):
     namespace = _namespace(cache) or {}
     return namespace.get("__wrapped__")
@@ -1164,7 +1199,10 @@ def _search(targets, ignore, roots, containers):
     objects = [{id(t): t} for t in targets]
     frontiers = [[t] for t in targets]
     visited = [1] * len(targets)
-    ignore.update((id(parents), id(objects), id(frontiers), id(targets)))
+    # The search left referrers out (too many at one level, or in all): a
+    # search that ran out of referrers without a root proves nothing then.
+    cut = [False] * len(targets)
+    ignore.update((id(parents), id(objects), id(frontiers), id(targets), id(cut)))
     ignore.update(id(p) for p in parents)
     ignore.update(id(o) for o in objects)
     ignore.update(id(f) for f in frontiers)
@@ -1174,6 +1212,7 @@ def _search(targets, ignore, roots, containers):
         level = {}
         for i, frontier in enumerate(frontiers):
             if results[i] is None:
+                cut[i] = cut[i] or len(frontier) > _MAX_FRONTIER
                 for obj in frontier[:_MAX_FRONTIER]:
                     level[id(obj)] = obj
         if not level:
@@ -1199,10 +1238,13 @@ def _search(targets, ignore, roots, containers):
             for child in children:
                 referred.add(id(child))
             for i, parent in enumerate(parents):
-                if results[i] is not None or id(ref) in parent or visited[i] >= _MAX_VISITED:
+                if results[i] is not None or id(ref) in parent:
                     continue
                 child = next((c for c in children if id(c) in current[i]), None)
                 if child is None:
+                    continue
+                if visited[i] >= _MAX_VISITED:
+                    cut[i] = True
                     continue
                 parent[id(ref)] = child
                 objects[i][id(ref)] = ref
@@ -1228,6 +1270,13 @@ def _search(targets, ignore, roots, containers):
                         break
             if results[i] is None and depth == 0 and not nexts[i]:
                 results[i] = _chain("", [], False)
+            elif results[i] is None and not nexts[i] and not cut[i]:
+                # Every referrer up from it was seen, and none is held by
+                # anything the gc sees: C code holds one of them (numpy
+                # 2.5's user dtypes keep their class, whose own tuple and
+                # descriptors refer to it: "no module, class or thread was
+                # found", before).
+                results[i] = _chain("", [], False, island=len(objects[i]) - 1)
             frontier[:] = nexts[i]
         del level
     return [r if r is not None else None for r in results]
@@ -1237,15 +1286,17 @@ def _unfinished(results, targets, roots):
     return [r if r is not None else _chain("", [], False, timed_out=True) for r in results]
 
 
-def _chain(root, hops, reached, timed_out=False):
+def _chain(root, hops, reached, timed_out=False, island=0):
     """`root`: what holds the object for good; `hops`: [(label, type name)]
     from the root down; `reached`: a root was found; `timed_out`: the search
-    stopped before it could tell."""
+    stopped before it could tell; `island`: with no root, how many objects
+    refer to it, all of them held by nothing the gc sees."""
     return {
         "root": root,
         "hops": [{"label": label, "type": name} for label, name in hops],
         "reached": reached,
         "timed_out": timed_out,
+        "island": island,
     }
 
 
