@@ -854,3 +854,19 @@ fn an_object_only_its_own_parts_refer_to_is_held_by_c_code() {
         ],
     );
 }
+
+#[test]
+fn a_diagnosis_that_finds_nothing_of_the_tests_says_why() {
+    // What grows is made in a pool's thread by the standard library: the
+    // LEAKED section ended at its series, with no word of why.
+    let run = leakhunt(&["library_made"]);
+    assert_lines(
+        &run.stdout,
+        &[
+            "diagnosis incomplete: nothing the test's own lines made grew in the diagnosis's 6 \
+           runs: a library or a thread it runs made what grows, or it did not grow again there; \
+           no type, line or holder is shown",
+        ],
+    );
+    assert_eq!(final_counts(&run.stdout), "1 leaked");
+}

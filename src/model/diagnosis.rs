@@ -120,6 +120,17 @@ impl Diagnosis {
             .or_else(|| self.fds.iter().find_map(|f| f.created.as_ref()))
             .or_else(|| self.threads.iter().find_map(|t| t.started.as_ref()))
     }
+
+    /// Nothing to show under the series: no type, site, container, descriptor
+    /// or thread, and not native memory.
+    pub fn shows_nothing(&self) -> bool {
+        self.types.is_empty()
+            && self.sites.is_empty()
+            && self.in_place.is_empty()
+            && self.fds.is_empty()
+            && self.threads.is_empty()
+            && !self.native
+    }
 }
 
 /// The commands that show a native leak, for the test's node id.

@@ -145,7 +145,13 @@ pub fn diagnosis_lines(test: &TestReport) -> Vec<String> {
             lines.push(format!("  {name}: {chain}"));
         }
     }
-    let unheld = d.types.is_empty() && d.in_place.is_empty() && !d.native;
+    // Descriptors or threads that leaked explain what their lines allocated
+    // (urllib3's connections, each a socket its server thread keeps).
+    let unheld = d.types.is_empty()
+        && d.in_place.is_empty()
+        && !d.native
+        && d.fds.is_empty()
+        && d.threads.is_empty();
     if unheld && d.sites.iter().any(|s| s.steady) {
         lines.push(if d.atexit_per_run > 0.0 {
             format!(
@@ -302,7 +308,7 @@ fn count(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::diagnosis::{Diagnosis, Location, Site, TypeGrowth};
+    use crate::model::diagnosis::{Diagnosis, LeakedFd, Location, Site, TypeGrowth};
     use crate::model::outcome::Verdict;
 
     fn leak(nodeid: &str, same_cause_as: Option<&str>) -> TestReport {
@@ -349,6 +355,46 @@ mod tests {
         assert_eq!(
             at("  t.py:10:").as_deref(),
             Some("  t.py:10: +4.8 KiB, +0.17 blocks")
+        );
+    }
+
+    #[test]
+    fn a_leaked_descriptor_explains_what_its_line_allocated() {
+        // urllib3's connections: +30 B a run at `with HTTPConnectionPool(`,
+        // each a socket its server's thread keeps, read "a missing Py_DECREF".
+        let mut report = leak("t.py::test_a", None);
+        let hint = "no container refers to what these lines allocated: a reference \
+                    was taken and never released (C code, e.g. a missing Py_DECREF)";
+        if let Some(d) = report.diagnosis.as_mut() {
+            d.types.clear();
+            d.sites = vec![Site {
+                location: Location {
+                    path: "t.py".into(),
+                    line: 7,
+                    source: "with Pool(address) as pool:".into(),
+                },
+                via: Vec::new(),
+                bytes_per_run: 30.0,
+                blocks_per_run: 0.25,
+                steady: true,
+                c_functions: Vec::new(),
+            }];
+        }
+        assert!(diagnosis_lines(&report).contains(&hint.to_string()));
+        if let Some(d) = report.diagnosis.as_mut() {
+            d.fds.push(LeakedFd {
+                fd: 12,
+                target: "socket:[81235]".into(),
+                owner: Some("socket.socket".into()),
+                created: None,
+                held_by: None,
+            });
+        }
+        let lines = diagnosis_lines(&report);
+        assert!(!lines.contains(&hint.to_string()), "{lines:?}");
+        assert!(
+            lines.contains(&"     +0.17  socket:[…]  socket.socket".to_string()),
+            "{lines:?}"
         );
     }
 
