@@ -870,3 +870,22 @@ fn a_diagnosis_that_finds_nothing_of_the_tests_says_why() {
     );
     assert_eq!(final_counts(&run.stdout), "1 leaked");
 }
+
+#[test]
+fn fork_callbacks_are_named_and_a_callback_taken_back_is_not_atexit_s() {
+    // opentelemetry's TracerProvider registers a fork callback it never can
+    // take back, and an atexit callback it takes back at shutdown: the
+    // first read "a missing Py_DECREF", and atexit's count, which keeps
+    // what was taken back, made a function C code kept an atexit callback.
+    let run = leakhunt(&["process_registries"]);
+    assert_eq!(final_counts(&run.stdout), "2 leaked", "{}", run.stdout);
+    assert_lines(
+        &run.stdout,
+        &[
+            "cause: function: fork callbacks (os.register_at_fork) -> […] -> function",
+            "cause: function: nothing refers to it: a reference was taken and never released \
+             (C code, e.g. a missing Py_DECREF)",
+        ],
+    );
+    assert!(!run.stdout.contains("atexit callbacks"), "{}", run.stdout);
+}

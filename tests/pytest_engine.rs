@@ -645,6 +645,22 @@ fn a_plugin_reading_nextitem_sees_the_class_end_once() {
     );
 }
 
+/// A class-scoped fixture that a test outside any class gets per test
+/// leaves its finish() on the session fixture it uses at every run, as a
+/// function-scoped one does: pytest-django's autouse _django_setup_unittest
+/// made every test function of a Django project LEAKED at +6 objects a run.
+#[test]
+fn a_class_scoped_fixture_outside_a_class_is_not_a_leak() {
+    let run = in_venv(&["pytest_class_fixture", "-v"]);
+    assert_all_passed(
+        &run,
+        &[
+            "test_class_fixture.py::test_function_outside_a_class PASSED",
+            "test_class_fixture.py::TestInAClass::test_method PASSED",
+        ],
+    );
+}
+
 /// pytest gives every run the same parametrized objects; a test that changes
 /// them (humanize's test_naturalsize negates its list: 76 of its cases
 /// failed on run 2) gets them back as collected, without losing a sentinel's

@@ -266,7 +266,7 @@ fn outermost(part: &str, growing: &[&str]) -> Option<String> {
     let (name, chain) = part.split_once(": ")?;
     let (at, owner) = growing
         .iter()
-        .filter(|other| **other != name && other.contains('.'))
+        .filter(|other| **other != name && other.contains('.') && !other.starts_with("weakref."))
         .filter_map(|other| Some((chain.find(&format!(" ({other}) -> "))?, *other)))
         .min()?;
     let above = chain[..at].trim_end_matches(" ->");

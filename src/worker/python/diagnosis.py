@@ -326,6 +326,17 @@ def _audit(event, args):
 sys.addaudithook(_audit)
 
 
+def _at_fork():
+    """Does nothing: it marks the interpreter's lists of fork callbacks, held
+    in its C state, so that the search can name them (opentelemetry's
+    TracerProvider registers one per provider, and it read "a missing
+    Py_DECREF")."""
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_at_fork, after_in_parent=_at_fork, after_in_child=_at_fork)
+
+
 def begin(nframes, in_place, native, library, tests, budget):
     """Freezes what exists, restarts tracemalloc with deep tracebacks and
     takes the first point. `library`: folders whose frames are not the user's;
@@ -338,7 +349,6 @@ def begin(nframes, in_place, native, library, tests, budget):
     _state.clear()
     _state["deadline"] = time.monotonic() + budget
     _state["threads"] = {t.ident for t in threading.enumerate()}
-    _state["atexit"] = _atexit_count()
     if in_place:
         # Heap walks first, untraced: tracing every allocation 25 frames deep is slow.
         gc.unfreeze()
@@ -349,6 +359,8 @@ def begin(nframes, in_place, native, library, tests, budget):
         _state["sizes"] = None
     gc.freeze()
     _state["opened"] = []
+    # After the sizes and untraced: its own list is no container that grows.
+    _watch_atexit()
     tracemalloc.start(nframes)
     # Made traced (no free list serves a bytearray, as one does a list): a
     # test that stops or restarts tracemalloc (msgpack's do) loses it its
@@ -723,7 +735,7 @@ def _finish(new_fds):
         "sites": [] if lost else sites,
         "malloc": [] if lost else _malloc_lines(),
         "tracing_lost": lost,
-        "atexit_added": max(0, _atexit_count() - _state["atexit"]),
+        "atexit_added": len(_state["atexit"]),
         "census": rows,
         "census_runs": census_runs,
         "grown": grown,
@@ -849,10 +861,48 @@ def _opened_at(fd):
     return None
 
 
-def _atexit_count():
+def _watch_atexit():
+    """Notes the callbacks atexit.register gains during the pass, and drops
+    those atexit.unregister takes back: _state["atexit"] holds, for each,
+    the ids of the callback and of its arguments (not them: a holder of its
+    own would be searched up from). atexit._ncallbacks() also counts what
+    was unregistered: opentelemetry's TracerProvider registers its shutdown
+    and unregisters it there, +1 a run, and the functions a blocking
+    detector swaps in C slots were called atexit callbacks. A bound method
+    is taken back by an equal one, not the same: it is keyed by its
+    object and function. Put back at end()."""
     import atexit
 
-    return atexit._ncallbacks()
+    live = _state["atexit"] = []
+    register, unregister = atexit.register, atexit.unregister
+
+    def watched_register(func, /, *args, **kwargs):
+        result = register(func, *args, **kwargs)
+        values = tuple(id(value) for value in kwargs.values())
+        live.append((_callback_key(func), tuple(id(arg) for arg in args), values))
+        return result
+
+    def watched_unregister(func, /):
+        key = _callback_key(func)
+        live[:] = [entry for entry in live if entry[0] != key]
+        return unregister(func)
+
+    atexit.register, atexit.unregister = watched_register, watched_unregister
+    _state["atexit put back"] = (atexit, register, unregister, watched_register)
+
+
+def _callback_key(func):
+    if type(func) is types.MethodType:
+        return (id(func.__self__), id(func.__func__))
+    return id(func)
+
+
+def _unwatch_atexit():
+    watch = _state.get("atexit put back")
+    if watch is not None:
+        atexit, register, unregister, watched = watch
+        if atexit.register is watched:
+            atexit.register, atexit.unregister = register, unregister
 
 
 def chains(handles, starts=()):
@@ -1057,11 +1107,14 @@ class _Roots:
     """Recognises what holds objects for good: modules, threads' frames and
     the registries the interpreter keeps."""
 
-    def __init__(self, modules, threads, names, atexit_before):
+    def __init__(self, modules, threads, names, atexit):
         self.modules = modules
         self.threads = threads
         self.names = names
-        self.atexit_grew = _atexit_count() > atexit_before
+        # What atexit keeps that the runs registered: callbacks, and each
+        # one's arguments (the tuple and dict it makes of them).
+        self.atexit_callbacks = {key for key, _, _ in atexit}
+        self.atexit_arguments = {ids for _, args, values in atexit for ids in (args, values) if ids}
         self.new_caches = _state.get("new caches", ())
         self.handlers = {}
         import signal
@@ -1141,17 +1194,21 @@ class _Roots:
             for item in obj:
                 if item is _audit:
                     return "audit hooks (sys.addaudithook)"
+                if item is _at_fork:
+                    return "fork callbacks (os.register_at_fork)"
                 if _callable_name(item) == "encodings.search_function":
                     return "codec search functions (codecs.register)"
         if type(obj) is dict and _is_subclass_table(obj):
             return "a class's table of subclasses (weak references, gone with each subclass)"
-        if callable(obj) and self.atexit_grew:
+        if callable(obj) and _callback_key(obj) in self.atexit_callbacks:
             return "atexit callbacks (atexit.register)"
         # The arguments atexit keeps with a callback: its args tuple and its
         # kwargs dict (psutil's tests register a cleanup of each temporary
         # path they make: 40 leaks read "a missing Py_DECREF").
-        if type(obj) in (tuple, dict) and self.atexit_grew:
-            return "atexit callbacks (atexit.register), a callback's arguments"
+        if type(obj) in (tuple, dict):
+            values = obj if type(obj) is tuple else obj.values()
+            if tuple(id(value) for value in values) in self.atexit_arguments:
+                return "atexit callbacks (atexit.register), a callback's arguments"
         return None
 
 
@@ -1537,6 +1594,7 @@ def end():
     click's suite, 33,451 items collected)."""
     if "malloc" in _state:
         sys.settrace(_state.get("previous trace"))
+    _unwatch_atexit()
     _state.clear()
     if tracemalloc.is_tracing():
         tracemalloc.stop()
