@@ -76,6 +76,44 @@ fn every_python_gives_the_binarys_verdicts_through_the_wheel() {
     }
 }
 
+/// The `cause:` lines of a run, in order.
+fn causes(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter(|line| line.starts_with("cause: "))
+        .collect()
+}
+
+#[test]
+#[ignore = "needs the wheel installed in virtualenvs: .ci/run"]
+fn every_python_finds_what_holds_a_leak_as_the_binary_does() {
+    // Under 3.13, gc.get_referrers(*objects) packs its arguments in a
+    // tuple the gc tracks: the search went up its own calls' tuples, and
+    // what only C code holds read "no module, class or thread was found".
+    let venvs = std::env::var("LEAKHUNT_WHEEL_VENVS")
+        .expect("LEAKHUNT_WHEEL_VENVS names the virtualenvs the wheel is installed in");
+    let args = [
+        "--timeout",
+        "0",
+        "held_in_c",
+        "context_var",
+        "server_thread",
+        "leaky/test_native.py::test_incref_leaks_tracked_object",
+    ];
+    let reference = leakhunt(&args);
+    let expected = causes(&reference.stdout);
+    assert_eq!(expected.len(), 4, "{}", reference.stdout);
+    assert!(
+        expected.contains(&"cause: list: nothing refers to it: a reference was taken and never released (C code, e.g. a missing Py_DECREF)"),
+        "{}",
+        reference.stdout
+    );
+    for venv in venvs.split(':').filter(|v| !v.is_empty()) {
+        let run = leakhunt_from(Path::new(venv), &args);
+        assert_eq!(causes(&run.stdout), expected, "{venv}:\n{}", run.stdout);
+    }
+}
+
 #[test]
 #[ignore = "needs the wheel installed in virtualenvs: .ci/run"]
 fn the_pytest_engine_runs_in_the_wheels_virtualenv_as_in_the_binarys() {

@@ -1016,7 +1016,7 @@ def _made_above(targets, depth, roots):
         ignore.update((id(down), id(frontier)))
         for _ in range(depth):
             held = {id(obj) for obj in frontier}
-            referrers = gc.get_referrers(*frontier)
+            referrers = _referrers(frontier)
             following = []
             ignore.update((id(referrers), id(following)))
             for ref in referrers:
@@ -1049,6 +1049,25 @@ def _down(holder, down, objects):
         path.append(objects[child])
         child = down[child]
     return path
+
+
+# First among the arguments of every gc.get_referrers call: it marks the
+# tuple the call packs them in.
+_CALL_MARK = object()
+
+
+def _referrers(objects):
+    """gc.get_referrers(*objects), less the tuple the call packed them in:
+    from 3.13 on that tuple is tracked and refers to every one of them, and
+    the search climbed a chain of its own calls' tuples to its depth limit
+    (every object only C code holds read "no module, class or thread was
+    found"). The mark's own referrer, this module's namespace, holds none
+    of them."""
+    return [
+        ref
+        for ref in gc.get_referrers(_CALL_MARK, *objects)
+        if not (type(ref) is tuple and ref and ref[0] is _CALL_MARK)
+    ]
 
 
 def _own_holders():
@@ -1276,7 +1295,7 @@ def _search(targets, ignore, roots, containers):
             break
         current = [{id(o) for o in f[:_MAX_FRONTIER]} for f in frontiers]
         wanted = list(level.values())
-        referrers = gc.get_referrers(*wanted)
+        referrers = _referrers(wanted)
         untracked = {id(obj) for obj in wanted if not gc.is_tracked(obj)}
         if untracked:
             referrers.extend(
