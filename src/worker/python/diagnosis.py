@@ -87,6 +87,7 @@ _MRO = type.__dict__["__mro__"].__get__
 _DICT = type.__dict__["__dict__"].__get__
 _MODULE_OF = type.__dict__["__module__"].__get__
 _QUALNAME = type.__dict__["__qualname__"].__get__
+_WEAKREF_OFFSET = type.__dict__["__weakrefoffset__"].__get__
 _FLAGS = type.__dict__["__flags__"].__get__
 
 
@@ -400,6 +401,7 @@ def point(sites):
     runs = _state["runs"] = _state.get("runs", 0) + 1
     if runs <= 2:
         _state[f"alive after run {runs}"] = {id(obj) for obj in gc.get_objects()}
+        _state[f"references after run {runs}"] = _weak_references()
     if runs == 2 and _state["sizes"] is not None:
         _state["sizes after run 2"] = {key: _size(obj) for key, (obj, _) in _state["sizes"].items()}
     if runs == 2:
@@ -409,6 +411,22 @@ def point(sites):
                 cls: (count, size) for cls, (count, size, _) in census.items()
             }
             del census
+
+
+def _weak_references():
+    """id -> a weak reference, for each object alive now (not frozen) whose
+    type allows one. An id alone passes an object that a later run made at
+    an address one of these freed: blockbuster swaps its wrapper functions
+    every run, and one of them stood for the functions that grow
+    (starlette's suite, 30 leaks; fixtures/reused_address)."""
+    refs = {}
+    for obj in gc.get_objects():
+        if _WEAKREF_OFFSET(type(obj)):
+            try:
+                refs[id(obj)] = weakref.ref(obj)
+            except TypeError:
+                pass
+    return refs
 
 
 def _still_traced():
@@ -750,15 +768,23 @@ def _standing_for(group):
     last run's may be held only until the next, as the global a test rebinds
     each run: pyyaml's classes were blamed on it). Else three quarters down
     the gc's list, which is roughly in the order they were made. By id
-    only, as the runs leave them: an address a run-2 object freed and a
-    later run's object took again passes too."""
-    first = _state.get("alive after run 1", ())
-    second = _state.get("alive after run 2", ())
+    and, where its type allows a weak reference, by that: an address a
+    run-2 object freed and a later run's object took again passes an id
+    check."""
     if _state.get("runs", 0) > 2:
-        kept = [obj for obj in group if id(obj) in second and id(obj) not in first]
+        kept = [obj for obj in group if _alive_after(2, obj) and not _alive_after(1, obj)]
         if kept:
             return kept[len(kept) // 2]
     return group[len(group) * 3 // 4]
+
+
+def _alive_after(run, obj):
+    """Whether `obj` was alive after the pass's run `run` (1 or 2): by a weak
+    reference where its type allows one, else by its id."""
+    if _WEAKREF_OFFSET(type(obj)):
+        ref = _state.get(f"references after run {run}", {}).get(id(obj))
+        return ref is not None and ref() is obj
+    return id(obj) in _state.get(f"alive after run {run}", ())
 
 
 def _callable_name(func):
