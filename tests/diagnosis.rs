@@ -903,3 +903,17 @@ fn an_address_a_later_run_took_again_does_not_stand_for_what_grows() {
         &["cause: function: module test_reused_address -> KEPT (list) -> […] -> function"],
     );
 }
+
+#[test]
+fn a_chain_is_labelled_only_once_the_search_is_over() {
+    // Flask's app context pushed and never popped: labelling another
+    // type's chain read an object's attributes, which made its __dict__,
+    // and the token's search, still going up through it, lost its way:
+    // "only 13 objects refer to it … C code".
+    let run = leakhunt(&["context_tokens"]);
+    assert_eq!(final_counts(&run.stdout), "1 leaked", "{}", run.stdout);
+    let held = "the context of thread 'MainThread' (contextvars) -> [ContextVar 'app_ctx'] \
+                (test_context_tokens.AppContext) -> .tokens (list) -> [0] (_contextvars.Token)";
+    assert_starts(&run.stdout, &[&format!("  _contextvars.Token: {held}")]);
+    assert!(!run.stdout.contains("refer to it"), "{}", run.stdout);
+}

@@ -1310,7 +1310,7 @@ def _search(targets, ignore, roots, containers):
     ignore.update(id(f) for f in frontiers)
     for depth in range(_MAX_DEPTH):
         if time.monotonic() > _state["deadline"]:
-            return None if depth == 0 else _unfinished(results, targets, roots)
+            return None if depth == 0 else _unfinished(results, roots)
         level = {}
         for i, frontier in enumerate(frontiers):
             if results[i] is None:
@@ -1353,7 +1353,7 @@ def _search(targets, ignore, roots, containers):
                 visited[i] += 1
                 root = roots.root(ref)
                 if root is not None:
-                    results[i] = _chain(root, roots.hops(_path(ref, parent, objects[i])), True)
+                    results[i] = _reached(root, _path(ref, parent, objects[i]), ignore)
                 else:
                     nexts[i].append(ref)
         del referrers, wanted
@@ -1365,10 +1365,7 @@ def _search(targets, ignore, roots, containers):
                 if id(obj) not in referred:
                     root = roots.dead_end(obj)
                     if root is not None:
-                        path = _path(obj, parents[i], objects[i])
-                        # The registry holds the object itself: name its type.
-                        hops = _hops(path) if len(path) > 1 else [("", type_name(type(obj)))]
-                        results[i] = _chain(root, hops, True)
+                        results[i] = _reached(root, _path(obj, parents[i], objects[i]), ignore)
                         break
             if results[i] is None and depth == 0 and not nexts[i]:
                 results[i] = _chain("", [], False)
@@ -1381,11 +1378,33 @@ def _search(targets, ignore, roots, containers):
                 results[i] = _chain("", [], False, island=len(objects[i]) - 1)
             frontier[:] = nexts[i]
         del level
-    return [r if r is not None else None for r in results]
+    return [_labelled(r, roots) for r in results]
 
 
-def _unfinished(results, targets, roots):
-    return [r if r is not None else _chain("", [], False, timed_out=True) for r in results]
+def _reached(root, path, ignore):
+    """A chain found, labelled only once the search is over: reading an
+    object's attributes can make its __dict__ (3.11's managed dicts), after
+    which the gc sees the object refer to that dict and no longer to what
+    it holds, and a search still going up through it lost its way (a
+    ContextVar's tokens, 16 steps from the context, were called C-held)."""
+    ignore.add(id(path))
+    return (root, path)
+
+
+def _labelled(result, roots):
+    if type(result) is not tuple:
+        return result
+    root, path = result
+    # A registry that holds the object itself: name its type.
+    hops = roots.hops(path) if len(path) > 1 else [("", type_name(type(path[0])))]
+    return _chain(root, hops, True)
+
+
+def _unfinished(results, roots):
+    return [
+        _labelled(r, roots) if r is not None else _chain("", [], False, timed_out=True)
+        for r in results
+    ]
 
 
 def _chain(root, hops, reached, timed_out=False, island=0):
