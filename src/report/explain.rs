@@ -119,7 +119,7 @@ pub fn diagnosis_lines(test: &TestReport) -> Vec<String> {
             }
         }
     }
-    let chains: Vec<(&str, &str)> = d
+    let mut chains: Vec<(&str, &str)> = d
         .types
         .iter()
         .filter_map(|t| Some((t.name.as_str(), t.held_by.as_deref()?)))
@@ -129,16 +129,15 @@ pub fn diagnosis_lines(test: &TestReport) -> Vec<String> {
                 .filter_map(|g| Some((g.name.as_str(), g.held_by.as_deref()?))),
         )
         .collect();
-    let chains: Vec<(&str, &str)> =
-        fd_owner_chains(&d.fds)
-            .into_iter()
-            .fold(chains, |mut all, (owner, chain)| {
-                // A type that grows has its chain already.
-                if all.iter().all(|(name, _)| *name != owner) {
-                    all.push((owner, chain));
-                }
-                all
-            });
+    // What keeps each kind of leaked descriptor's owner alive, once a kind,
+    // and not again for a type that grows and has its chain already.
+    for fd in &d.fds {
+        if let (Some(owner), Some(chain)) = (fd.owner.as_deref(), fd.held_by.as_deref()) {
+            if chains.iter().all(|(name, _)| *name != owner) {
+                chains.push((owner, chain));
+            }
+        }
+    }
     if !chains.is_empty() {
         lines.push("what keeps it alive:".to_string());
         for (name, chain) in chains {
@@ -189,19 +188,6 @@ fn push_source(lines: &mut Vec<String>, at: &Location) {
 
 /// Descriptors of one kind, or opened on one line (a temporary file a run,
 /// each with its own name), are one row; `others` when their targets differ.
-/// What keeps each kind of leaked descriptor's owner alive, once a kind.
-fn fd_owner_chains(fds: &[LeakedFd]) -> Vec<(&str, &str)> {
-    let mut chains: Vec<(&str, &str)> = Vec::new();
-    for fd in fds {
-        if let (Some(owner), Some(chain)) = (fd.owner.as_deref(), fd.held_by.as_deref()) {
-            if chains.iter().all(|(seen, _)| *seen != owner) {
-                chains.push((owner, chain));
-            }
-        }
-    }
-    chains
-}
-
 fn fd_lines(lines: &mut Vec<String>, fds: &[LeakedFd], runs: usize) {
     let mut groups: Vec<(&LeakedFd, usize, bool)> = Vec::new();
     for fd in fds {

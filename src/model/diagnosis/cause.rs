@@ -306,13 +306,7 @@ mod tests {
 
     fn leak(chain: &str) -> Diagnosis {
         Diagnosis {
-            types: vec![TypeGrowth {
-                name: "m.Item".into(),
-                count_per_run: 1.0,
-                bytes_per_run: 56.0,
-                tracked: true,
-                held_by: Some(chain.into()),
-            }],
+            types: vec![growing("m.Item", 56.0, Some(chain))],
             ..Diagnosis::default()
         }
     }
@@ -338,57 +332,45 @@ mod tests {
         }
     }
 
+    /// The cause when the largest type, last on `chain`, is held by it, and
+    /// `others` grow beside it with no chain of their own.
+    fn cause_text(chain: &str, others: &[&str]) -> String {
+        let name = chain.rsplit(" -> ").next().unwrap_or(chain);
+        let mut types = vec![growing(name, 64.0, Some(chain))];
+        types.extend(others.iter().map(|other| growing(other, 48.0, None)));
+        cause_of(&Diagnosis {
+            types,
+            ..Diagnosis::default()
+        })
+        .unwrap()
+        .text
+    }
+
     #[test]
     fn the_cause_names_the_outermost_class_that_grows_on_the_chain() {
         // Pillow keeps an image's pixels in C: its `.info` dict is the
         // largest Python object a run, and the cause named the dict.
-        let image = Diagnosis {
-            types: vec![
-                growing(
-                    "dict",
-                    64.0,
-                    Some("module t -> _held (list) -> [3] (PIL.Image.Image) -> .info -> dict"),
-                ),
-                growing("PIL.Image.Image", 48.0, None),
-            ],
-            ..Diagnosis::default()
-        };
-        let cause = cause_of(&image).unwrap();
         assert_eq!(
-            cause.text,
+            cause_text(
+                "module t -> _held (list) -> [3] (PIL.Image.Image) -> .info -> dict",
+                &["PIL.Image.Image"]
+            ),
             "PIL.Image.Image: module t -> _held (list) -> […] -> PIL.Image.Image"
         );
         // A hop without a label, and the outermost of two classes.
-        let nested = Diagnosis {
-            types: vec![
-                growing(
-                    "m.Leaf",
-                    64.0,
-                    Some("module m -> (m.Outer) -> .inner (m.Inner) -> .leaf -> m.Leaf"),
-                ),
-                growing("m.Inner", 48.0, None),
-                growing("m.Outer", 48.0, None),
-            ],
-            ..Diagnosis::default()
-        };
         assert_eq!(
-            cause_of(&nested).unwrap().text,
+            cause_text(
+                "module m -> (m.Outer) -> .inner (m.Inner) -> .leaf -> m.Leaf",
+                &["m.Inner", "m.Outer"]
+            ),
             "m.Outer: module m -> m.Outer"
         );
         // A builtin container on the way is how the class holds what leaks.
-        let in_dict = Diagnosis {
-            types: vec![
-                growing(
-                    "m.Item",
-                    64.0,
-                    Some("module m -> CACHE (dict) -> [1] (dict) -> ['x'] -> m.Item"),
-                ),
-                growing("dict", 48.0, None),
-            ],
-            ..Diagnosis::default()
-        };
         assert_eq!(
-            cause_of(&in_dict).unwrap().text,
+            cause_text(
+                "module m -> CACHE (dict) -> [1] (dict) -> ['x'] -> m.Item",
+                &["dict"]
+            ),
             "m.Item: module m -> CACHE (dict) -> […] (dict) -> […] -> m.Item"
         );
     }

@@ -5,6 +5,12 @@ Each function returns what happened, as a record Rust reads by name
 (src/worker/harness.rs); Rust decides what it means.
 """
 
+import functools
+
+# functools.lru_cache's wrapper type, compared by identity: reading a type's
+# __name__ can raise (a class that is its own type, as h11's sentinels are).
+LRU_CACHE = type(functools.lru_cache(lambda: None))
+
 
 def text(value):
     """str(value), which test code controls: when it raises, what traceback

@@ -16,7 +16,6 @@ Two rules shape it:
 import builtins
 import contextlib
 import contextvars
-import functools
 import gc
 import io
 import itertools
@@ -65,10 +64,6 @@ _BUILTIN_OWNERS = (
     staticmethod,
     classmethod,
 )
-
-# functools.lru_cache's wrapper type, compared by identity: reading a type's
-# __name__ can raise (a class that is its own type, as h11's sentinels are).
-_LRU_CACHE = type(functools.lru_cache(lambda: None))
 
 _state = {}
 # Folders of the standard library and site-packages: frames there are not the user's.
@@ -400,8 +395,7 @@ def point(sites):
     # rebinds each run).
     runs = _state["runs"] = _state.get("runs", 0) + 1
     if runs <= 2:
-        _state[f"alive after run {runs}"] = {id(obj) for obj in gc.get_objects()}
-        _state[f"references after run {runs}"] = _weak_references()
+        _state[f"alive after run {runs}"], _state[f"references after run {runs}"] = _alive()
     if runs == 2 and _state["sizes"] is not None:
         _state["sizes after run 2"] = {key: _size(obj) for key, (obj, _) in _state["sizes"].items()}
     if runs == 2:
@@ -413,20 +407,23 @@ def point(sites):
             del census
 
 
-def _weak_references():
-    """id -> a weak reference, for each object alive now (not frozen) whose
-    type allows one. An id alone passes an object that a later run made at
-    an address one of these freed: blockbuster swaps its wrapper functions
-    every run, and one of them stood for the functions that grow
-    (starlette's suite, 30 leaks; fixtures/reused_address)."""
+def _alive():
+    """The ids of the objects alive now (not frozen), and id -> a weak
+    reference for each whose type allows one, in one walk of them. An id
+    alone passes an object that a later run made at an address one of these
+    freed: blockbuster swaps its wrapper functions every run, and one of
+    them stood for the functions that grow (starlette's suite, 30 leaks;
+    fixtures/reused_address)."""
+    ids = set()
     refs = {}
     for obj in gc.get_objects():
+        ids.add(id(obj))
         if _WEAKREF_OFFSET(type(obj)):
             try:
                 refs[id(obj)] = weakref.ref(obj)
             except TypeError:
                 pass
-    return refs
+    return ids, refs
 
 
 def _still_traced():
@@ -674,7 +671,7 @@ def _finish(new_fds):
     alive = gc.get_objects()
     census, made, untracked = _made_census(alive)
     # An lru_cache the runs made is part of what leaks, not what holds it.
-    _state["new caches"] = {id(obj) for obj in alive if type(obj) is _LRU_CACHE}
+    _state["new caches"] = {id(obj) for obj in alive if type(obj) is common.LRU_CACHE}
     # A descriptor's owner may have been made by a library's thread, with no
     # frame of the user's (urllib3's dummy server accepts each connection in
     # its own thread: "a descriptor no object owns", before).
@@ -1209,7 +1206,7 @@ class _Roots:
         if type(obj) is types.FrameType and id(obj) in self.threads:
             ident = self.threads[id(obj)]
             return f"thread {self.names.get(ident, ident)!r}"
-        if type(obj) is _LRU_CACHE and id(obj) not in self.new_caches:
+        if type(obj) is common.LRU_CACHE and id(obj) not in self.new_caches:
             return f"lru_cache of {_callable_name(_static_wrapped(obj))}"
         return None
 

@@ -857,8 +857,11 @@ def _teardown_with_nextitem():
             and impl.plugin is not runner
             and not getattr(impl.plugin, "__name__", "").startswith("_pytest.")
         ]
-        others = [impl.plugin for impl in impls if impl.plugin is not runner]
-        remove = [plugin for plugin in others if plugin not in readers]
+        remove = [
+            impl.plugin
+            for impl in impls
+            if impl.plugin is not runner and impl.plugin not in readers
+        ]
         _state["teardown with nextitem"] = (
             manager.subset_hook_caller("pytest_runtest_teardown", remove) if readers else None
         )

@@ -5,12 +5,13 @@ that grows, and every object it creates is gone before the next sample.
 The list of caches follows CPython's refleak hunter (Lib/test/libregrtest).
 """
 
-import functools
 import gc
 import os
 import sys
 import tracemalloc
 import weakref
+
+import _leakhunt_common as common
 
 
 def _clear_ctypes(ctypes):
@@ -69,7 +70,6 @@ _MODULE_CACHES = (
 # frozen: a connection cannot be weakly referred to, its cache (an
 # lru_cache that refers to it) can.
 _statement_caches = weakref.WeakSet()
-_LRU_CACHE = type(functools.lru_cache(lambda: None))
 
 
 def _find_sqlite_connections():
@@ -85,7 +85,7 @@ def _find_sqlite_connections():
     for obj in gc.get_referrers(*kinds):
         if issubclass(type(obj), sqlite3.Connection):
             for part in gc.get_referents(obj):
-                if type(part) is _LRU_CACHE and getattr(part, "__wrapped__", None) is obj:
+                if type(part) is common.LRU_CACHE and getattr(part, "__wrapped__", None) is obj:
                     _statement_caches.add(part)
 
 
