@@ -153,3 +153,22 @@ fn a_file_name_that_is_not_utf8_is_collected_and_named() {
         assert_eq!(run.code, 1);
     }
 }
+
+#[test]
+fn a_thread_or_variable_named_with_megabytes_is_named_short_in_a_chain() {
+    let run = common::leakhunt(&["huge_thread_name"]);
+    assert_eq!(
+        final_counts(&run.stdout),
+        "1 leaked",
+        "{}",
+        head(&run.stdout)
+    );
+    assert!(run.stdout.len() < 20_000, "{} bytes", run.stdout.len());
+    let thread = "the context of thread '\\udc80\\x00xxxxxxxxxxxxxxxxxxxxxxxxxx... (contextvars)";
+    assert!(
+        run.stdout.lines().any(|line| line
+            == format!("  test_huge_thread_name.Scope: {thread} -> [ContextVar '\\udc80\\x00vvvvvvvvvvvvvvvvvvvvvvvvvv...] -> test_huge_thread_name.Scope")),
+        "{}",
+        head(&run.stdout)
+    );
+}

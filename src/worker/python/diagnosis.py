@@ -1193,7 +1193,7 @@ class _Roots:
         if obj is sys.modules:
             return "sys.modules"
         if id(obj) in self.context_mapping:
-            return f"the context of thread {self.thread_name!r} (contextvars)"
+            return f"the context of thread {_short(self.thread_name)} (contextvars)"
         if id(obj) in self.hooks:
             return self.hooks[id(obj)]
         if type(obj) is dict and id(obj) in self.modules:
@@ -1205,7 +1205,7 @@ class _Roots:
             return f"module {module}" if _named_by_its_module(obj, module) else None
         if type(obj) is types.FrameType and id(obj) in self.threads:
             ident = self.threads[id(obj)]
-            return f"thread {self.names.get(ident, ident)!r}"
+            return f"thread {_short(self.names.get(ident, ident))}"
         if type(obj) is common.LRU_CACHE and id(obj) not in self.new_caches:
             return f"lru_cache of {_callable_name(_static_wrapped(obj))}"
         return None
