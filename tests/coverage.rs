@@ -47,6 +47,68 @@ fn coverage_process_start_is_turned_off() {
     assert!(run.stdout.contains("\nengine: builtin, warm-up "));
 }
 
+/// coverage sets COVERAGE_PROCESS_CONFIG for every process started after it
+/// under `patch = subprocess`: a leakhunt run under `coverage run`.
+#[test]
+fn coverage_process_config_is_turned_off() {
+    let site = fixtures().join("coverage/site");
+    let env = [
+        ("COVERAGE_PROCESS_CONFIG", Path::new("{}")),
+        ("PYTHONPATH", site.as_path()),
+    ];
+    let dir = fixtures().join("coverage");
+    let run = leakhunt_with(&dir, &["--engine", "builtin", "-v"], &env);
+    assert_eq!(verdicts(&run.stdout), PASSED, "{}", run.stdout);
+    assert!(run.stdout.contains(
+        "\nengine: builtin, coverage off (COVERAGE_PROCESS_CONFIG; --keep-coverage leaves it on), warm-up "
+    ), "{}", run.stdout);
+}
+
+/// coverage started by COVERAGE_PROCESS_START saves what it measured when
+/// the process exits (atexit), as a worker ends: `coverage combine` finds it.
+#[test]
+fn kept_coverage_saves_its_data_when_the_session_ends() {
+    let venv = coverage_venv();
+    let project = tempfile::tempdir().unwrap();
+    let root = project.path();
+    std::fs::copy(
+        fixtures().join("coverage/covered.py"),
+        root.join("covered.py"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("test_covered.py"),
+        "import covered\n\n\ndef test_double():\n    assert covered.double(2) == 4\n",
+    )
+    .unwrap();
+    std::fs::write(root.join(".coveragerc"), "[run]\nparallel = true\n").unwrap();
+    let python = venv.join("bin/python");
+    let env = [("COVERAGE_PROCESS_START", ".coveragerc")];
+    let args = [
+        "--python",
+        python.to_str().expect("a UTF-8 path"),
+        "--keep-coverage",
+    ];
+    let run = leakhunt_with(root, &args, &env);
+    assert_eq!(final_counts(&run.stdout), "1 passed", "{}", run.stdout);
+
+    let coverage = |args: &[&str]| {
+        let output = std::process::Command::new(&python)
+            .args(["-m", "coverage"])
+            .args(args)
+            .current_dir(root)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+    coverage(&["combine", "-q"]);
+    let report = coverage(&["report", "--include=covered.py"]);
+    assert!(
+        report.contains("\ncovered.py       2      0   100%\n"),
+        "{report}"
+    );
+}
+
 /// `keep-coverage = true` in the configuration is `--keep-coverage`.
 #[test]
 fn the_keep_coverage_key_leaves_it_on() {

@@ -7,10 +7,12 @@
 //! environment, and says on the header line what was turned off.
 
 /// Variables that make coverage start when Python starts: coverage's own
-/// (`process_startup()` from its .pth file), and the ones pytest-cov before
-/// 7.0 set for its subprocesses.
+/// (`process_startup()` from its .pth file; coverage sets the second one
+/// itself, for every process started after it, under `patch = subprocess`),
+/// and the ones pytest-cov before 7.0 set for its subprocesses.
 const STARTERS: &[&str] = &[
     "COVERAGE_PROCESS_START",
+    "COVERAGE_PROCESS_CONFIG",
     "COV_CORE_SOURCE",
     "COV_CORE_CONFIG",
     "COV_CORE_DATAFILE",

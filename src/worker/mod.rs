@@ -23,6 +23,7 @@ use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::path::Path;
 
 use anyhow::{anyhow, Context, Result};
+use pyo3::types::PyAnyMethods;
 use pyo3::Python;
 
 use crate::model::capture::{read_since, stack_path};
@@ -154,7 +155,10 @@ fn serve(mut commands: BufReader<File>, messages: &mut File) -> Result<()> {
             }
             let Some(index) = next else {
                 sampler.stop(py)?;
-                return engine.finish(py, failed);
+                let finished = engine.finish(py, failed);
+                run_atexit_callbacks(py)?;
+                sampler.flush_output(py)?;
+                return finished;
             };
             let item = collection
                 .tests
@@ -275,6 +279,19 @@ impl Capture {
     fn offset(&self) -> u64 {
         self.saved.metadata().map(|m| m.len()).unwrap_or(0)
     }
+}
+
+/// The worker ends without finalizing the interpreter (a C extension's
+/// teardown could hang or crash once every report is in), so what the suite
+/// registered with atexit runs here, as when a plain pytest exits: coverage
+/// started by COVERAGE_PROCESS_START saves its data there, tempfile removes
+/// its folders. Threads the tests left running are not waited for first, as
+/// the interpreter would: one that never ends would hang the session.
+fn run_atexit_callbacks(py: Python<'_>) -> Result<()> {
+    py.import("atexit")
+        .and_then(|atexit| atexit.call_method0("_run_exitfuncs"))
+        .map(drop)
+        .map_err(|error| anyhow!("cannot run the atexit callbacks: {error}"))
 }
 
 fn set_cloexec(fd: RawFd) -> Result<()> {
