@@ -117,6 +117,43 @@ fn hostile_tests_cost_only_themselves() {
     assert_valid_junit(&report);
 }
 
+/// A module teardown that kills its worker or never ends, between files or
+/// at the session's end, fails its test's teardown: the next file still
+/// runs, and the session ends. The next file was lost, and a session whose
+/// last teardown hung waited for ever.
+#[test]
+fn a_teardown_after_the_last_run_that_crashes_or_hangs_costs_only_its_test() {
+    let run = leakhunt(&[
+        "scope_teardown",
+        "--engine",
+        "builtin",
+        "--timeout",
+        "2",
+        "-v",
+    ]);
+    assert_eq!(
+        verdicts(&run.stdout),
+        [
+            "scope_teardown/test_a_aborts_tearing_down.py::test_passes ERROR",
+            "scope_teardown/test_b_hangs_tearing_down.py::test_passes ERROR",
+            "scope_teardown/test_c_after.py::test_passes PASSED",
+            "scope_teardown/test_d_hangs_at_the_end.py::test_passes ERROR",
+        ],
+        "{}",
+        run.stdout
+    );
+    assert_eq!(final_counts(&run.stdout), "1 passed, 3 errors");
+    assert_eq!(run.code, 1);
+    for line in [
+        "ERROR scope_teardown/test_a_aborts_tearing_down.py::test_passes - WorkerCrash: worker died with SIGABRT in the teardown after run 5 of scope_teardown/test_a_aborts_tearing_down.py::test_passes\n",
+        "ERROR scope_teardown/test_b_hangs_tearing_down.py::test_passes - Timeout: timed out after 2s in the teardown after run 5 of scope_teardown/test_b_hangs_tearing_down.py::test_passes\n",
+        "ERROR scope_teardown/test_d_hangs_at_the_end.py::test_passes - Timeout: timed out after 2s at the session's end, after run 5 of scope_teardown/test_d_hangs_at_the_end.py::test_passes\n",
+        "test_d_hangs_at_the_end.py\", line 7 in teardown_module\n",
+    ] {
+        assert!(run.stdout.contains(line), "missing {line:?} in:\n{}", run.stdout);
+    }
+}
+
 /// The JUnit without what changes between runs: times, timestamp, host, the
 /// measured rates, and the bodies of leak failures (series and diagnosis are
 /// measurements: bytes and memory differ a little from run to run). Verdicts,

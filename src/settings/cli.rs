@@ -63,7 +63,7 @@ pub struct Cli {
     #[arg(short = 'n', long = "workers", value_name = "N")]
     pub workers: Option<Workers>,
 
-    /// Seconds one run of a test may take before the test is stopped and failed; 0 disables [default: 300]
+    /// Seconds one run of a test (or the teardown of its fixtures after its last run) may take before the test is stopped and failed; 0 disables [default: 300]
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
 

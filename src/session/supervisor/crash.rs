@@ -69,11 +69,7 @@ impl Crash {
                     self.run,
                     self.item.nodeid
                 ),
-                if stack.trim().is_empty() {
-                    String::new()
-                } else {
-                    format!("Python stack when it was stopped:\n{stack}")
-                },
+                stack_text(stack),
                 // A test that slows down every run is not a hang.
                 NotRepeatable::of_timeout(&self.run_times, *limit),
             ),
@@ -103,6 +99,45 @@ impl Crash {
             not_repeatable,
             ..TestReport::new(self.item, Verdict::Failed)
         }
+    }
+}
+
+/// The failure of a test whose worker went away after its last run was
+/// reported: tearing down the scopes it set up (its module's, class's or
+/// session's fixtures) before the next test, or at the session's end, where
+/// pytest's sessionfinish and the atexit callbacks run too.
+pub fn after_last_run(cause: &Cause, nodeid: &str, runs: usize, session_end: bool) -> Failure {
+    let when = if session_end {
+        format!("at the session's end, after run {runs} of {nodeid}")
+    } else {
+        format!("in the teardown after run {runs} of {nodeid}")
+    };
+    let (kind, message, traceback) = match cause {
+        Cause::TimedOut { limit, stack } => (
+            "Timeout",
+            format!("timed out after {}s {when}", limit.as_secs_f64()),
+            stack_text(stack),
+        ),
+        Cause::Exited(status) => (
+            "WorkerCrash",
+            format!("worker {} {when}", describe_exit(*status)),
+            String::new(),
+        ),
+    };
+    Failure {
+        kind: kind.to_string(),
+        message,
+        traceback,
+        run: 0,
+        phase: "teardown".to_string(),
+    }
+}
+
+fn stack_text(stack: &str) -> String {
+    if stack.trim().is_empty() {
+        String::new()
+    } else {
+        format!("Python stack when it was stopped:\n{stack}")
     }
 }
 

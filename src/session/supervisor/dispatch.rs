@@ -21,7 +21,7 @@ use crate::model::outcome::{apply_teardown, Failure, TestItem, TestReport, Verdi
 use crate::model::protocol::Message;
 use crate::plan::schedule::{Schedule, Unit};
 use crate::session::interrupt::Interruption;
-use crate::session::supervisor::crash::{describe_exit, Cause, Crash};
+use crate::session::supervisor::crash::{after_last_run, describe_exit, Cause, Crash};
 
 /// A worker, by the order it was started in (from 0).
 pub type WorkerId = usize;
@@ -147,6 +147,19 @@ impl Current {
     }
 }
 
+/// What a worker was told and has not begun yet: before the next test
+/// starts, it tears down the scopes of the one before (its module's,
+/// class's or session's fixtures); before it exits, those of its last one,
+/// then pytest's sessionfinish and the atexit callbacks run.
+#[derive(Debug)]
+struct Told {
+    /// The test it is to run next; None: it is to exit.
+    next: Option<usize>,
+    /// Since when it ends what came before, if anything: `--timeout`
+    /// bounds that as it bounds a run.
+    ending_since: Option<Instant>,
+}
+
 /// A worker as the dispatcher sees it.
 #[derive(Debug)]
 struct Worker {
@@ -157,6 +170,7 @@ struct Worker {
     /// The test it was last told to run (its scopes may still be set up).
     last: Option<usize>,
     current: Option<Current>,
+    told: Option<Told>,
     /// A reported test whose scopes are not torn down yet.
     provisional: Option<usize>,
     /// Set when it was stopped for running too long: the limit it passed.
@@ -165,12 +179,23 @@ struct Worker {
 }
 
 impl Worker {
+    /// What it is doing that `--timeout` bounds: since when, and how long
+    /// it may take.
+    fn deadline(&self, timeout: Duration) -> Option<(Instant, Duration)> {
+        if let Some(current) = &self.current {
+            return Some((current.run_started, current.limit(timeout)));
+        }
+        let since = self.told.as_ref()?.ending_since?;
+        Some((since, timeout))
+    }
+
     fn new(collected: bool) -> Worker {
         Worker {
             collected,
             queue: VecDeque::new(),
             last: None,
             current: None,
+            told: None,
             provisional: None,
             timed_out: None,
             live: true,
@@ -258,7 +283,7 @@ impl Dispatcher {
     pub fn start(&mut self, now: Instant) -> Vec<Action> {
         let mut actions = Vec::new();
         for id in 0..self.workers.len() {
-            self.assign(id, &mut actions);
+            self.assign(id, now, &mut actions);
         }
         self.review(now, &mut actions);
         actions
@@ -320,8 +345,8 @@ impl Dispatcher {
             self.workers
                 .iter()
                 .filter(|w| w.live && w.timed_out.is_none())
-                .filter_map(|w| w.current.as_ref())
-                .map(|c| c.run_started + c.limit(timeout))
+                .filter_map(|w| w.deadline(timeout))
+                .map(|(since, limit)| since + limit)
                 .min()
         });
         [hung, self.grace_until].into_iter().flatten().min()
@@ -411,7 +436,7 @@ impl Dispatcher {
                     ));
                 }
                 self.workers[id].collected = true;
-                self.assign(id, actions);
+                self.assign(id, now, actions);
             }
             Message::Started {
                 index,
@@ -419,6 +444,7 @@ impl Dispatcher {
             } => {
                 let provisional = self.workers[id].provisional.take();
                 self.finalize(provisional);
+                self.workers[id].told = None;
                 self.workers[id].current = Some(Current {
                     index,
                     started: now,
@@ -467,7 +493,7 @@ impl Dispatcher {
                     );
                 }
             }
-            Message::Ready => self.assign(id, actions),
+            Message::Ready => self.assign(id, now, actions),
             Message::InternalError(text) => self.fail(anyhow!(text)),
         }
     }
@@ -478,6 +504,13 @@ impl Dispatcher {
     fn on_exit(&mut self, id: WorkerId, leftovers: Leftovers, now: Instant) {
         self.workers[id].live = false;
         let provisional = self.workers[id].provisional.take();
+        if let Some(told) = self.workers[id].told.take() {
+            self.ended_while_told(id, &told, provisional, &leftovers);
+            // Told, never begun: it runs in the next worker, first.
+            if let Some(next) = told.next {
+                self.workers[id].queue.push_front(next);
+            }
+        }
         self.finalize(provisional);
         if let Some(current) = self.workers[id].current.take() {
             if !self.interrupted {
@@ -519,6 +552,42 @@ impl Dispatcher {
         }
     }
 
+    /// A worker that went away while ending what came before its next test
+    /// or its exit, other than by exiting when told: the test whose scopes
+    /// it was tearing down gets the crash or the timeout as its teardown's
+    /// failure.
+    fn ended_while_told(
+        &mut self,
+        id: WorkerId,
+        told: &Told,
+        provisional: Option<usize>,
+        leftovers: &Leftovers,
+    ) {
+        let exited_when_told =
+            told.next.is_none() && leftovers.status.is_some_and(|status| status.success());
+        let timed_out = self.workers[id].timed_out;
+        if self.interrupted || (exited_when_told && timed_out.is_none()) {
+            return;
+        }
+        let Some(report) = provisional.and_then(|index| self.reports.get_mut(&index)) else {
+            return;
+        };
+        let cause = match timed_out {
+            Some(limit) => Cause::TimedOut {
+                limit,
+                stack: leftovers.stack.clone(),
+            },
+            None => Cause::Exited(leftovers.status),
+        };
+        let failure = after_last_run(
+            &cause,
+            &report.item.nodeid,
+            report.runs,
+            told.next.is_none(),
+        );
+        apply_teardown(report, failure);
+    }
+
     /// The first interruption stops scheduling and passes Ctrl-C on to the
     /// running tests; a second one kills them.
     fn on_interruption(
@@ -551,11 +620,10 @@ impl Dispatcher {
                 if !worker.live || worker.timed_out.is_some() {
                     continue;
                 }
-                let Some(current) = &worker.current else {
+                let Some((since, limit)) = worker.deadline(timeout) else {
                     continue;
                 };
-                let limit = current.limit(timeout);
-                if now.saturating_duration_since(current.run_started) >= limit {
+                if now.saturating_duration_since(since) >= limit {
                     worker.timed_out = Some(limit);
                     actions.push(Action::StopHung(id));
                 }
@@ -577,7 +645,7 @@ impl Dispatcher {
     }
 
     /// Gives a ready worker its next test, or tells it to exit.
-    fn assign(&mut self, id: WorkerId, actions: &mut Vec<Action>) {
+    fn assign(&mut self, id: WorkerId, now: Instant, actions: &mut Vec<Action>) {
         if !self.workers[id].live || !self.workers[id].collected {
             return;
         }
@@ -599,6 +667,11 @@ impl Dispatcher {
         } else {
             worker.queue.pop_front()
         };
+        let ends_something = worker.last.is_some() || next.is_none();
+        worker.told = Some(Told {
+            next,
+            ending_since: ends_something.then_some(now),
+        });
         worker.last = next.or(worker.last);
         actions.push(match next {
             Some(index) => Action::Run(id, index),
@@ -695,6 +768,14 @@ mod tests {
             workers,
             timeout: None,
             exitfirst: false,
+        }
+    }
+
+    /// One worker, each run stopped after `seconds`.
+    fn timing_out_after(seconds: u64) -> Limits {
+        Limits {
+            timeout: Some(Duration::from_secs(seconds)),
+            ..limits(1)
         }
     }
 
@@ -1103,10 +1184,7 @@ mod tests {
 
     #[test]
     fn a_run_past_the_timeout_is_stopped_once_and_reported_with_its_stack() {
-        let limits = Limits {
-            timeout: Some(Duration::from_secs(2)),
-            ..limits(1)
-        };
+        let limits = timing_out_after(2);
         let (mut h, first) = Harness::start(vec![vec![0, 1]], limits, &[true]);
         assert_eq!(first, [Action::Run(0, 0)]);
         assert_eq!(h.dispatcher.next_deadline(), None, "no test runs yet");
@@ -1148,12 +1226,131 @@ mod tests {
         assert!(!outcome.interrupted);
     }
 
+    /// The failure of a test's teardown, as the short summary puts it.
+    fn teardown_failure(outcome: &Outcome, index: usize) -> (String, String, String) {
+        let failure = outcome.tests[index].failure.as_ref().unwrap();
+        assert_eq!(failure.phase, "teardown");
+        (
+            failure.kind.clone(),
+            failure.message.clone(),
+            failure.traceback.clone(),
+        )
+    }
+
+    #[test]
+    fn a_crash_tearing_down_before_the_next_file_fails_that_test_and_the_next_one_still_runs() {
+        let (mut h, first) = Harness::start(vec![vec![0, 1], vec![2]], limits(1), &[true]);
+        assert_eq!(first, [Action::Run(0, 0)]);
+        assert_eq!(h.runs(0, 0, Verdict::Passed), [Action::Run(0, 1)]);
+        assert_eq!(h.runs(0, 1, Verdict::Passed), [Action::Run(0, 2)]);
+        // Told to run t2, it tore down a.py's module and died there.
+        assert_eq!(
+            h.feed(Input::Exited(0, exited(libc::SIGABRT))),
+            [Action::Spawn]
+        );
+        assert_eq!(h.emitted, ["a.py::t0 Passed", "a.py::t1 Error"]);
+        assert_eq!(h.feed(Input::Spawned(1)), []);
+        assert_eq!(h.collected(1), [Action::Run(1, 2)]);
+        assert_eq!(h.runs(1, 2, Verdict::Passed), [Action::Exit(1)]);
+        assert_eq!(h.feed(Input::Exited(1, exited(0))), []);
+        let (outcome, _) = h.finish();
+        assert_eq!(
+            verdicts(&outcome),
+            ["a.py::t0 Passed", "a.py::t1 Error", "b.py::t2 Passed"]
+        );
+        assert_eq!(
+            teardown_failure(&outcome, 1),
+            (
+                "WorkerCrash".to_string(),
+                "worker died with SIGABRT in the teardown after run 8 of a.py::t1".to_string(),
+                String::new()
+            )
+        );
+        assert!(!outcome.interrupted);
+    }
+
+    #[test]
+    fn a_teardown_past_the_timeout_is_stopped_and_fails_its_test() {
+        let limits = timing_out_after(2);
+        let (mut h, first) = Harness::start(vec![vec![0], vec![2]], limits, &[true]);
+        assert_eq!(first, [Action::Run(0, 0)]);
+        assert_eq!(h.dispatcher.next_deadline(), None, "nothing to end yet");
+        h.at(1.0);
+        assert_eq!(h.runs(0, 0, Verdict::Passed), [Action::Run(0, 2)]);
+        assert_eq!(
+            h.dispatcher.next_deadline(),
+            Some(h.zero + Duration::from_secs(3))
+        );
+        assert_eq!(h.at(2.9).feed(Input::Tick), []);
+        assert_eq!(h.at(3.0).feed(Input::Tick), [Action::StopHung(0)]);
+        assert_eq!(h.dispatcher.next_deadline(), None);
+        let leftovers = Leftovers {
+            status: Some(ExitStatus::from_raw(libc::SIGKILL)),
+            captured: String::new(),
+            stack: "  File \"conftest.py\", line 5 in forever\n".to_string(),
+        };
+        assert_eq!(h.feed(Input::Exited(0, leftovers)), [Action::Spawn]);
+        assert_eq!(h.feed(Input::Spawned(1)), []);
+        assert_eq!(h.collected(1), [Action::Run(1, 2)]);
+        assert_eq!(h.runs(1, 2, Verdict::Passed), [Action::Exit(1)]);
+        assert_eq!(h.feed(Input::Exited(1, exited(0))), []);
+        let (outcome, _) = h.finish();
+        assert_eq!(verdicts(&outcome), ["a.py::t0 Error", "b.py::t2 Passed"]);
+        assert_eq!(
+            teardown_failure(&outcome, 0),
+            (
+                "Timeout".to_string(),
+                "timed out after 2s in the teardown after run 8 of a.py::t0".to_string(),
+                "Python stack when it was stopped:\n  File \"conftest.py\", line 5 in forever\n"
+                    .to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn the_session_end_is_bounded_by_the_timeout_and_fails_the_last_test() {
+        let limits = timing_out_after(2);
+        let (mut h, _) = Harness::start(vec![vec![0]], limits, &[true]);
+        h.at(1.0);
+        assert_eq!(h.runs(0, 0, Verdict::Passed), [Action::Exit(0)]);
+        assert_eq!(h.at(3.0).feed(Input::Tick), [Action::StopHung(0)]);
+        assert_eq!(h.feed(Input::Exited(0, exited(libc::SIGKILL))), []);
+        assert!(h.dispatcher.is_over());
+        let (outcome, _) = h.finish();
+        assert_eq!(verdicts(&outcome), ["a.py::t0 Error"]);
+        assert_eq!(
+            teardown_failure(&outcome, 0).1,
+            "timed out after 2s at the session's end, after run 8 of a.py::t0"
+        );
+    }
+
+    #[test]
+    fn a_worker_that_exits_when_told_leaves_its_last_test_as_it_was() {
+        let limits = timing_out_after(2);
+        let (mut h, _) = Harness::start(vec![vec![0]], limits, &[true]);
+        assert_eq!(h.runs(0, 0, Verdict::Passed), [Action::Exit(0)]);
+        assert_eq!(h.at(1.9).feed(Input::Exited(0, exited(0))), []);
+        let (outcome, _) = h.finish();
+        assert_eq!(verdicts(&outcome), ["a.py::t0 Passed"]);
+    }
+
+    #[test]
+    fn a_crash_at_the_session_end_fails_the_last_test() {
+        let (mut h, _) = Harness::start(vec![vec![0]], limits(1), &[true]);
+        assert_eq!(h.runs(0, 0, Verdict::Passed), [Action::Exit(0)]);
+        // os._exit(3) in an atexit callback: exit(3) is status 3 << 8.
+        assert_eq!(h.feed(Input::Exited(0, exited(3 << 8))), []);
+        let (outcome, _) = h.finish();
+        assert_eq!(verdicts(&outcome), ["a.py::t0 Error"]);
+        assert_eq!(
+            teardown_failure(&outcome, 0).1,
+            "worker exited with code 3 at the session's end, after run 8 of a.py::t0"
+        );
+    }
+
     #[test]
     fn a_run_is_timed_from_when_its_board_says_it_began_not_from_when_it_was_read() {
-        let limits = Limits {
-            timeout: Some(Duration::from_secs(2)),
-            ..limits(1)
-        };
+        let limits = timing_out_after(2);
         let (mut h, _) = Harness::start(vec![vec![0, 1]], limits, &[true]);
         assert_eq!(h.started(0, 0), []);
         // Read at 1.9 s (a tick), the board says run 3 began at 1.2 s.
@@ -1185,10 +1382,7 @@ mod tests {
 
     #[test]
     fn a_board_still_showing_the_test_before_changes_nothing() {
-        let limits = Limits {
-            timeout: Some(Duration::from_secs(2)),
-            ..limits(1)
-        };
+        let limits = timing_out_after(2);
         let (mut h, _) = Harness::start(vec![vec![0, 1]], limits, &[true]);
         assert_eq!(h.runs(0, 0, Verdict::Passed), [Action::Run(0, 1)]);
         h.at(1.0);
@@ -1213,10 +1407,7 @@ mod tests {
 
     #[test]
     fn a_diagnosis_has_its_own_limit_and_its_leak_stands_when_stopped() {
-        let limits = Limits {
-            timeout: Some(Duration::from_secs(2)),
-            ..limits(1)
-        };
+        let limits = timing_out_after(2);
         let (mut h, _) = Harness::start(vec![vec![0]], limits, &[true]);
         assert_eq!(h.started(0, 0), []);
         assert_eq!(h.run(0, 0, 8), []);
