@@ -917,3 +917,34 @@ fn a_chain_is_labelled_only_once_the_search_is_over() {
     assert_starts(&run.stdout, &[&format!("  _contextvars.Token: {held}")]);
     assert!(!run.stdout.contains("refer to it"), "{}", run.stdout);
 }
+
+/// A class's cache of strings made at import is a dict the gc does not
+/// track: what it gains each run read "no container refers to what these
+/// lines allocated … a missing Py_DECREF" (tornado's
+/// StaticFileHandler._static_hashes).
+#[test]
+fn strings_a_class_level_cache_keeps_are_held_by_that_cache() {
+    assert_diagnosed(
+        "untracked_class_cache",
+        &[
+            "cause: str: module test_class_cache -> StaticHandler._hashes (dict) -> […] -> str",
+            "        +1        +81 B  str  (not gc-tracked)",
+        ],
+    );
+    let run = leakhunt(&["untracked_class_cache"]);
+    assert!(!run.stdout.contains("Py_DECREF"), "{}", run.stdout);
+}
+
+/// An event loop's epoll is not gc-tracked, and was not looked for among
+/// what owns a descriptor: "no file or socket object owns it".
+#[test]
+fn a_selector_s_epoll_owns_its_descriptor() {
+    assert_diagnosed(
+        "selector_fd",
+        &[
+            "cause: test_selector_fd.Loop: module test_selector_fd -> _loops (list) -> […] -> test_selector_fd.Loop",
+            "leaked file descriptors, per run:",
+            "        +1  anon_inode:[…]  select.epoll created at selector_fd/test_selector_fd.py:12",
+        ],
+    );
+}

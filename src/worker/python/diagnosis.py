@@ -21,6 +21,7 @@ import io
 import itertools
 import operator
 import os
+import select
 import socket
 import sys
 import threading
@@ -267,11 +268,12 @@ def _sizes():
     once, and only for a leak that made no new objects."""
     objects = gc.get_objects()
     sizes = {id(obj): (obj, _size(obj)) for obj in objects if type(obj) in _SIZED}
-    # bytearrays are not gc-tracked: found in the namespaces and lists that hold them.
+    # bytearrays are not gc-tracked, nor are dicts of strings and numbers (a
+    # class's cache of strings): found in the namespaces and lists that hold them.
     holders = [obj for obj in objects if type(obj) in (dict, list)]
     del objects
     for ref in gc.get_referents(*holders):
-        if type(ref) is bytearray:
+        if type(ref) is bytearray or (type(ref) is dict and not gc.is_tracked(ref)):
             sizes[id(ref)] = (ref, _size(ref))
     return sizes
 
@@ -675,7 +677,9 @@ def _finish(new_fds):
     # A descriptor's owner may have been made by a library's thread, with no
     # frame of the user's (urllib3's dummy server accepts each connection in
     # its own thread: "a descriptor no object owns", before).
-    files = [obj for obj in alive if issubclass(type(obj), _FILE_TYPES)] if new_fds else []
+    # An event loop's epoll is not gc-tracked: among the untracked ones made.
+    owners = itertools.chain(alive, untracked)
+    files = [obj for obj in owners if issubclass(type(obj), _FILE_TYPES)] if new_fds else []
     del alive
     lost = _state.get("tracing lost", False)
     points = _state["points"]
@@ -807,10 +811,14 @@ def _callable_name(func):
     return type_name(type(func))
 
 
-# What owns a descriptor: a raw file or a socket, and the buffers and text
-# files over a raw file.
+# What owns a descriptor: a raw file, a socket or a selector's poller (an
+# event loop's epoll: tornado's kept loops read "no file or socket object
+# owns it"), and the buffers and text files over a raw file.
 _WRAPPERS = (io.BufferedReader, io.BufferedWriter, io.BufferedRandom, io.TextIOWrapper)
-_FILE_TYPES = (io.FileIO, socket.socket) + _WRAPPERS
+_POLLERS = tuple(
+    getattr(select, name) for name in ("epoll", "devpoll", "kqueue") if hasattr(select, name)
+)
+_FILE_TYPES = (io.FileIO, socket.socket, *_POLLERS, *_WRAPPERS)
 
 
 def _fd_owners(fds, files):
@@ -831,6 +839,8 @@ def _fd_owners(fds, files):
             fileno = io.FileIO.fileno
         elif issubclass(cls, socket.socket):
             fileno = socket.socket.__mro__[1].fileno  # _socket.socket's, in C
+        elif issubclass(cls, _POLLERS):
+            fileno = next(poller for poller in _POLLERS if issubclass(cls, poller)).fileno
         else:
             continue
         try:
@@ -1112,11 +1122,13 @@ def _backward(targets):
     gc.unfreeze()
     ignore = _own_holders()
     modules = {}
+    namespaces = []
     for name, namespace in _namespaces():
         if name.startswith("_leakhunt"):
             ignore.add(id(namespace))  # the harness is never the culprit
         else:
             modules[id(namespace)] = name
+            namespaces.append(namespace)
     threads = {}
     for ident, top in sys._current_frames().items():
         if ident == threading.get_ident():
@@ -1129,10 +1141,38 @@ def _backward(targets):
         names[thread.ident] = str((_namespace(thread) or {}).get("_name", thread.ident))
     roots = _Roots(modules, threads, names, _state["atexit"])
     ignore.add(id(roots.context))
-    found = _search(targets, ignore, roots, _state.get("untracked containers", []))
+    containers = _state.get("untracked containers", [])
+    if not all(gc.is_tracked(target) for target in targets):
+        containers = containers + _old_untracked_dicts(namespaces)
+        ignore.add(id(containers))
+    del namespaces
+    found = _search(targets, ignore, roots, containers)
     if found is None:
         return [_chain("", [], False, timed_out=True) for _ in targets]
     return found
+
+
+_CLASS_NAMESPACE = type.__dict__["__dict__"].__get__
+
+
+def _old_untracked_dicts(namespaces):
+    """The dicts that modules and their classes hold and the gc does not
+    track (nothing in them but strings, numbers and the like): a class's
+    cache of strings, made at import, that gains an entry every run
+    (tornado's StaticFileHandler._static_hashes) is a referrer that
+    gc.get_referrers cannot see, and what it held read "a missing
+    Py_DECREF" before."""
+    found = {}
+    for namespace in namespaces:
+        for value in list(namespace.values()):
+            if issubclass(type(value), type):
+                held = list(_CLASS_NAMESPACE(value).values())
+            else:
+                held = [value]
+            for obj in held:
+                if type(obj) is dict and not gc.is_tracked(obj):
+                    found[id(obj)] = obj
+    return list(found.values())
 
 
 # Hooks a program replaces by assignment; each has its default as __NAME__.
