@@ -948,3 +948,27 @@ fn a_selector_s_epoll_owns_its_descriptor() {
         ],
     );
 }
+
+/// A class's registry that every instance also refers to has hundreds of
+/// referrers of one type once a suite has run a while: the search up took
+/// those first, its budget ran out before the class's own dict, and both
+/// leaks read "no module, class or thread was found" (tornado's
+/// AsyncHTTPClient, 18 of its 36 leaks).
+#[test]
+fn a_registry_every_instance_refers_to_is_still_found_from_its_class() {
+    let run = leakhunt(&["shared_registry"]);
+    let chain = "module test_shared_registry -> Client._instances (weakref.WeakKeyDictionary) -> .data (dict)";
+    assert_lines(
+        &run.stdout,
+        &[
+            &format!("cause: test_shared_registry.Client: {chain} -> […] -> test_shared_registry.Client"),
+            &format!("same cause as shared_registry/test_shared_registry.py::test_leaves_a_client_for_its_new_loop (diagnosed there): test_shared_registry.Client: {chain} -> […] -> test_shared_registry.Client"),
+        ],
+    );
+    assert!(
+        !run.stdout.contains("diagnosis incomplete"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(final_counts(&run.stdout), "2 leaked");
+}

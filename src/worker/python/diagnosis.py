@@ -1382,13 +1382,14 @@ def _search(targets, ignore, roots, containers):
                 child = next((c for c in children if id(c) in current[i]), None)
                 if child is None:
                     continue
-                if visited[i] >= _MAX_VISITED:
+                # A root is taken past the budget: it ends the search.
+                root = roots.root(ref)
+                if visited[i] >= _MAX_VISITED and root is None:
                     cut[i] = True
                     continue
                 parent[id(ref)] = child
                 objects[i][id(ref)] = ref
                 visited[i] += 1
-                root = roots.root(ref)
                 if root is not None:
                     results[i] = _reached(root, _path(ref, parent, objects[i]), ignore)
                 else:
@@ -1413,9 +1414,23 @@ def _search(targets, ignore, roots, containers):
                 # descriptors refer to it: "no module, class or thread was
                 # found", before).
                 results[i] = _chain("", [], False, island=len(objects[i]) - 1)
-            frontier[:] = nexts[i]
+            frontier[:] = _rarest_first(nexts[i])
         del level
     return [_labelled(r, roots) for r in results]
+
+
+def _rarest_first(frontier):
+    """The frontier with its rarest types first, when it is longer than the
+    search takes: a registry every instance also refers to (tornado's
+    clients each keep the class's WeakKeyDictionary of them all) has
+    hundreds of referrers of one type, and the class's own dict, the way to
+    the root, came after them and was left out."""
+    if len(frontier) <= _MAX_FRONTIER:
+        return frontier
+    counts = {}
+    for obj in frontier:
+        counts[id(type(obj))] = counts.get(id(type(obj)), 0) + 1
+    return sorted(frontier, key=lambda obj: counts[id(type(obj))])
 
 
 def _reached(root, path, ignore):
