@@ -972,3 +972,23 @@ fn a_registry_every_instance_refers_to_is_still_found_from_its_class() {
     );
     assert_eq!(final_counts(&run.stdout), "2 leaked");
 }
+
+/// A module made every run and put in sys.modules (pydantic's
+/// create_module fixture) is held by sys.modules, not by the suite: its
+/// chain read "module generated_23 -> Model -> type".
+#[test]
+fn a_module_the_runs_made_is_named_as_held_by_sys_modules() {
+    let run = leakhunt(&["module_per_run"]);
+    assert_lines(
+        &run.stdout,
+        &["cause: type: sys.modules[…] (a module the runs made) -> Model -> type"],
+    );
+    assert_starts(
+        &run.stdout,
+        &[
+            "  type: sys.modules['generated_",
+            "  dict: sys.modules['generated_",
+        ],
+    );
+    assert_eq!(final_counts(&run.stdout), "1 leaked");
+}

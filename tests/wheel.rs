@@ -102,11 +102,12 @@ fn every_python_finds_what_holds_a_leak_as_the_binary_does() {
         "untracked_class_cache",
         "selector_fd",
         "shared_registry",
+        "module_per_run",
         "leaky/test_native.py::test_incref_leaks_tracked_object",
     ];
     let reference = leakhunt(&args);
     let expected = causes(&reference.stdout);
-    assert_eq!(expected.len(), 8, "{}", reference.stdout);
+    assert_eq!(expected.len(), 9, "{}", reference.stdout);
     assert!(
         expected.contains(&"cause: list: nothing refers to it: a reference was taken and never released (C code, e.g. a missing Py_DECREF)"),
         "{}",

@@ -347,6 +347,7 @@ def begin(nframes, in_place, native, library, tests, budget):
     _state.clear()
     _state["deadline"] = time.monotonic() + budget
     _state["threads"] = {t.ident for t in threading.enumerate()}
+    _state["modules"] = _loaded_modules()
     if in_place:
         # Heap walks first, untraced: tracing every allocation 25 frames deep is slow.
         gc.unfreeze()
@@ -499,6 +500,28 @@ def _module_namespace(name):
     if module is None or not issubclass(type(module), types.ModuleType):
         return None
     return _namespace(module)
+
+
+def _loaded_modules():
+    """{id: weak reference} of the modules loaded now: a module of that name
+    made again later is another one (a test that makes a module every run)."""
+    loaded = {}
+    for module in list(sys.modules.values()):
+        if issubclass(type(module), types.ModuleType):
+            with contextlib.suppress(TypeError):
+                loaded[id(module)] = weakref.ref(module)
+    return loaded
+
+
+def _made_modules():
+    """The names of the modules in sys.modules that the pass's runs made."""
+    before = _state.get("modules", {})
+    made = set()
+    for name, module in list(sys.modules.items()):
+        ref = before.get(id(module))
+        if issubclass(type(module), types.ModuleType) and (ref is None or ref() is not module):
+            made.add(name)
+    return made
 
 
 def _namespaces():
@@ -1139,7 +1162,7 @@ def _backward(targets):
     names = {}
     for thread in threading.enumerate():
         names[thread.ident] = str((_namespace(thread) or {}).get("_name", thread.ident))
-    roots = _Roots(modules, threads, names, _state["atexit"])
+    roots = _Roots(modules, threads, names, _state["atexit"], _made_modules())
     ignore.add(id(roots.context))
     containers = _state.get("untracked containers", [])
     if not all(gc.is_tracked(target) for target in targets):
@@ -1189,8 +1212,11 @@ class _Roots:
     """Recognises what holds objects for good: modules, threads' frames and
     the registries the interpreter keeps."""
 
-    def __init__(self, modules, threads, names, atexit):
+    def __init__(self, modules, threads, names, atexit, made_modules):
         self.modules = modules
+        # A module the runs made (pydantic's tests make one each and put it
+        # in sys.modules): sys.modules holds it, not the suite.
+        self.made_modules = made_modules
         self.threads = threads
         self.names = names
         # What atexit keeps that the runs registered: callbacks, and each
@@ -1237,18 +1263,23 @@ class _Roots:
         if id(obj) in self.hooks:
             return self.hooks[id(obj)]
         if type(obj) is dict and id(obj) in self.modules:
-            return f"module {self.modules[id(obj)]}"
+            return self.module(self.modules[id(obj)])
         if issubclass(type(obj), type):
             module = _module_of(obj)
             if module is None:
                 return "a class with no __module__"
-            return f"module {module}" if _named_by_its_module(obj, module) else None
+            return self.module(module) if _named_by_its_module(obj, module) else None
         if type(obj) is types.FrameType and id(obj) in self.threads:
             ident = self.threads[id(obj)]
             return f"thread {_short(self.names.get(ident, ident))}"
         if type(obj) is common.LRU_CACHE and id(obj) not in self.new_caches:
             return f"lru_cache of {_callable_name(_static_wrapped(obj))}"
         return None
+
+    def module(self, name):
+        if name in self.made_modules:
+            return f"sys.modules[{_short(name)}] (a module the runs made)"
+        return f"module {name}"
 
     def hops(self, path):
         """_hops(path), with the context's mapping read as its variables: its
