@@ -173,6 +173,17 @@ pub fn xdist_venv() -> PathBuf {
     )
 }
 
+/// The regex package's version in the regex test virtualenv.
+pub const REGEX: &str = "2026.11.19";
+
+/// A virtualenv with pytest and the regex package, made as `pytest_venv`.
+pub fn regex_venv() -> PathBuf {
+    venv_with(
+        &format!("venv-pytest-{PYTEST}-regex-{REGEX}"),
+        &[&format!("pytest=={PYTEST}"), &format!("regex=={REGEX}")],
+    )
+}
+
 /// pytest-benchmark's version in the benchmark test virtualenv.
 pub const PYTEST_BENCHMARK: &str = "5.3.1";
 
