@@ -992,3 +992,18 @@ fn a_module_the_runs_made_is_named_as_held_by_sys_modules() {
     );
     assert_eq!(final_counts(&run.stdout), "1 leaked");
 }
+
+/// A 50 KB page kept each run beside two short titles kept elsewhere: the
+/// chain is the page's, where the bytes are. The first string found stood
+/// for them all, and the chain went to a title (pydantic's test_help: its
+/// module's 60 KB help text, and a chain to a file name's parts).
+#[test]
+fn a_large_string_among_small_ones_stands_for_them() {
+    assert_diagnosed(
+        "big_string",
+        &[
+            "cause: str: module test_big_string -> PAGES (dict) -> […] -> str",
+            "        +3    +47.0 KiB  str  (not gc-tracked)",
+        ],
+    );
+}

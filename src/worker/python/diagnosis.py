@@ -405,7 +405,7 @@ def point(sites):
         with _collector_off():
             census = _made_census(gc.get_objects())[0]
             _state["census after run 2"] = {
-                cls: (count, size) for cls, (count, size, _) in census.items()
+                cls: (count, size) for cls, (count, size, *_) in census.items()
             }
             del census
 
@@ -645,19 +645,42 @@ def _made_census(alive):
 
 
 def _census(objects):
-    """(type -> [count, bytes, first object]) of `objects`, each counted once."""
+    """(type -> [count, bytes, first object, largest object, the sizes of
+    each]) of `objects`, each counted once; the sizes only of _BULK types."""
     found = {}
     seen = set()
     for obj in objects:
         if id(obj) in seen:
             continue
         seen.add(id(obj))
-        row = found.get(type(obj))
+        kind = type(obj)
+        row = found.get(kind)
         if row is None:
-            row = found[type(obj)] = [0, 0, obj]
+            row = found[kind] = [0, 0, obj, obj, [] if kind in _BULK else None]
+        size = _sizeof(obj)
         row[0] += 1
-        row[1] += _sizeof(obj)
+        row[1] += size
+        if row[4] is not None:
+            row[4].append(size)
+            if size > _sizeof(row[3]):
+                row[3] = obj
     return found
+
+
+# Types whose bytes may lie in a few large objects among many small ones.
+_BULK = (str, bytes)
+
+
+def _standing_in_census(cls, row, made_standing):
+    """The object that stands for `cls` in the chains: for strings and
+    bytes, the largest when it is four times their median size or more (a
+    module's 60 KB string beside the short names its loader keeps: the
+    chain went to a file name's parts, in pydantic's test_help); else the
+    made object that stands for its type, else the first."""
+    _, _, first, largest, sizes = row
+    if sizes and max(sizes) >= 4 * sorted(sizes)[len(sizes) // 2]:
+        return largest
+    return made_standing.get(cls, first)
 
 
 def _grown_containers():
@@ -738,13 +761,14 @@ def _finish(new_fds):
     at_run_2 = _state.get("census after run 2") if runs >= 4 else None
     census_runs = runs if at_run_2 is None else runs - 2
     rows = []
-    for cls, (count, size, first) in census.items():
+    for cls, row in census.items():
+        count, size, first = row[:3]
         if at_run_2 is not None:
             count_before, size_before = at_run_2.get(cls, (0, 0))
             count, size = count - count_before, size - size_before
             if count <= 0:
                 continue
-        samples.append(last_by_type.get(cls, first))
+        samples.append(_standing_in_census(cls, row, last_by_type))
         rows.append(
             {
                 "type": type_name(cls),
