@@ -944,7 +944,7 @@ fn a_selector_s_epoll_owns_its_descriptor() {
         &[
             "cause: test_selector_fd.Loop: module test_selector_fd -> _loops (list) -> […] -> test_selector_fd.Loop",
             "leaked file descriptors, per run:",
-            "        +1  anon_inode:[…]  select.epoll created at selector_fd/test_selector_fd.py:12",
+            "        +1  anon_inode:[eventpoll]  select.epoll created at selector_fd/test_selector_fd.py:12",
         ],
     );
 }

@@ -234,11 +234,12 @@ fn same_target(a: &str, b: &str) -> bool {
     display_target(a) == display_target(b)
 }
 
+/// A socket's or a pipe's inode number says nothing; what an anonymous
+/// inode is says what made it (`anon_inode:[eventfd]`: pyzmq's context
+/// left by a failed constructor, which read `anon_inode:[…]`).
 fn display_target(target: &str) -> String {
     match target.split_once(":[") {
-        Some((kind, _)) if matches!(kind, "socket" | "pipe" | "anon_inode") => {
-            format!("{kind}:[…]")
-        }
+        Some((kind, _)) if matches!(kind, "socket" | "pipe") => format!("{kind}:[…]"),
         _ => target.to_string(),
     }
 }
@@ -382,6 +383,22 @@ mod tests {
             lines.contains(&"     +0.17  socket:[…]  socket.socket".to_string()),
             "{lines:?}"
         );
+    }
+
+    #[test]
+    fn a_descriptor_s_inode_number_is_left_out_and_its_kind_kept() {
+        assert_eq!(display_target("socket:[81235]"), "socket:[…]");
+        assert_eq!(display_target("pipe:[4411]"), "pipe:[…]");
+        assert_eq!(
+            display_target("anon_inode:[eventfd]"),
+            "anon_inode:[eventfd]"
+        );
+        assert_eq!(display_target("/tmp/x.log"), "/tmp/x.log");
+        assert!(same_target("socket:[1]", "socket:[2]"));
+        assert!(!same_target(
+            "anon_inode:[eventfd]",
+            "anon_inode:[eventpoll]"
+        ));
     }
 
     #[test]
