@@ -207,6 +207,10 @@ pub struct TestReport {
     /// ResourceWarnings (which are `resource_warnings`), as pytest shows them.
     #[serde(default)]
     pub pytest_warnings: Vec<String>,
+    /// Set when its judged runs took longer than this in all, and the
+    /// verdict was decided with the runs they had (a slow test).
+    #[serde(default)]
+    pub out_of_time: Option<Duration>,
 }
 
 /// A warning pytest gave while it configured or collected.
@@ -335,6 +339,7 @@ impl TestReport {
             not_repeatable: None,
             pytest_counts: Vec::new(),
             pytest_warnings: Vec::new(),
+            out_of_time: None,
         }
     }
 }

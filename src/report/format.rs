@@ -4,14 +4,21 @@ use crate::model::outcome::{Growth, TestReport, Verdict};
 use crate::model::signal::{Sample, Signal};
 
 /// What happened to a test that grew: `leaked`, `leaked, allowed (reason)`,
-/// or `still ambiguous (inconclusive)`.
+/// or `still ambiguous (inconclusive)`, with why it had fewer runs than the
+/// cap when its time was up.
 pub fn growth_outcome(test: &TestReport) -> String {
     match test.verdict {
         Verdict::Allowed => format!(
             "leaked, allowed ({})",
             test.allowed.as_deref().unwrap_or("accepted")
         ),
-        Verdict::Inconclusive => "still ambiguous (inconclusive)".to_string(),
+        Verdict::Inconclusive => match test.out_of_time {
+            Some(budget) => format!(
+                "still ambiguous (inconclusive: its judged runs took over {} s)",
+                budget.as_secs()
+            ),
+            None => "still ambiguous (inconclusive)".to_string(),
+        },
         _ => "leaked".to_string(),
     }
 }
@@ -125,6 +132,20 @@ mod tests {
             rates(&[g(Signal::Objects, 3.0), g(Signal::Bytes, 416.0)]),
             "+3 objects/run, +416 B/run"
         );
+    }
+
+    #[test]
+    fn an_inconclusive_test_says_when_its_time_was_up() {
+        // orjson's test_faker: 32 runs, not 60, and nothing said why.
+        let mut test = TestReport::example("t.py::test_slow", Verdict::Inconclusive, &[]);
+        assert_eq!(growth_outcome(&test), "still ambiguous (inconclusive)");
+        test.out_of_time = Some(std::time::Duration::from_secs(30));
+        assert_eq!(
+            growth_outcome(&test),
+            "still ambiguous (inconclusive: its judged runs took over 30 s)"
+        );
+        test.verdict = Verdict::Leaked;
+        assert_eq!(growth_outcome(&test), "leaked");
     }
 
     #[test]

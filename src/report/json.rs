@@ -67,6 +67,9 @@ struct Test<'a> {
     /// `{"kind": "fails-when-repeated", "run": 2}` or
     /// `{"kind": "slower-every-run", "run_times": [seconds...]}`.
     not_repeatable: Option<&'a NotRepeatable>,
+    /// Seconds its judged runs took past which the verdict was decided with
+    /// the runs they had (a slow test), or null.
+    out_of_time: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -126,6 +129,7 @@ fn test(report: &TestReport) -> Test<'_> {
             Vec::new()
         },
         not_repeatable: report.not_repeatable.as_ref(),
+        out_of_time: report.out_of_time.map(|budget| budget.as_secs_f64()),
     }
 }
 
@@ -165,6 +169,7 @@ pub fn write_json(session: &SessionReport, path: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::outcome::Verdict;
 
     #[test]
     fn an_empty_session_names_its_schema() {
@@ -173,5 +178,20 @@ mod tests {
         assert_eq!(value["schema"], "leakhunt-report/1");
         assert_eq!(value["tests"], serde_json::json!([]));
         assert_eq!(value["summary"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn a_test_decided_when_its_time_was_up_says_after_how_long() {
+        let mut slow = TestReport::example("t.py::test_slow", Verdict::Inconclusive, &[]);
+        slow.out_of_time = Some(std::time::Duration::from_secs(30));
+        let quick = TestReport::example("t.py::test_quick", Verdict::Passed, &[]);
+        let session = SessionReport {
+            tests: vec![slow, quick],
+            ..SessionReport::default()
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&render_json(&session).unwrap()).unwrap();
+        assert_eq!(value["tests"][0]["out_of_time"], serde_json::json!(30.0));
+        assert_eq!(value["tests"][1]["out_of_time"], serde_json::Value::Null);
     }
 }

@@ -304,8 +304,15 @@ fn inconclusive_note(test: &TestReport) -> String {
     } else {
         format!(" of {}", rates(&test.growth))
     };
+    let time = match test.out_of_time {
+        Some(budget) => format!(
+            ", when its judged runs had taken over {} s",
+            budget.as_secs()
+        ),
+        None => String::new(),
+    };
     let mut note = format!(
-        "inconclusive: growth{growth} still ambiguous after {} runs\n",
+        "inconclusive: growth{growth} still ambiguous after {} runs{time}\n",
         test.runs
     );
     note.push_str(&series_lines(test));
@@ -653,6 +660,7 @@ mod tests {
         allowed.captured = "allowed output\n".to_owned();
 
         let mut inconclusive = report("test_maybe", Verdict::Inconclusive);
+        inconclusive.out_of_time = Some(Duration::from_secs(30));
         inconclusive.growth = vec![Growth {
             signal: Signal::Rss,
             per_run: 262_144.0,
@@ -985,7 +993,7 @@ runs: 13 (3 warm-up)
 
 allowed output
 ]]></system-out></testcase>"#,
-        r#"<testcase name="test_maybe" time="12.346" classname="pkg.test_x.TestC"><system-out><![CDATA[inconclusive: growth of +256.0 KiB rss/run still ambiguous after 13 runs
+        r#"<testcase name="test_maybe" time="12.346" classname="pkg.test_x.TestC"><system-out><![CDATA[inconclusive: growth of +256.0 KiB rss/run still ambiguous after 13 runs, when its judged runs had taken over 30 s
 rss: 0 262144 (deltas +262144)
 ]]></system-out></testcase>"#,
         r#"<system-out><![CDATA[interrupted: not every test ran]]></system-out></testsuite></testsuites>"#,

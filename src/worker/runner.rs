@@ -24,7 +24,8 @@ fn cpu_time() -> Duration {
 
 /// How one test ended, before it becomes a report.
 enum Ending {
-    Judged(Judgement),
+    /// With the time budget, when the verdict came on it.
+    Judged(Judgement, Option<Duration>),
     Problem(RunProblem, usize),
 }
 
@@ -57,7 +58,10 @@ pub fn run_test(
         ..TestReport::new(item.clone(), Verdict::Passed)
     };
     // A second, deeper pass, only for a leak, while its scopes are still set up.
-    if let Ending::Judged(Judgement::Leak(growth)) = &ending {
+    if let Ending::Judged(_, out_of_time) = &ending {
+        report.out_of_time = *out_of_time;
+    }
+    if let Ending::Judged(Judgement::Leak(growth), _) = &ending {
         report.verdict = Verdict::Leaked;
         report.growth = growth.clone();
         report.duration = started.elapsed();
@@ -73,11 +77,11 @@ pub fn run_test(
     run.sampler.test_done(run.py)?;
     report.resource_warnings = run.into_warnings();
     match ending {
-        Ending::Judged(Judgement::Inconclusive(growth)) => {
+        Ending::Judged(Judgement::Inconclusive(growth), _) => {
             report.verdict = Verdict::Inconclusive;
             report.growth = growth;
         }
-        Ending::Judged(_) => {}
+        Ending::Judged(..) => {}
         Ending::Problem(problem, number) => apply_problem(&mut report, problem, number)?,
     }
     if config.diagnosis.strict_resources {
@@ -165,7 +169,7 @@ fn judged_runs(
         series.push(sample);
         let judged = series.len() - 1;
         if is_flat(series, policy) {
-            return Ok(Ending::Judged(Judgement::Clean));
+            return Ok(Ending::Judged(Judgement::Clean, None));
         }
         let checkpoint = judged >= policy.min_runs
             && ((judged - policy.min_runs).is_multiple_of(policy.min_runs.max(1))
@@ -173,13 +177,13 @@ fn judged_runs(
         if !checkpoint {
             continue;
         }
-        let judgement = if started.elapsed() >= TIME_BUDGET {
-            judge(series, &policy.capped_at(judged))
-        } else {
-            judge(series, policy)
+        let out_of_time = (started.elapsed() >= TIME_BUDGET).then_some(TIME_BUDGET);
+        let judgement = match out_of_time {
+            Some(_) => judge(series, &policy.capped_at(judged)),
+            None => judge(series, policy),
         };
         if judgement != Judgement::NeedMore {
-            return Ok(Ending::Judged(judgement));
+            return Ok(Ending::Judged(judgement, out_of_time));
         }
     }
 }
