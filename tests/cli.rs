@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{assert_valid_junit, final_counts, leakhunt, verdicts};
+use common::{assert_outcomes, assert_valid_junit, final_counts, leakhunt, verdicts};
 
 #[test]
 fn every_outcome_of_the_builtin_engine() {
@@ -253,19 +253,18 @@ fn tests_that_are_not_repeatable_are_named_as_such() {
         "--json",
         json.to_str().unwrap(),
     ]);
-    assert_eq!(
-        verdicts(&run.stdout),
-        [
+    assert_outcomes(
+        &run,
+        &[
             "not_repeatable/test_repeats.py::test_passes PASSED",
             "not_repeatable/test_repeats.py::test_fails_every_time FAILED",
             "not_repeatable/test_repeats.py::test_fails_when_run_again FAILED",
             "not_repeatable/test_repeats.py::test_slower_every_run FAILED",
         ],
-        "{}",
-        run.stdout
+        "3 failed, 1 passed",
+        1,
+        "not_repeatable",
     );
-    assert_eq!(final_counts(&run.stdout), "3 failed, 1 passed");
-    assert_eq!(run.code, 1);
     let out = &run.stdout;
     let summary = "=========================== short test summary info ============================\n\
         FAILED not_repeatable/test_repeats.py::test_fails_every_time - AssertionError: a real failure\n\

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{
-    assert_all_passed, assert_valid_junit, final_counts, fixtures, leakhunt, verdicts,
-    FORKING_TESTS,
+    assert_all_passed, assert_outcomes, assert_valid_junit, final_counts, fixtures, leakhunt,
+    verdicts, FORKING_TESTS,
 };
 
 const HOSTILE: &[&str] = &[
@@ -131,19 +131,18 @@ fn a_teardown_after_the_last_run_that_crashes_or_hangs_costs_only_its_test() {
         "2",
         "-v",
     ]);
-    assert_eq!(
-        verdicts(&run.stdout),
-        [
+    assert_outcomes(
+        &run,
+        &[
             "scope_teardown/test_a_aborts_tearing_down.py::test_passes ERROR",
             "scope_teardown/test_b_hangs_tearing_down.py::test_passes ERROR",
             "scope_teardown/test_c_after.py::test_passes PASSED",
             "scope_teardown/test_d_hangs_at_the_end.py::test_passes ERROR",
         ],
-        "{}",
-        run.stdout
+        "1 passed, 3 errors",
+        1,
+        "scope_teardown",
     );
-    assert_eq!(final_counts(&run.stdout), "1 passed, 3 errors");
-    assert_eq!(run.code, 1);
     for line in [
         "ERROR scope_teardown/test_a_aborts_tearing_down.py::test_passes - WorkerCrash: worker died with SIGABRT in the teardown after run 5 of scope_teardown/test_a_aborts_tearing_down.py::test_passes\n",
         "ERROR scope_teardown/test_b_hangs_tearing_down.py::test_passes - Timeout: timed out after 2s in the teardown after run 5 of scope_teardown/test_b_hangs_tearing_down.py::test_passes\n",

@@ -121,15 +121,19 @@ impl Diagnosis {
             .or_else(|| self.threads.iter().find_map(|t| t.started.as_ref()))
     }
 
-    /// Nothing to show under the series: no type, site, container, descriptor
-    /// or thread, and not native memory.
-    pub fn shows_nothing(&self) -> bool {
+    /// Nothing found that holds what its lines allocated: no type, grown
+    /// container, descriptor or thread, and not native memory.
+    pub fn holds_nothing(&self) -> bool {
         self.types.is_empty()
-            && self.sites.is_empty()
             && self.in_place.is_empty()
             && self.fds.is_empty()
             && self.threads.is_empty()
             && !self.native
+    }
+
+    /// Nothing to show under the series: nothing held, and no site.
+    pub fn shows_nothing(&self) -> bool {
+        self.holds_nothing() && self.sites.is_empty()
     }
 }
 

@@ -146,12 +146,7 @@ pub fn diagnosis_lines(test: &TestReport) -> Vec<String> {
     }
     // Descriptors or threads that leaked explain what their lines allocated
     // (urllib3's connections, each a socket its server thread keeps).
-    let unheld = d.types.is_empty()
-        && d.in_place.is_empty()
-        && !d.native
-        && d.fds.is_empty()
-        && d.threads.is_empty();
-    if unheld && d.sites.iter().any(|s| s.steady) {
+    if d.holds_nothing() && d.sites.iter().any(|s| s.steady) {
         lines.push(if d.atexit_per_run > 0.0 {
             format!(
                 "no container refers to what these lines allocated, but atexit callbacks grew, \

@@ -58,6 +58,8 @@ pub fn run_test(
         ..TestReport::new(item.clone(), Verdict::Passed)
     };
     // A second, deeper pass, only for a leak, while its scopes are still set up.
+    // Before the diagnosis: the judged report it sends stands if the worker
+    // dies there.
     if let Ending::Judged(_, out_of_time) = &ending {
         report.out_of_time = *out_of_time;
     }

@@ -20,6 +20,48 @@ pub enum Cause {
     TimedOut { limit: Duration, stack: String },
 }
 
+impl Cause {
+    /// How a worker that went away ended: stopped for passing `timed_out`,
+    /// with the stack it wrote, or by itself.
+    pub fn of(timed_out: Option<Duration>, status: Option<ExitStatus>, stack: &str) -> Cause {
+        match timed_out {
+            Some(limit) => Cause::TimedOut {
+                limit,
+                stack: stack.to_string(),
+            },
+            None => Cause::Exited(status),
+        }
+    }
+
+    /// The failure it gives a test, `when` saying when it came ("during run
+    /// 3 of t.py::test_x"), in `phase`.
+    fn failure(&self, when: &str, phase: &str) -> Failure {
+        let (kind, message, traceback) = match self {
+            Cause::TimedOut { limit, stack } => (
+                "Timeout",
+                format!("timed out after {}s {when}", limit.as_secs_f64()),
+                if stack.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!("Python stack when it was stopped:\n{stack}")
+                },
+            ),
+            Cause::Exited(status) => (
+                "WorkerCrash",
+                format!("worker {} {when}", describe_exit(*status)),
+                String::new(),
+            ),
+        };
+        Failure {
+            kind: kind.to_string(),
+            message,
+            traceback,
+            run: 0,
+            phase: phase.to_string(),
+        }
+    }
+}
+
 /// What the supervisor knew of the test when its worker went away.
 #[derive(Debug, Clone)]
 pub struct Crash {
@@ -60,41 +102,16 @@ impl Crash {
             report.captured = self.captured;
             return report;
         }
-        let (kind, message, traceback, not_repeatable) = match &self.cause {
-            Cause::TimedOut { limit, stack } => (
-                "Timeout",
-                format!(
-                    "timed out after {}s during run {} of {}",
-                    limit.as_secs_f64(),
-                    self.run,
-                    self.item.nodeid
-                ),
-                stack_text(stack),
-                // A test that slows down every run is not a hang.
-                NotRepeatable::of_timeout(&self.run_times, *limit),
-            ),
-            Cause::Exited(status) => (
-                "WorkerCrash",
-                format!(
-                    "worker {} during run {} of {}",
-                    describe_exit(*status),
-                    self.run,
-                    self.item.nodeid
-                ),
-                String::new(),
-                None,
-            ),
+        let when = format!("during run {} of {}", self.run, self.item.nodeid);
+        let not_repeatable = match &self.cause {
+            // A test that slows down every run is not a hang.
+            Cause::TimedOut { limit, .. } => NotRepeatable::of_timeout(&self.run_times, *limit),
+            Cause::Exited(_) => None,
         };
         TestReport {
             runs: self.run,
             duration: self.duration,
-            failure: Some(Failure {
-                kind: kind.to_string(),
-                message,
-                traceback,
-                run: 0,
-                phase: "call".to_string(),
-            }),
+            failure: Some(self.cause.failure(&when, "call")),
             captured: self.captured,
             not_repeatable,
             ..TestReport::new(self.item, Verdict::Failed)
@@ -112,33 +129,7 @@ pub fn after_last_run(cause: &Cause, nodeid: &str, runs: usize, session_end: boo
     } else {
         format!("in the teardown after run {runs} of {nodeid}")
     };
-    let (kind, message, traceback) = match cause {
-        Cause::TimedOut { limit, stack } => (
-            "Timeout",
-            format!("timed out after {}s {when}", limit.as_secs_f64()),
-            stack_text(stack),
-        ),
-        Cause::Exited(status) => (
-            "WorkerCrash",
-            format!("worker {} {when}", describe_exit(*status)),
-            String::new(),
-        ),
-    };
-    Failure {
-        kind: kind.to_string(),
-        message,
-        traceback,
-        run: 0,
-        phase: "teardown".to_string(),
-    }
-}
-
-fn stack_text(stack: &str) -> String {
-    if stack.trim().is_empty() {
-        String::new()
-    } else {
-        format!("Python stack when it was stopped:\n{stack}")
-    }
+    cause.failure(&when, "teardown")
 }
 
 /// "died with SIGSEGV", "exited with code 3".

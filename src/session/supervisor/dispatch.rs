@@ -514,13 +514,11 @@ impl Dispatcher {
         self.finalize(provisional);
         if let Some(current) = self.workers[id].current.take() {
             if !self.interrupted {
-                let cause = match self.workers[id].timed_out {
-                    Some(limit) => Cause::TimedOut {
-                        limit,
-                        stack: leftovers.stack,
-                    },
-                    None => Cause::Exited(leftovers.status),
-                };
+                let cause = Cause::of(
+                    self.workers[id].timed_out,
+                    leftovers.status,
+                    &leftovers.stack,
+                );
                 let crash = Crash {
                     item: self.tests[current.index].clone(),
                     run: current.run,
@@ -572,13 +570,7 @@ impl Dispatcher {
         let Some(report) = provisional.and_then(|index| self.reports.get_mut(&index)) else {
             return;
         };
-        let cause = match timed_out {
-            Some(limit) => Cause::TimedOut {
-                limit,
-                stack: leftovers.stack.clone(),
-            },
-            None => Cause::Exited(leftovers.status),
-        };
+        let cause = Cause::of(timed_out, leftovers.status, &leftovers.stack);
         let failure = after_last_run(
             &cause,
             &report.item.nodeid,

@@ -411,22 +411,32 @@ def point(sites):
 
 
 def _alive():
-    """The ids of the objects alive now (not frozen), and id -> a weak
-    reference for each whose type allows one, in one walk of them. An id
-    alone passes an object that a later run made at an address one of these
+    """The ids of the objects alive now (not frozen), and their weak
+    references (_weak_references), from one walk of the heap."""
+    objects = gc.get_objects()
+    return {id(obj) for obj in objects}, _weak_references(objects)
+
+
+def _weak_references(objects):
+    """id -> a weak reference, for each of `objects` whose type allows one.
+    An id alone passes an object made later at an address one of these
     freed: blockbuster swaps its wrapper functions every run, and one of
     them stood for the functions that grow (starlette's suite, 30 leaks;
     fixtures/reused_address)."""
-    ids = set()
     refs = {}
-    for obj in gc.get_objects():
-        ids.add(id(obj))
+    for obj in objects:
         if _WEAKREF_OFFSET(type(obj)):
             try:
                 refs[id(obj)] = weakref.ref(obj)
             except TypeError:
                 pass
-    return ids, refs
+    return refs
+
+
+def _among(refs, obj):
+    """Whether `obj` is the object `refs` (_weak_references) has under its id."""
+    ref = refs.get(id(obj))
+    return ref is not None and ref() is obj
 
 
 def _still_traced():
@@ -503,25 +513,20 @@ def _module_namespace(name):
 
 
 def _loaded_modules():
-    """{id: weak reference} of the modules loaded now: a module of that name
+    """Weak references to the modules loaded now: a module of that name
     made again later is another one (a test that makes a module every run)."""
-    loaded = {}
-    for module in list(sys.modules.values()):
-        if issubclass(type(module), types.ModuleType):
-            with contextlib.suppress(TypeError):
-                loaded[id(module)] = weakref.ref(module)
-    return loaded
+    modules = list(sys.modules.values())
+    return _weak_references([m for m in modules if issubclass(type(m), types.ModuleType)])
 
 
 def _made_modules():
     """The names of the modules in sys.modules that the pass's runs made."""
     before = _state.get("modules", {})
-    made = set()
-    for name, module in list(sys.modules.items()):
-        ref = before.get(id(module))
-        if issubclass(type(module), types.ModuleType) and (ref is None or ref() is not module):
-            made.add(name)
-    return made
+    return {
+        name
+        for name, module in list(sys.modules.items())
+        if issubclass(type(module), types.ModuleType) and not _among(before, module)
+    }
 
 
 def _namespaces():
@@ -645,8 +650,8 @@ def _made_census(alive):
 
 
 def _census(objects):
-    """(type -> [count, bytes, first object, largest object, the sizes of
-    each]) of `objects`, each counted once; the sizes only of _BULK types."""
+    """(type -> [count, bytes, first object, [(bytes, object)] of _BULK
+    types, else None]) of `objects`, each counted once."""
     found = {}
     seen = set()
     for obj in objects:
@@ -656,14 +661,12 @@ def _census(objects):
         kind = type(obj)
         row = found.get(kind)
         if row is None:
-            row = found[kind] = [0, 0, obj, obj, [] if kind in _BULK else None]
+            row = found[kind] = [0, 0, obj, [] if kind in _BULK else None]
         size = _sizeof(obj)
         row[0] += 1
         row[1] += size
-        if row[4] is not None:
-            row[4].append(size)
-            if size > _sizeof(row[3]):
-                row[3] = obj
+        if row[3] is not None:
+            row[3].append((size, obj))
     return found
 
 
@@ -677,9 +680,12 @@ def _standing_in_census(cls, row, made_standing):
     module's 60 KB string beside the short names its loader keeps: the
     chain went to a file name's parts, in pydantic's test_help); else the
     made object that stands for its type, else the first."""
-    _, _, first, largest, sizes = row
-    if sizes and max(sizes) >= 4 * sorted(sizes)[len(sizes) // 2]:
-        return largest
+    _, _, first, sized = row
+    if sized:
+        size, largest = max(sized, key=operator.itemgetter(0))
+        median = sorted(size for size, _ in sized)[len(sized) // 2]
+        if size >= 4 * median:
+            return largest
     return made_standing.get(cls, first)
 
 
@@ -830,8 +836,7 @@ def _alive_after(run, obj):
     """Whether `obj` was alive after the pass's run `run` (1 or 2): by a weak
     reference where its type allows one, else by its id."""
     if _WEAKREF_OFFSET(type(obj)):
-        ref = _state.get(f"references after run {run}", {}).get(id(obj))
-        return ref is not None and ref() is obj
+        return _among(_state.get(f"references after run {run}", {}), obj)
     return id(obj) in _state.get(f"alive after run {run}", ())
 
 
