@@ -211,6 +211,61 @@ pub struct TestReport {
     /// verdict was decided with the runs they had (a slow test).
     #[serde(default)]
     pub out_of_time: Option<Duration>,
+    /// Set when a leak's diagnosis found what grew held by bounded caches
+    /// that were not full: the test was run until they were, and judged
+    /// again on fresh runs (`series` and the verdict are that judgement's).
+    #[serde(default)]
+    pub filled: Option<CacheFill>,
+}
+
+/// Runs a fill of bounded caches may take at most.
+pub const MAX_FILL_RUNS: usize = 1000;
+/// Time a fill may take at most, as a slow test's judged runs.
+pub const MAX_FILL_TIME: Duration = Duration::from_secs(30);
+
+/// Bounded caches a leaking test was run to fill before it was judged again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheFill {
+    /// Each cache's name (`lru_cache of module.function`) and maxsize.
+    pub caches: Vec<(String, usize)>,
+    /// Runs made to fill them.
+    pub runs: usize,
+    /// They were full then; else the runs or the time allowed ran out first,
+    /// and the verdict is the first judgement's.
+    pub full: bool,
+}
+
+impl CacheFill {
+    /// `lru_cache of m.f (maxsize 40)`, joined by "and".
+    pub fn names(&self) -> String {
+        self.caches
+            .iter()
+            .map(|(name, maxsize)| format!("{name} (maxsize {maxsize})"))
+            .collect::<Vec<_>>()
+            .join(" and ")
+    }
+
+    /// What the fill did, in the words every report uses.
+    pub fn text(&self) -> String {
+        let (names, runs) = (self.names(), self.runs);
+        let (it, was) = match self.caches.len() {
+            1 => ("a bounded cache holding what grew", "was"),
+            _ => ("bounded caches holding what grew", "were"),
+        };
+        if self.full {
+            format!(
+                "judged again once {names}, {it}, {was} full of entries its runs made: \
+                 {runs} more runs"
+            )
+        } else {
+            format!(
+                "{names}, {it}, would not be full of entries its runs made within \
+                 {MAX_FILL_RUNS} runs or {} s ({runs} more tried): a bounded cache reads as \
+                 a leak until then",
+                MAX_FILL_TIME.as_secs()
+            )
+        }
+    }
 }
 
 /// A warning pytest gave while it configured or collected.
@@ -340,6 +395,7 @@ impl TestReport {
             pytest_counts: Vec::new(),
             pytest_warnings: Vec::new(),
             out_of_time: None,
+            filled: None,
         }
     }
 }
@@ -415,5 +471,33 @@ mod tests {
             "TestA.TestB.test_c[a::b-1]"
         );
         assert_eq!(head("t/test_x.py", "test_x.py"), "test_x.py");
+    }
+
+    #[test]
+    fn a_fill_of_two_caches_names_both() {
+        let fill = CacheFill {
+            caches: vec![
+                ("lru_cache of m.f".to_string(), 40),
+                ("lru_cache of m.g".to_string(), 8),
+            ],
+            runs: 40,
+            full: true,
+        };
+        assert_eq!(
+            fill.text(),
+            "judged again once lru_cache of m.f (maxsize 40) and lru_cache of m.g (maxsize 8), \
+             bounded caches holding what grew, were full of entries its runs made: 40 more runs"
+        );
+        let unfilled = CacheFill {
+            full: false,
+            runs: 7,
+            ..fill
+        };
+        assert_eq!(
+            unfilled.text(),
+            "lru_cache of m.f (maxsize 40) and lru_cache of m.g (maxsize 8), bounded caches \
+             holding what grew, would not be full of entries its runs made within 1000 runs or \
+             30 s (7 more tried): a bounded cache reads as a leak until then"
+        );
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::model::diagnosis::cause::cause_of;
 use crate::model::diagnosis::{native_commands, LeakedFd, LeakedThread, Location};
-use crate::model::outcome::TestReport;
+use crate::model::outcome::{CacheFill, TestReport};
 use crate::model::signal::Signal;
 use crate::report::format::amount;
 
@@ -10,8 +10,14 @@ use crate::report::format::amount;
 /// first leak of its cause, with the other tests of that cause listed; one
 /// line naming the cause and that first test for the others.
 pub fn grouped_lines(test: &TestReport, leaks: &[&TestReport]) -> Vec<String> {
+    let mut lines: Vec<String> = test.filled.iter().map(CacheFill::text).collect();
+    lines.extend(cause_lines(test, leaks));
+    lines
+}
+
+fn cause_lines(test: &TestReport, leaks: &[&TestReport]) -> Vec<String> {
     let Some(cause) = test.diagnosis.as_ref().and_then(cause_of) else {
-        return diagnosis_lines(test);
+        return diagnosis_only_lines(test);
     };
     let same: Vec<&TestReport> = leaks
         .iter()
@@ -34,7 +40,7 @@ pub fn grouped_lines(test: &TestReport, leaks: &[&TestReport]) -> Vec<String> {
             first.item.nodeid, cause.text
         )],
         _ => {
-            let mut lines = diagnosis_lines(test);
+            let mut lines = diagnosis_only_lines(test);
             if same.len() > 1 {
                 lines.push(format!(
                     "the same cause leaks in {} more tests:",
@@ -51,8 +57,15 @@ pub fn grouped_lines(test: &TestReport, leaks: &[&TestReport]) -> Vec<String> {
     }
 }
 
-/// The diagnosis of `test`, or nothing when it has none.
+/// The diagnosis of `test`, after what filling its bounded caches did, if
+/// anything; nothing when it has neither.
 pub fn diagnosis_lines(test: &TestReport) -> Vec<String> {
+    let mut lines: Vec<String> = test.filled.iter().map(CacheFill::text).collect();
+    lines.extend(diagnosis_only_lines(test));
+    lines
+}
+
+fn diagnosis_only_lines(test: &TestReport) -> Vec<String> {
     let Some(d) = &test.diagnosis else {
         return Vec::new();
     };

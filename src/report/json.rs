@@ -70,6 +70,23 @@ struct Test<'a> {
     /// Seconds its judged runs took past which the verdict was decided with
     /// the runs they had (a slow test), or null.
     out_of_time: Option<f64>,
+    /// Set when what grew was held through bounded caches: the runs that
+    /// filled them, and whether they were full (the verdict is then that
+    /// of the runs after), or null.
+    filled: Option<Filled<'a>>,
+}
+
+#[derive(Serialize)]
+struct Filled<'a> {
+    caches: Vec<FilledCache<'a>>,
+    runs: usize,
+    full: bool,
+}
+
+#[derive(Serialize)]
+struct FilledCache<'a> {
+    name: &'a str,
+    maxsize: usize,
 }
 
 #[derive(Serialize)]
@@ -130,6 +147,18 @@ fn test(report: &TestReport) -> Test<'_> {
         },
         not_repeatable: report.not_repeatable.as_ref(),
         out_of_time: report.out_of_time.map(|budget| budget.as_secs_f64()),
+        filled: report.filled.as_ref().map(|fill| Filled {
+            caches: fill
+                .caches
+                .iter()
+                .map(|(name, maxsize)| FilledCache {
+                    name,
+                    maxsize: *maxsize,
+                })
+                .collect(),
+            runs: fill.runs,
+            full: fill.full,
+        }),
     }
 }
 

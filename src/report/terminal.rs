@@ -291,6 +291,11 @@ impl Terminal {
                     " ".repeat(pad)
                 );
                 self.line(&text);
+                // A leak's section says it; a test that passed once its
+                // caches were full says it here.
+                if let (Some(fill), Verdict::Passed) = (&report.filled, report.verdict) {
+                    self.line(&format!("    {}", fill.text()));
+                }
                 if self.verbosity == Verbosity::Series {
                     for line in series_lines(&report.series) {
                         self.line(&format!("    {line}"));

@@ -143,6 +143,17 @@ pub fn diagnose(
     Ok(diagnosis)
 }
 
+/// The bounded caches the last pass's chains go through, as (name, maxsize,
+/// misses so far), when every chain goes through one; else none.
+pub fn filling_caches(py: Python<'_>) -> Result<Vec<(String, usize, usize)>> {
+    Ok(call(py, "filling", ())?.extract()?)
+}
+
+/// Lets go of the caches the last pass found.
+pub fn forget_caches(py: Python<'_>) -> Result<()> {
+    call(py, "forget_caches", ()).map(drop)
+}
+
 /// A failed pass is a note on an empty diagnosis; Ctrl-C stays an error.
 fn noted(result: Result<Passed>) -> Result<Passed> {
     match result {

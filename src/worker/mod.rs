@@ -3,6 +3,7 @@
 //! over a dedicated pipe. A test that crashes takes down this process only.
 
 pub mod allocator;
+pub mod cache_fill;
 pub mod coverage;
 pub mod diagnosis;
 pub mod engine;

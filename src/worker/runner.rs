@@ -11,7 +11,8 @@ use crate::model::outcome::{Failure, TestItem, TestReport, Verdict};
 use crate::model::run_board::clock_ns;
 use crate::model::signal::Sample;
 use crate::model::verdict::{is_flat, judge, Judgement};
-use crate::worker::diagnosis::diagnose;
+use crate::worker::cache_fill::{fill, Filled};
+use crate::worker::diagnosis::{diagnose, forget_caches};
 use crate::worker::engine::{ProblemKind, RunProblem};
 use crate::worker::interpreter::Interrupted;
 use crate::worker::sampler::release_free_heap;
@@ -46,9 +47,9 @@ pub fn run_test(
     // Room for every sample up front: growing the series mid-test would show
     // in the heap bytes it measures.
     let mut series = Vec::with_capacity(config.policy.max_runs + 2);
-    let ending = match run.enter()? {
+    let mut ending = match run.enter()? {
         Some(problem) => Ending::Problem(problem, 0),
-        None => repeat(&mut run, &mut series)?,
+        None => repeat(&mut run, &mut series, Heap::Frozen)?,
     };
     let judged_runs = run.runs();
     let mut report = TestReport {
@@ -70,6 +71,22 @@ pub fn run_test(
         run.tell(Progress::Diagnosing(&report));
         let run_cpu = cpu_time().saturating_sub(cpu_started) / judged_runs.max(1) as u32;
         report.diagnosis = Some(diagnose(&mut run, growth, known, &item.nodeid, run_cpu)?);
+        // Untraced: the diagnosis leaves tracemalloc on.
+        run.sampler.restore(run.py)?;
+        match fill(&mut run)? {
+            None => {}
+            Some(Filled::Problem(problem, number)) => {
+                report.diagnosis = None;
+                ending = Ending::Problem(problem, number);
+            }
+            Some(Filled::Done(filled)) => {
+                let full = filled.full;
+                report.filled = Some(filled);
+                if full {
+                    ending = judge_again(&mut run, &mut report, known, run_cpu)?;
+                }
+            }
+        }
     }
     // Not before the diagnosis: its pass freezes the heap itself, and a heap
     // handed back to the gc just before made that freeze collect it all,
@@ -93,6 +110,37 @@ pub fn run_test(
     Ok(report)
 }
 
+/// Judges a leaking test again on fresh runs, once the bounded caches that
+/// held what grew are full (`cache_fill`): warm-ups, judged runs, and a
+/// diagnosis of a leak that still grows. The report's runs, series and
+/// verdict become this judgement's; every run before it counts as warm-up.
+fn judge_again(
+    run: &mut TestRun<'_, '_>,
+    report: &mut TestReport,
+    known: &mut KnownCauses,
+    run_cpu: Duration,
+) -> Result<Ending> {
+    report.series.clear();
+    report.growth.clear();
+    report.diagnosis = None;
+    report.verdict = Verdict::Passed;
+    let ending = repeat(run, &mut report.series, Heap::Whole)?;
+    report.runs = run.runs();
+    report.warmup = report.runs - (report.series.len().saturating_sub(1)).min(report.runs);
+    report.out_of_time = match &ending {
+        Ending::Judged(_, out_of_time) => *out_of_time,
+        Ending::Problem(..) => None,
+    };
+    if let Ending::Judged(Judgement::Leak(growth), _) = &ending {
+        report.verdict = Verdict::Leaked;
+        report.growth = growth.clone();
+        let nodeid = report.item.nodeid.clone();
+        report.diagnosis = Some(diagnose(run, growth, known, &nodeid, run_cpu)?);
+        forget_caches(run.py)?;
+    }
+    Ok(ending)
+}
+
 /// Warm-ups, then judged runs until the verdict engine decides.
 ///
 /// The heap is frozen before the last warm-up, not after it: pytest replaces
@@ -102,16 +150,16 @@ pub fn run_test(
 /// one-off step that cost every pytest test a sixth judged run and a sample
 /// with the caches cleared. The last warm-up makes its own, and the baseline
 /// counts them.
-fn repeat(run: &mut TestRun<'_, '_>, series: &mut Vec<Sample>) -> Result<Ending> {
+fn repeat(run: &mut TestRun<'_, '_>, series: &mut Vec<Sample>, heap: Heap) -> Result<Ending> {
     let warmup = run.config.warmup;
     let threads_before = run.sampler.threads();
     run.limit_examples()?;
     if warmup == 0 {
-        freeze(run)?;
+        freeze(run, heap)?;
     }
     for done in 0..warmup {
         if done + 1 == warmup {
-            freeze(run)?;
+            freeze(run, heap)?;
         }
         if let Some(problem) = run.run_once()? {
             return Ok(Ending::Problem(problem, run.runs()));
@@ -122,9 +170,21 @@ fn repeat(run: &mut TestRun<'_, '_>, series: &mut Vec<Sample>) -> Result<Ending>
 
 /// Returns malloc's free pages and freezes the heap; the run that follows
 /// faults back in the pages the test and the sampler need.
-fn freeze(run: &mut TestRun<'_, '_>) -> Result<()> {
+fn freeze(run: &mut TestRun<'_, '_>, heap: Heap) -> Result<()> {
     release_free_heap();
-    run.sampler.freeze(run.py)
+    match heap {
+        Heap::Frozen => run.sampler.freeze(run.py),
+        Heap::Whole => run.sampler.thaw(run.py),
+    }
+}
+
+/// What the samples of the judged runs count.
+#[derive(Clone, Copy)]
+enum Heap {
+    /// What the runs made since the heap was frozen (`Sampler::freeze`).
+    Frozen,
+    /// Everything the gc tracks (`Sampler::thaw`).
+    Whole,
 }
 
 /// Judged runs of a test whose runs take longer than this in all are decided

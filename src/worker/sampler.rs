@@ -91,6 +91,17 @@ impl Sampler {
         self.counters(py, false).map(drop)
     }
 
+    /// `freeze` that leaves the whole heap to the gc: each sample then walks
+    /// it all (milliseconds under pytest), for the few tests judged again
+    /// once their bounded caches are full (`cache_fill`).
+    pub fn thaw(&self, py: Python<'_>) -> Result<()> {
+        self.call(py, "thaw")?;
+        let mut full = self.full_collections.get();
+        full.unfrozen = true;
+        self.full_collections.set(full);
+        self.counters(py, false).map(drop)
+    }
+
     /// After a test: now and then, hand the whole heap back to the gc.
     pub fn test_done(&self, py: Python<'_>) -> Result<()> {
         let mut full = self.full_collections.get();

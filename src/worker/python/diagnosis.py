@@ -67,6 +67,10 @@ _BUILTIN_OWNERS = (
 )
 
 _state = {}
+# Per chain the last call of chains() found: the bounded lru_caches it goes
+# through, made before the runs (None: no root was found). Kept past end():
+# the runner fills them after the pass (cache_fill.rs).
+_chain_caches = []
 # Folders of the standard library and site-packages: frames there are not the user's.
 _library = ()
 # Test files inside those folders: the user's (a package's tests run installed).
@@ -345,6 +349,7 @@ def begin(nframes, in_place, native, library, tests, budget):
     _tests = frozenset(tests)
     tracemalloc.stop()
     _state.clear()
+    _chain_caches.clear()
     _state["deadline"] = time.monotonic() + budget
     _state["threads"] = {t.ident for t in threading.enumerate()}
     _state["modules"] = _loaded_modules()
@@ -1010,7 +1015,41 @@ def chains(handles, starts=()):
         del targets
         for i, chain in zip(missing, _backward(rest)):
             found[i] = chain
+    _chain_caches[:] = [
+        chain.pop("caches", []) if chain is not None and chain["reached"] else None
+        for chain in found
+    ]
     return found
+
+
+def _bounded_caches(path):
+    """The lru_caches with a maxsize that `path` goes through, but those the
+    runs made (part of what leaks)."""
+    new = _state.get("new caches", ())
+    return [
+        obj
+        for obj in path
+        if type(obj) is common.LRU_CACHE
+        and id(obj) not in new
+        and (obj.cache_info().maxsize or 0) > 0
+    ]
+
+
+def filling():
+    """[(name, maxsize, misses)] of the bounded caches the chains go through,
+    when every chain found goes through one; else []: what grows is held
+    elsewhere too, or its holder is unknown. Each miss is a new entry."""
+    if not _chain_caches or not all(_chain_caches):
+        return []
+    caches = {id(c): c for chain in _chain_caches for c in chain}.values()
+    return [
+        (f"lru_cache of {_callable_name(_static_wrapped(c))}", info.maxsize, info.misses)
+        for c, info in ((c, c.cache_info()) for c in caches)
+    ]
+
+
+def forget_caches():
+    _chain_caches.clear()
 
 
 def _forward(targets, starts):
@@ -1057,6 +1096,7 @@ def _forward(targets, starts):
                         path.reverse()
                         path.extend(_down(obj, downs[i], objects))
                         found[i] = _chain(f"module {module_name}", _hops(path), True)
+                        found[i]["caches"] = _bounded_caches(path)
             # Past the budget, what the last step met is still looked at.
             done = all(chain is not None for chain in found)
             if level == depth or done or visited > _MAX_REACH:
@@ -1509,7 +1549,9 @@ def _labelled(result, roots):
     root, path = result
     # A registry that holds the object itself: name its type.
     hops = roots.hops(path) if len(path) > 1 else [("", type_name(type(path[0])))]
-    return _chain(root, hops, True)
+    chain = _chain(root, hops, True)
+    chain["caches"] = _bounded_caches(path)
+    return chain
 
 
 def _unfinished(results, roots):

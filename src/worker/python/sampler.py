@@ -271,6 +271,15 @@ def unfreeze():
     gc.unfreeze()
 
 
+def thaw():
+    """freeze() with nothing frozen: later samples count the whole heap, so a
+    full bounded cache whose new entries take the place of older ones stays
+    level (frozen, the older ones were never counted and the new ones were)."""
+    gc.unfreeze()
+    _collect()
+    _find_sqlite_connections()
+
+
 _saved_cwd = None
 _saved_path = None
 _saved_gc_debug = 0
