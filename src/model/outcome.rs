@@ -211,9 +211,10 @@ pub struct TestReport {
     /// verdict was decided with the runs they had (a slow test).
     #[serde(default)]
     pub out_of_time: Option<Duration>,
-    /// Set when a leak's diagnosis found what grew held by bounded caches
-    /// that were not full: the test was run until they were, and judged
-    /// again on fresh runs (`series` and the verdict are that judgement's).
+    /// Set when a leak's diagnosis found what grew held only through bounded
+    /// caches: the test was run until they held only its own runs' entries,
+    /// and judged again on fresh runs (`series` and the verdict are that
+    /// judgement's).
     #[serde(default)]
     pub filled: Option<CacheFill>,
 }

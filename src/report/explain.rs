@@ -10,14 +10,8 @@ use crate::report::format::amount;
 /// first leak of its cause, with the other tests of that cause listed; one
 /// line naming the cause and that first test for the others.
 pub fn grouped_lines(test: &TestReport, leaks: &[&TestReport]) -> Vec<String> {
-    let mut lines: Vec<String> = test.filled.iter().map(CacheFill::text).collect();
-    lines.extend(cause_lines(test, leaks));
-    lines
-}
-
-fn cause_lines(test: &TestReport, leaks: &[&TestReport]) -> Vec<String> {
     let Some(cause) = test.diagnosis.as_ref().and_then(cause_of) else {
-        return diagnosis_only_lines(test);
+        return diagnosis_lines(test);
     };
     let same: Vec<&TestReport> = leaks
         .iter()
@@ -35,12 +29,14 @@ fn cause_lines(test: &TestReport, leaks: &[&TestReport]) -> Vec<String> {
         })
         .or(same.first());
     match full {
-        Some(first) if first.item.nodeid != test.item.nodeid => vec![format!(
-            "same cause as {} (diagnosed there): {}",
-            first.item.nodeid, cause.text
-        )],
+        Some(first) if first.item.nodeid != test.item.nodeid => fill_lines(test)
+            .chain([format!(
+                "same cause as {} (diagnosed there): {}",
+                first.item.nodeid, cause.text
+            )])
+            .collect(),
         _ => {
-            let mut lines = diagnosis_only_lines(test);
+            let mut lines = diagnosis_lines(test);
             if same.len() > 1 {
                 lines.push(format!(
                     "the same cause leaks in {} more tests:",
@@ -57,19 +53,18 @@ fn cause_lines(test: &TestReport, leaks: &[&TestReport]) -> Vec<String> {
     }
 }
 
+/// What filling the bounded caches of `test` did, if anything.
+fn fill_lines(test: &TestReport) -> impl Iterator<Item = String> + '_ {
+    test.filled.iter().map(CacheFill::text)
+}
+
 /// The diagnosis of `test`, after what filling its bounded caches did, if
 /// anything; nothing when it has neither.
 pub fn diagnosis_lines(test: &TestReport) -> Vec<String> {
-    let mut lines: Vec<String> = test.filled.iter().map(CacheFill::text).collect();
-    lines.extend(diagnosis_only_lines(test));
-    lines
-}
-
-fn diagnosis_only_lines(test: &TestReport) -> Vec<String> {
+    let mut lines: Vec<String> = fill_lines(test).collect();
     let Some(d) = &test.diagnosis else {
-        return Vec::new();
+        return lines;
     };
-    let mut lines = Vec::new();
     if let Some(note) = &d.note {
         lines.push(format!("diagnosis incomplete: {note}"));
     }

@@ -59,8 +59,15 @@ impl Cache {
 
 /// When the last diagnosis found every chain going through a bounded cache,
 /// runs the test until each has turned over or takes no new entries (or the
-/// runs or the time allowed run out); None when it found none.
+/// runs or the time allowed run out); None when it found none. Either way
+/// the harness lets go of the caches it found.
 pub fn fill(run: &mut TestRun<'_, '_>) -> Result<Option<Filled>> {
+    let filled = fill_found(run);
+    forget_caches(run.py)?;
+    filled
+}
+
+fn fill_found(run: &mut TestRun<'_, '_>) -> Result<Option<Filled>> {
     let found = filling_caches(run.py)?;
     if found.is_empty() {
         return Ok(None);
@@ -83,7 +90,6 @@ pub fn fill(run: &mut TestRun<'_, '_>) -> Result<Option<Filled>> {
             break false;
         }
         if let Some(problem) = run.run_once()? {
-            forget_caches(run.py)?;
             return Ok(Some(Filled::Problem(problem, run.runs())));
         }
         runs += 1;
@@ -97,7 +103,6 @@ pub fn fill(run: &mut TestRun<'_, '_>) -> Result<Option<Filled>> {
             cache.added = added;
         }
     };
-    forget_caches(run.py)?;
     Ok(Some(Filled::Done(CacheFill {
         caches: found
             .into_iter()
