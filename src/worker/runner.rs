@@ -233,10 +233,7 @@ fn judged_runs(
         if is_flat(series, policy) {
             return Ok(Ending::Judged(Judgement::Clean, None));
         }
-        let checkpoint = judged >= policy.min_runs
-            && ((judged - policy.min_runs).is_multiple_of(policy.min_runs.max(1))
-                || judged >= policy.max_runs);
-        if !checkpoint {
+        if !policy.is_checkpoint(judged) {
             continue;
         }
         let out_of_time = (started.elapsed() >= TIME_BUDGET).then_some(TIME_BUDGET);
