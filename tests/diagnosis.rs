@@ -95,6 +95,23 @@ fn a_class_without_module_does_not_end_the_diagnosis() {
 }
 
 #[test]
+fn instances_of_a_class_named_after_a_module_never_imported_are_the_tests() {
+    // On 3.11 tracemalloc cannot look up an instance of a class with a
+    // managed dict, and one without attributes had nothing else to be looked
+    // up by: "no container refers to what these lines allocated: ... a
+    // missing Py_DECREF", with no growing type.
+    assert_diagnosed(
+        "named_elsewhere",
+        &[
+            "cause: generated.records.Record: module test_named_elsewhere -> HOLDER \
+             (test_named_elsewhere.Holder) -> .records (list) -> […] -> generated.records.Record",
+            "        +1        +56 B  generated.records.Record",
+            "      HOLDER.records.append(Record())",
+        ],
+    );
+}
+
+#[test]
 fn untracked_objects_are_found_through_their_containers() {
     let run = leakhunt(&["leaky/test_untracked.py"]);
     assert_lines(

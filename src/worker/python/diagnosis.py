@@ -228,12 +228,16 @@ def _user_frame(files, at):
 
 def _class_verdict(cls):
     """True: an instance made since begin() is the user's for sure (its class
-    has a managed dict and is the user's); False: a managed-dict class of a
+    has a managed dict and is the user's, or names a module never imported:
+    only a test's own class does, and the instance of one without attributes
+    has nothing else to be looked up by); False: a managed-dict class of a
     library's (look it up by its attributes); None: look it up."""
     if not _FLAGS(cls) & _MANAGED_DICT:
         return None
     module = sys.modules.get(_module_of(cls))
-    path = (_namespace(module) or {}).get("__file__") if module is not None else None
+    if module is None:
+        return True
+    path = (_namespace(module) or {}).get("__file__")
     return type(path) is str and _is_user_file(path)
 
 
