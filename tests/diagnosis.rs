@@ -112,6 +112,24 @@ fn instances_of_a_class_named_after_a_module_never_imported_are_the_tests() {
 }
 
 #[test]
+fn what_a_running_threads_local_holds_is_held_by_that_thread() {
+    // The Event is a local of the thread's running frame, which the gc does
+    // not see: "only 3 objects refer to it, and nothing the gc sees refers
+    // to them: a reference was taken and never released".
+    assert_diagnosed(
+        "thread_locals",
+        &[
+            "cause: threading.Condition: thread 'waiter' -> wait_for_ever() local done \
+             (threading.Event) -> ._cond -> threading.Condition",
+            "  collections.deque: thread 'waiter' -> wait_for_ever() local done (threading.Event) \
+             -> ._cond (threading.Condition) -> ._waiters -> collections.deque",
+            "        +1  thread \"waiter\" running test_thread_locals.wait_for_ever, started at \
+             thread_locals/test_thread_locals.py:16",
+        ],
+    );
+}
+
+#[test]
 fn untracked_objects_are_found_through_their_containers() {
     let run = leakhunt(&["leaky/test_untracked.py"]);
     assert_lines(

@@ -1226,17 +1226,20 @@ def _backward(targets):
             modules[id(namespace)] = name
             namespaces.append(namespace)
     threads = {}
+    frames = []
     for ident, top in sys._current_frames().items():
         if ident == threading.get_ident():
             continue
         while top is not None:
             threads[id(top)] = ident
+            frames.append(top)
             top = top.f_back
     names = {}
     for thread in threading.enumerate():
         names[thread.ident] = str((_namespace(thread) or {}).get("_name", thread.ident))
     roots = _Roots(modules, threads, names, _state["atexit"], _made_modules())
-    ignore.add(id(roots.context))
+    roots.frames = frames
+    ignore.update((id(roots.context), id(frames)))
     containers = _state.get("untracked containers", [])
     if not all(gc.is_tracked(target) for target in targets):
         containers = containers + _old_untracked_dicts(namespaces)
@@ -1327,6 +1330,10 @@ class _Roots:
         self.context = contextvars.copy_context()
         self.context_mapping = {id(m) for m in gc.get_referents(self.context)}
         self.thread_name = threading.current_thread().name
+        # The frames of the other threads, innermost first, and what their
+        # locals hold (read at the first dead end, once).
+        self.frames = []
+        self.locals = None
 
     def root(self, obj):
         if obj is sys.modules:
@@ -1370,6 +1377,26 @@ class _Roots:
                 break
         rest = _hops(path[below:])
         return [(label, type_name(type(held)))] + rest
+
+    def running_frame(self, obj):
+        """The frame of another thread, still running, whose locals hold obj.
+        The gc sees no such referrer: from 3.11 on a running frame's locals
+        live in the thread's own stack, and its frame object refers to none
+        of them (a thread a test started and never stopped, waiting on an
+        Event it made, read "a missing Py_DECREF"). Reading f_locals copies
+        them into the frame's dict on 3.11 and 3.12, so only at a dead end."""
+        if self.locals is None:
+            self.locals = {}
+            # Outermost first: the test's function holding an Event it made
+            # names it better than the Event's own wait() as `self`.
+            for frame in reversed(self.frames):
+                try:
+                    values = list(frame.f_locals.values())
+                except Exception:
+                    continue
+                for value in values:
+                    self.locals.setdefault(id(value), frame)
+        return self.locals.get(id(obj))
 
     def dead_end(self, obj):
         """What holds obj when nothing the gc sees does: a registry kept in
@@ -1508,6 +1535,13 @@ def _search(targets, ignore, roots, containers):
                     root = roots.dead_end(obj)
                     if root is not None:
                         results[i] = _reached(root, _path(obj, parents[i], objects[i]), ignore)
+                        break
+                    frame = roots.running_frame(obj)
+                    if frame is not None:
+                        parents[i][id(frame)] = obj
+                        objects[i][id(frame)] = frame
+                        path = _path(frame, parents[i], objects[i])
+                        results[i] = _reached(roots.root(frame), path, ignore)
                         break
             if results[i] is None and depth == 0 and not nexts[i]:
                 results[i] = _chain("", [], False)
