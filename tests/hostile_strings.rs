@@ -172,3 +172,54 @@ fn a_thread_or_variable_named_with_megabytes_is_named_short_in_a_chain() {
         head(&run.stdout)
     );
 }
+
+#[test]
+fn names_of_megabytes_are_cut_in_every_report_and_reach_no_terminal_raw() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let (run, junit, json, html) = run_with_reports(&["huge_names"], folder.path());
+    assert_eq!(
+        final_counts(&run.stdout),
+        "1 passed, 2 leaked",
+        "{}",
+        head(&run.stdout)
+    );
+    // 200 characters a name: the lone surrogate, the NUL and 195 more, "...".
+    let huge = format!("\\udc80#x00{}...", "x".repeat(195));
+    let cached = format!("test_huge_names.\\udc80#x00{}...", "x".repeat(179));
+    let expected = [
+        format!(
+            "    judged again once lru_cache of {cached} (maxsize 40), a bounded cache holding \
+             what grew, was full of entries its runs made: 40 more runs"
+        ),
+        format!(
+            "cause: {huge}: module test_huge_names -> HOLDER (test_huge_names.Holder) -> .{huge} \
+             (list) -> […] -> {huge}"
+        ),
+        format!("        +1        +56 B  {huge}"),
+        format!(
+            "        +1  thread \"waiter\" running {cached}, started at \
+             huge_names/test_huge_names.py:51"
+        ),
+    ];
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    for line in &expected {
+        assert!(
+            lines.contains(&line.as_str()),
+            "missing {line:?} in:\n{}",
+            head(&run.stdout)
+        );
+    }
+    assert!(
+        !run.stdout.bytes().any(|b| b < 0x20 && b != b'\n'),
+        "a control character reached the terminal"
+    );
+    // Every report carries each name a few times, cut: not megabytes.
+    for (report, text) in [
+        ("terminal", &run.stdout),
+        ("JUnit", &junit),
+        ("JSON", &json),
+        ("HTML", &html),
+    ] {
+        assert!(text.len() < 40_000, "{report}: {} bytes", text.len());
+    }
+}

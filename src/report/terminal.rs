@@ -294,7 +294,7 @@ impl Terminal {
                 // A leak's section says it; a test that passed once its
                 // caches were full says it here.
                 if let (Some(fill), Verdict::Passed) = (&report.filled, report.verdict) {
-                    self.line(&format!("    {}", fill.text()));
+                    self.line(&format!("    {}", printable(&fill.text())));
                 }
                 if self.verbosity == Verbosity::Series {
                     for line in series_lines(&report.series) {
@@ -404,8 +404,10 @@ impl Terminal {
             let marker = if grew { "> " } else { "  " };
             self.line(&format!("{marker}{line}"));
         }
+        // Names in a diagnosis are the test's (a class's, a thread's): a
+        // control character in one must not reach the terminal.
         for line in grouped_lines(test, leaks) {
-            self.line(&line);
+            self.line(&printable(&line));
         }
     }
 

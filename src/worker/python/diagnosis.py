@@ -245,8 +245,19 @@ def type_name(cls):
     module = _module_of(cls)
     qualname = _QUALNAME(cls)
     if module is None or module == "builtins":
-        return qualname
-    return f"{module}.{qualname}"
+        return _cut(qualname)
+    return _cut(f"{module}.{qualname}")
+
+
+# A test chooses its names (a class's __qualname__ and __module__, a thread's
+# name, an attribute's): one of 10 MB made every report line it was on, and
+# every line of the same cause, 10 MB long.
+_NAME_CHARS = 200
+
+
+def _cut(name):
+    """A name as the diagnosis reports it: at most _NAME_CHARS characters."""
+    return name if len(name) <= _NAME_CHARS else name[: _NAME_CHARS - 3] + "..."
 
 
 def _sites():
@@ -765,7 +776,7 @@ def _finish(new_fds):
             namespace = _namespace(thread) or {}
             target = namespace.get("_target")
             name = str(namespace.get("_name", ""))
-            threads.append({"name": name, "target": _callable_name(target), "frames": where})
+            threads.append({"name": _cut(name), "target": _callable_name(target), "frames": where})
     fds = _fd_owners(new_fds, files)
     # Nothing below needs a traceback: stop tracing, and counting gets fast.
     tracemalloc.stop()
@@ -851,12 +862,16 @@ def _alive_after(run, obj):
 
 def _callable_name(func):
     """`module.qualname` of a callable, read without running its code."""
+    return _cut(_whole_callable_name(func))
+
+
+def _whole_callable_name(func):
     if func is None:
         return ""
     kind = type(func)
     if kind is types.MethodType:
         owner, func = func.__self__, func.__func__
-        return f"{type_name(type(owner))}.{_callable_name(func).rpartition('.')[2]}"
+        return f"{type_name(type(owner))}.{_whole_callable_name(func).rpartition('.')[2]}"
     if kind is types.BuiltinFunctionType:
         owner = func.__self__
         if owner is None or type(owner) is types.ModuleType:
@@ -1359,7 +1374,7 @@ class _Roots:
     def module(self, name):
         if name in self.made_modules:
             return f"sys.modules[{_short(name)}] (a module the runs made)"
-        return f"module {name}"
+        return f"module {_cut(name)}"
 
     def hops(self, path):
         """_hops(path), with the context's mapping read as its variables: its
@@ -1636,7 +1651,7 @@ def _hops(path):
             label = "." + label[2:-2]
         folded.append((label, name))
     if folded and issubclass(type(path[0]), type) and folded[0][0].startswith("."):
-        qualname = _QUALNAME(path[0])
+        qualname = _cut(_QUALNAME(path[0]))
         folded[0] = (qualname + folded[0][0], folded[0][1])
     return folded
 
@@ -1664,8 +1679,8 @@ def _label(parent, child):
     if kind is types.FrameType:
         for name, value in parent.f_locals.items():
             if value is child:
-                return f"{parent.f_code.co_name}() local {name}"
-        return f"{parent.f_code.co_name}()"
+                return f"{_cut(parent.f_code.co_name)}() local {_cut(name)}"
+        return f"{_cut(parent.f_code.co_name)}()"
     if kind is types.CellType:
         return ".cell_contents"
     if issubclass(kind, BaseException):
@@ -1685,14 +1700,15 @@ def _label(parent, child):
     if namespace is not None:
         for name, value in namespace.items():
             if value is child:
-                return "." + name
+                # A __dict__ may be given keys that are not str.
+                return "." + _cut(name) if type(name) is str else f"[{_short(name)}]"
     # __slots__: member descriptors are C code.
     for klass in _mro(kind):
         for name, descriptor in _DICT(klass).items():
             if type(descriptor) is types.MemberDescriptorType:
                 try:
                     if descriptor.__get__(parent, kind) is child:
-                        return "." + name
+                        return "." + _cut(name)
                 except Exception:
                     pass
     return ""
