@@ -1007,3 +1007,17 @@ fn a_benchmark_runs_its_function_once_a_run_untimed() {
     );
     assert_eq!(final_counts(&run.stdout), "1 passed", "{}", run.stdout);
 }
+
+#[test]
+fn a_test_that_walks_up_to_the_frame_of_main_finds_it_under_both_engines() {
+    // Under pytest the outermost frame of a test is __main__'s; here the
+    // walk ran off the end of the stack (structlog's test_ignores_frames).
+    let expected = ["main_frame/test_main_frame.py::test_walks_up_to_the_frame_of_main PASSED"];
+    for run in [
+        leakhunt(&["-v", "main_frame"]),
+        in_venv(&["-v", "main_frame"]),
+    ] {
+        assert_eq!(verdicts(&run.stdout), expected, "{}", run.stdout);
+        assert_eq!(final_counts(&run.stdout), "1 passed", "{}", run.stdout);
+    }
+}

@@ -62,7 +62,7 @@ fn module(py: Python<'_>) -> Result<&Bound<'_, PyModule>> {
 fn call<'py>(
     py: Python<'py>,
     function: &str,
-    args: impl pyo3::call::PyCallArgs<'py>,
+    args: impl IntoPyObject<'py, Target = pyo3::types::PyTuple, Error: Into<PyErr>>,
 ) -> Result<Bound<'py, PyAny>> {
     harness::call(module(py)?, "diagnosis", function, args)
 }

@@ -11,9 +11,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use anyhow::Result;
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyModule, PyString};
+use pyo3::types::{PyModule, PyString, PyTuple};
+use pyo3::BoundObject;
 
 use crate::worker::interpreter::{harness_error, load_module};
 use crate::worker::python_text::crossable;
@@ -24,6 +26,8 @@ const COMMON: &str = include_str!("python/common.py");
 pub type Frames = Vec<(String, u32)>;
 
 static COMMON_MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+/// `_leakhunt_common.call_in_main`.
+static CALL_IN_MAIN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// Set in the child of a fork (pthread_atfork), watched from when the
 /// harness is first loaded, before any test code runs. A flag rather than
@@ -60,13 +64,28 @@ pub fn load<'py>(py: Python<'py>, source: &str, name: &str) -> Result<Bound<'py,
 /// new name string per call stays alive until its slot is reused. The heap
 /// counters then moved by a few blocks from run to run of a clean test, and
 /// every such run paid for a sample with the caches cleared.
+///
+/// The call is made from a frame of `__main__` (`call_in_main`), as pytest's
+/// own calls are: code a test runs may walk up the stack to it.
 pub fn call<'py>(
     module: &Bound<'py, PyModule>,
     what: &str,
     function: &str,
-    args: impl pyo3::call::PyCallArgs<'py>,
+    args: impl IntoPyObject<'py, Target = PyTuple, Error: Into<PyErr>>,
 ) -> Result<Bound<'py, PyAny>> {
-    let result = module.call_method1(PyString::intern(module.py(), function), args);
+    let py = module.py();
+    let result = CALL_IN_MAIN
+        .get_or_try_init(py, || {
+            let common = COMMON_MODULE.get(py).ok_or_else(|| {
+                PyRuntimeError::new_err("leakhunt's _leakhunt_common is not loaded")
+            })?;
+            common.bind(py).getattr("call_in_main").map(Bound::unbind)
+        })
+        .and_then(|caller| {
+            let target = module.getattr(PyString::intern(py, function))?;
+            let args = args.into_pyobject(py).map_err(Into::into)?.into_bound();
+            caller.bind(py).call1((target, args))
+        });
     end_if_forked_child(&result);
     result
         .and_then(crossable)

@@ -40,7 +40,7 @@ impl BuiltinEngine {
         &self,
         py: Python<'py>,
         function: &str,
-        args: impl pyo3::call::PyCallArgs<'py>,
+        args: impl IntoPyObject<'py, Target = pyo3::types::PyTuple, Error: Into<PyErr>>,
     ) -> Result<Bound<'py, PyAny>> {
         harness::call(self.harness.bind(py), "harness", function, args)
     }

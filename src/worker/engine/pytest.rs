@@ -96,7 +96,7 @@ impl PytestEngine {
         &self,
         py: Python<'py>,
         function: &str,
-        args: impl pyo3::call::PyCallArgs<'py>,
+        args: impl IntoPyObject<'py, Target = pyo3::types::PyTuple, Error: Into<PyErr>>,
     ) -> Result<Bound<'py, PyAny>> {
         harness::call(self.harness.bind(py), HARNESS_NAME, function, args)
     }
