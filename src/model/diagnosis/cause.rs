@@ -39,7 +39,7 @@ pub fn cause_of(diagnosis: &Diagnosis) -> Option<Cause> {
     // subclasses lives as long as the class).
     let first = parts
         .iter()
-        .find(|part| !part.starts_with("weakref."))
+        .find(|part| !held_while_something_else_lives(part))
         .or(parts.first())
         .map(|part| outermost(part, &growing).unwrap_or(part.clone()));
     let text = first.or_else(|| {
@@ -252,6 +252,18 @@ impl KnownCauses {
     }
 }
 
+/// `part` ("type: chain") holds its type only as long as something else
+/// keeps another object alive: it is a weak reference, or its chain goes
+/// through a key of a `WeakValueDictionary`, whose entry goes with its
+/// value. loguru's handlers with `enqueue=True` register a callback in
+/// multiprocessing's `_afterfork_registry`, keyed by a tuple that holds the
+/// callback, and the cause named that registry, not the thread and the
+/// handler that keep the value.
+fn held_while_something_else_lives(part: &str) -> bool {
+    part.starts_with("weakref.")
+        || part.contains("(weakref.WeakValueDictionary) -> .data (dict) -> (key)")
+}
+
 /// Whether a check must also look for growing objects the gc does not track.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Untracked(pub bool);
@@ -373,6 +385,40 @@ mod tests {
             ),
             "m.Item: module m -> CACHE (dict) -> […] (dict) -> […] -> m.Item"
         );
+    }
+
+    #[test]
+    fn a_chain_through_a_weak_value_dictionarys_key_names_the_cause_last() {
+        // Recorded on loguru 0.7.3 (a handler with enqueue=True, never
+        // removed): the largest type's chain went through a key of
+        // multiprocessing's _afterfork_registry.
+        let registry = "module multiprocessing.util -> _afterfork_registry \
+                        (weakref.WeakValueDictionary) -> .data (dict) -> (key) -> tuple";
+        let thread = "module threading -> _active (dict) -> ['loguru-writer-84'] \
+                      (threading.Thread) -> ._target (method) -> .__self__ \
+                      (loguru._handler.Handler) -> .acquire -> builtin_function_or_method";
+        let diagnosis = Diagnosis {
+            types: vec![
+                growing("tuple", 72.0, Some(registry)),
+                growing("builtin_function_or_method", 72.0, Some(thread)),
+            ],
+            ..Diagnosis::default()
+        };
+        assert_eq!(
+            cause_of(&diagnosis).map(|cause| cause.text),
+            Some(
+                "builtin_function_or_method: module threading -> _active (dict) -> […] \
+                 (threading.Thread) -> ._target (method) -> .__self__ \
+                 (loguru._handler.Handler) -> .acquire -> builtin_function_or_method"
+                    .to_string()
+            )
+        );
+        // Alone, it still names the cause.
+        let alone = Diagnosis {
+            types: vec![growing("tuple", 72.0, Some(registry))],
+            ..Diagnosis::default()
+        };
+        assert!(cause_of(&alone).is_some_and(|cause| cause.text.contains("_afterfork_registry")));
     }
 
     #[test]
