@@ -984,6 +984,22 @@ fn a_selector_s_epoll_owns_its_descriptor() {
     );
 }
 
+/// multiprocessing's Connection keeps its descriptor by number (a socket
+/// detached, for a duplex Pipe): "no file or socket object owns it (os.open,
+/// os.pipe, os.dup or C code)".
+#[test]
+fn a_multiprocessing_connection_owns_its_descriptor() {
+    assert_diagnosed(
+        "connection_fd",
+        &[
+            "  multiprocessing.connection.Connection: module test_connection_fd -> KEPT (list) \
+             -> [22] (tuple) -> [0] -> multiprocessing.connection.Connection",
+            "leaked file descriptors, per run:",
+            "        +2  socket:[…]  multiprocessing.connection.Connection",
+        ],
+    );
+}
+
 /// A class's registry that every instance also refers to has hundreds of
 /// referrers of one type once a suite has run a while: the search up took
 /// those first, its budget ran out before the class's own dict, and both

@@ -217,7 +217,7 @@ fn fd_lines(lines: &mut Vec<String>, fds: &[LeakedFd], runs: usize) {
             (Some(owner), None) => owner.clone(),
             (None, Some(at)) => format!("no file or socket object owns it, opened at {}", at.at()),
             (None, None) => {
-                "no file or socket object owns it (os.open, os.pipe, os.dup or C code)".to_string()
+                "no file or socket object owns it (os.open, os.pipe, os.dup, socket.detach or C code)".to_string()
             }
         };
         let others = if others { " and others" } else { "" };

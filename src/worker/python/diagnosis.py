@@ -751,7 +751,8 @@ def _finish(new_fds):
     # its own thread: "a descriptor no object owns", before).
     # An event loop's epoll is not gc-tracked: among the untracked ones made.
     owners = itertools.chain(alive, untracked)
-    files = [obj for obj in owners if issubclass(type(obj), _FILE_TYPES)] if new_fds else []
+    kinds = _file_types()
+    files = [obj for obj in owners if issubclass(type(obj), kinds)] if new_fds else []
     del alive
     lost = _state.get("tracing lost", False)
     points = _state["points"]
@@ -897,6 +898,21 @@ _POLLERS = tuple(
 _FILE_TYPES = (io.FileIO, socket.socket, *_POLLERS, *_WRAPPERS)
 
 
+def _connection_type():
+    """multiprocessing's Connection, when something imported it: it owns its
+    descriptor by number (its _handle), made by os.pipe or taken from a
+    socket by detach(), and a kept Pipe() read "no file or socket object
+    owns it". Never imported here: a test that does not use it has none."""
+    module = sys.modules.get("multiprocessing.connection")
+    kind = (_namespace(module) or {}).get("Connection") if module is not None else None
+    return kind if issubclass(type(kind), type) else None
+
+
+def _file_types():
+    connection = _connection_type()
+    return _FILE_TYPES if connection is None else (*_FILE_TYPES, connection)
+
+
 def _fd_owners(fds, files):
     """fd -> {"owner": type of the Python object that owns it, "frames": where
     it was created, "sample": its index in _state["samples"], for its chain},
@@ -909,6 +925,7 @@ def _fd_owners(fds, files):
         return owners
     # The raw owners: their fileno() is C code on these exact base classes.
     raw = {}
+    connection = _connection_type()
     for obj in files:
         cls = type(obj)
         if issubclass(cls, io.FileIO):
@@ -917,6 +934,12 @@ def _fd_owners(fds, files):
             fileno = socket.socket.__mro__[1].fileno  # _socket.socket's, in C
         elif issubclass(cls, _POLLERS):
             fileno = next(poller for poller in _POLLERS if issubclass(cls, poller)).fileno
+        elif connection is not None and issubclass(cls, connection):
+            # Its fileno() is Python code: read the number it keeps.
+            handle = (_namespace(obj) or {}).get("_handle")
+            if type(handle) is int and handle in wanted:
+                raw[id(obj)] = (handle, obj)
+            continue
         else:
             continue
         try:
