@@ -119,8 +119,8 @@ fn what_a_running_threads_local_holds_is_held_by_that_thread() {
     assert_diagnosed(
         "thread_locals",
         &[
-            "cause: threading.Condition: thread 'waiter' -> wait_for_ever() local done \
-             (threading.Event) -> ._cond -> threading.Condition",
+            "cause: threading.Event: thread 'waiter' -> wait_for_ever() local done -> \
+             threading.Event",
             "  collections.deque: thread 'waiter' -> wait_for_ever() local done (threading.Event) \
              -> ._cond (threading.Condition) -> ._waiters -> collections.deque",
             "        +1  thread \"waiter\" running test_thread_locals.wait_for_ever, started at \
@@ -992,10 +992,14 @@ fn a_multiprocessing_connection_owns_its_descriptor() {
     assert_diagnosed(
         "connection_fd",
         &[
+            "cause: multiprocessing.connection.Connection: module test_connection_fd -> KEPT \
+             (list) -> […] (tuple) -> […] -> multiprocessing.connection.Connection",
+            "        +2       +112 B  multiprocessing.connection.Connection",
             "  multiprocessing.connection.Connection: module test_connection_fd -> KEPT (list) \
-             -> [22] (tuple) -> [0] -> multiprocessing.connection.Connection",
+             -> [23] (tuple) -> [0] -> multiprocessing.connection.Connection",
             "leaked file descriptors, per run:",
-            "        +2  socket:[…]  multiprocessing.connection.Connection",
+            "        +2  socket:[…]  multiprocessing.connection.Connection created at \
+             connection_fd/test_connection_fd.py:11",
         ],
     );
 }

@@ -82,6 +82,40 @@ _tests = frozenset()
 _MANAGED_DICT = 1 << 4
 
 
+def _block_traceback_reader():
+    """On 3.11, tracemalloc's lookup of a memory block by its address (C's
+    _PyTraceMalloc_GetTraceback): an instance of a class with a managed dict
+    starts two pointers before its gc header, where get_object_traceback()
+    does not look (3.12 looks there). None on other versions."""
+    if sys.version_info[:2] != (3, 11):
+        return None
+    import ctypes
+
+    try:
+        read = ctypes.pythonapi._PyTraceMalloc_GetTraceback
+    except AttributeError:
+        return None
+    read.restype = ctypes.py_object
+    read.argtypes = (ctypes.c_uint, ctypes.c_size_t)
+    # The managed dict's two pointers, then the gc header's two.
+    return read, 4 * ctypes.sizeof(ctypes.c_void_p)
+
+
+_BLOCK_TRACEBACK = _block_traceback_reader()
+
+
+def _object_traceback(obj):
+    """tracemalloc.get_object_traceback(obj), also for an instance of a class
+    with a managed dict on 3.11."""
+    tb = tracemalloc.get_object_traceback(obj)
+    if tb is None and _BLOCK_TRACEBACK is not None and _FLAGS(type(obj)) & _MANAGED_DICT:
+        read, before = _BLOCK_TRACEBACK
+        frames = read(0, id(obj) - before)
+        if frames is not None:
+            tb = tracemalloc.Traceback(frames)
+    return tb
+
+
 # type's own C descriptors: reading a class through them runs no metaclass code.
 _MRO = type.__dict__["__mro__"].__get__
 _DICT = type.__dict__["__dict__"].__get__
@@ -154,9 +188,9 @@ def _namespace(obj):
 
 
 def _traceback(obj):
-    """Where obj was allocated; for an instance 3.11 cannot look up, where the
-    first of its attributes was (its __init__ made them)."""
-    tb = tracemalloc.get_object_traceback(obj)
+    """Where obj was allocated; for an instance that cannot be looked up,
+    where the first of its attributes was (its __init__ made them)."""
+    tb = _object_traceback(obj)
     if tb is None and _FLAGS(type(obj)) & _MANAGED_DICT:
         # Its referents are its attributes: no dict is made for them.
         for value in gc.get_referents(obj):
@@ -186,16 +220,16 @@ def _made_by_user(obj, verdicts):
     `verdicts` caches the answer per traceback (there are few). Only called
     on objects made since begin() (unfrozen ones) and their referents."""
     cls = type(obj)
-    # 3.11 cannot look up instances of classes with a managed dict: one of the
-    # user's classes is the user's; another's is looked up by its attributes.
-    # Decided per class first: every lookup allocates, and allocations are
-    # slow under deep tracing.
+    # An instance of one of the user's classes with a managed dict is the
+    # user's, decided per class first: every lookup allocates, allocations
+    # are slow under deep tracing, and 3.11's takes a C call. One of another
+    # class that cannot be looked up is looked up by its attributes.
     by_class = verdicts.get(cls, verdicts)
     if by_class is verdicts:
         by_class = verdicts[cls] = _class_verdict(cls)
     if by_class is True:
         return True
-    tb = tracemalloc.get_object_traceback(obj)
+    tb = _object_traceback(obj)
     if tb is None and by_class is False:
         for value in gc.get_referents(obj):
             tb = tracemalloc.get_object_traceback(value)
