@@ -322,8 +322,9 @@ def _sizes():
     objects = gc.get_objects()
     sizes = {id(obj): (obj, _size(obj)) for obj in objects if type(obj) in _SIZED}
     # bytearrays are not gc-tracked, nor are dicts of strings and numbers (a
-    # class's cache of strings): found in the namespaces and lists that hold them.
-    holders = [obj for obj in objects if type(obj) in (dict, list)]
+    # class's cache of strings, an lru_cache's of them): found in the
+    # namespaces, lists and lru_caches that hold them.
+    holders = [obj for obj in objects if type(obj) in (dict, list, common.LRU_CACHE)]
     del objects
     for ref in gc.get_referents(*holders):
         if type(ref) is bytearray or (type(ref) is dict and not gc.is_tracked(ref)):
@@ -667,18 +668,38 @@ _SAMPLE = 32
 _SAMPLED_FROM = 2000
 
 
+def _referents(objects):
+    """gc.get_referents(*objects), with the keys of the untracked dicts among
+    them: the gc does not visit a dict's keys when they are all strings,
+    which cannot be part of a cycle (an lru_cache's dict of names, Babel's
+    localedata.exists, gained a key a run that nothing seemed to hold). Not
+    a tracked dict's: gc.get_referrers, which the search climbs by, cannot
+    see them either, and a key counted there had no chain."""
+    # One call for all referents: a list per object would be slow.
+    found = gc.get_referents(*objects)
+    found.extend(
+        key for obj in objects if type(obj) is dict and not gc.is_tracked(obj) for key in obj
+    )
+    return found
+
+
+def _new_untracked(objects):
+    """The untracked objects of `objects` tracemalloc saw made, during the
+    pass: _user_made judges a large group by a sample, and the keys a cache
+    gained a run were a few among tens of thousands made before (Babel's
+    localedata.exists, after another test filled it), which it judged by
+    the old ones. A lookup that finds nothing allocates nothing."""
+    traced = tracemalloc._get_object_traceback
+    return [obj for obj in objects if not gc.is_tracked(obj) and traced(obj) is not None]
+
+
 def _untracked(holders, verdicts):
     """The untracked objects the user's code made that `holders` refer to
     (through untracked tuples and dicts too)."""
-    # One call for all referents: a list per object would be slow.
-    found = _user_made(
-        [ref for ref in gc.get_referents(*holders) if not gc.is_tracked(ref)], verdicts
-    )
+    found = _user_made(_new_untracked(_referents(holders)), verdicts)
     todo = [obj for obj in found if type(obj) in (tuple, dict)]
     while todo:
-        inner = _user_made(
-            [ref for ref in gc.get_referents(*todo) if not gc.is_tracked(ref)], verdicts
-        )
+        inner = _user_made(_new_untracked(_referents(todo)), verdicts)
         found.extend(inner)
         todo = [obj for obj in inner if type(obj) in (tuple, dict)]
     return found
@@ -1340,6 +1361,14 @@ def _old_untracked_dicts(namespaces):
                 held = list(_CLASS_NAMESPACE(value).values())
             else:
                 held = [value]
+            # An lru_cache's own dict: Babel's functools.cache on
+            # localedata.exists, str -> bool, gained a key a run.
+            held.extend(
+                inner
+                for obj in list(held)
+                if type(obj) is common.LRU_CACHE
+                for inner in gc.get_referents(obj)
+            )
             for obj in held:
                 if type(obj) is dict and not gc.is_tracked(obj):
                     found[id(obj)] = obj
@@ -1567,7 +1596,7 @@ def _search(targets, ignore, roots, containers):
             referrers.extend(
                 holder
                 for holder in containers
-                if any(id(ref) in untracked for ref in gc.get_referents(holder))
+                if any(id(ref) in untracked for ref in _referents([holder]))
             )
         ignore.update((id(referrers), id(wanted), id(level), id(current), id(untracked)))
         referred = set()
@@ -1576,7 +1605,7 @@ def _search(targets, ignore, roots, containers):
         for ref in referrers:
             if id(ref) in ignore:
                 continue
-            children = [c for c in gc.get_referents(ref) if id(c) in level]
+            children = [c for c in _referents([ref]) if id(c) in level]
             for child in children:
                 referred.add(id(child))
             for i, parent in enumerate(parents):
