@@ -312,3 +312,37 @@ fn tests_that_are_not_repeatable_are_named_as_such() {
         "{times:?}"
     );
 }
+
+#[test]
+fn a_report_that_cannot_be_written_is_a_usage_error_before_any_test_runs() {
+    // It failed after every test had run: INTERNALERROR, exit 3, and the
+    // reports after it in the order (JSON, HTML) were not written.
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let taken = folder.path().to_str().expect("a UTF-8 path");
+    let run = leakhunt(&["clean/test_noise.py", "--json", taken]);
+    assert_eq!(run.code, 4, "{}", run.stdout);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "ERROR: cannot write the JSON report {taken} ({taken} is a folder): choose a path \
+             in a folder you can write to\n"
+        )
+    );
+    assert!(!run.stdout.contains("passed"), "{}", run.stdout);
+    let run = leakhunt(&["clean/test_noise.py", "--junitxml", "/proc/leakhunt.xml"]);
+    assert_eq!(run.code, 4, "{}", run.stdout);
+    assert!(
+        run.stderr.starts_with(
+            "ERROR: cannot write the JUnit report /proc/leakhunt.xml (creating a file in /proc: "
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .ends_with("): choose a path in a folder you can write to\n"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1);
+}

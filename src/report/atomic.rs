@@ -12,12 +12,7 @@ use anyhow::Context;
 /// Creates the parent folder if missing. `what` names the report in errors
 /// ("JUnit report").
 pub fn write_atomically(path: &Path, bytes: &[u8], what: &str) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    fs::create_dir_all(dir)
-        .with_context(|| format!("creating folder {} for the {what}", dir.display()))?;
+    let dir = folder_of(path, what)?;
     let mut builder = tempfile::Builder::new();
     builder.prefix(".leakhunt-report-").suffix(".tmp");
     // A temp file is private (0600) by default; a report is read by CI tools
@@ -37,6 +32,34 @@ pub fn write_atomically(path: &Path, bytes: &[u8], what: &str) -> anyhow::Result
         .map_err(|error| error.error)
         .with_context(|| format!("writing {what} {}", path.display()))?;
     Ok(())
+}
+
+/// Checks, before a session runs, that a report can be written to `path`
+/// later: its folder exists or can be made, and a file can be made in it.
+/// A path in a folder no one can write to failed only after every test had
+/// run, and took the session's exit code with it.
+pub fn check_writable(path: &Path, what: &str) -> anyhow::Result<()> {
+    if path.is_dir() {
+        anyhow::bail!("{} is a folder", path.display());
+    }
+    let dir = folder_of(path, what)?;
+    tempfile::Builder::new()
+        .prefix(".leakhunt-report-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a file in {}", dir.display()))?;
+    Ok(())
+}
+
+/// The folder `path` is in, made when missing.
+fn folder_of<'a>(path: &'a Path, what: &str) -> anyhow::Result<&'a Path> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(dir)
+        .with_context(|| format!("creating folder {} for the {what}", dir.display()))?;
+    Ok(dir)
 }
 
 #[cfg(test)]

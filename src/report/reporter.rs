@@ -5,13 +5,14 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::model::allow::AllowEntry;
 use crate::model::event::Event;
 use crate::model::outcome::SessionReport;
 use crate::plan::CollectedCounts;
 use crate::report::annotations;
+use crate::report::atomic::check_writable;
 use crate::report::gate::Gate;
 use crate::report::html::write_html;
 use crate::report::json::write_json;
@@ -41,6 +42,23 @@ impl Reporter {
         if settings.workers > 1 {
             // Tests show as they finish, as pytest-xdist shows them.
             terminal.in_completion_order();
+        }
+        let reports = [
+            (&settings.junitxml, "JUnit report"),
+            (&settings.json, "JSON report"),
+            (&settings.html, "HTML report"),
+            (&settings.write_baseline, "baseline"),
+        ];
+        for (path, what) in reports {
+            if let Some(path) = path {
+                check_writable(path, what).map_err(|error| {
+                    anyhow::anyhow!(
+                        "cannot write the {what} {} ({error:#}): choose a path in a folder you \
+                         can write to",
+                        path.display()
+                    )
+                })?;
+            }
         }
         Ok(Reporter {
             terminal,
@@ -96,8 +114,10 @@ impl Reporter {
             .map(|t| t.item.nodeid.as_str())
             .collect();
         let notes = self.gate.notes(&order);
+        // Every report is written that can be, whichever fails.
+        let mut failures = Vec::new();
         if let Some(path) = &self.write_baseline {
-            self.gate.write_baseline(path)?;
+            failures.extend(self.gate.write_baseline(path).err());
         }
         self.terminal.finish(session, deselected, &notes);
         // Workflow commands must start a line: after the report, never inside it.
@@ -111,17 +131,33 @@ impl Reporter {
             }
         }
         if let Some(path) = &self.junitxml {
-            write_junit(session, path)
-                .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
+            failures.extend(
+                write_junit(session, path).err().map(|e| {
+                    e.context(format!("cannot write the JUnit report {}", path.display()))
+                }),
+            );
         }
         if let Some(path) = &self.json {
-            write_json(session, path)
-                .with_context(|| format!("cannot write the JSON report {}", path.display()))?;
+            failures.extend(
+                write_json(session, path)
+                    .err()
+                    .map(|e| e.context(format!("cannot write the JSON report {}", path.display()))),
+            );
         }
         if let Some(path) = &self.html {
-            write_html(session, path)
-                .with_context(|| format!("cannot write the HTML report {}", path.display()))?;
+            failures.extend(
+                write_html(session, path)
+                    .err()
+                    .map(|e| e.context(format!("cannot write the HTML report {}", path.display()))),
+            );
         }
-        Ok(())
+        match failures.len() {
+            0 => Ok(()),
+            1 => Err(failures.remove(0)),
+            _ => {
+                let each: Vec<String> = failures.iter().map(|e| format!("{e:#}")).collect();
+                Err(anyhow::anyhow!("{}", each.join("; ")))
+            }
+        }
     }
 }
